@@ -1,0 +1,339 @@
+"""The store layout (ARCHITECTURE 3.1): outline, beacons, zones and obstacles, from TOML.
+
+Metres, origin bottom-left, x right, y up. :func:`load_layout` validates everything
+and raises :class:`~positioning.errors.LayoutError` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from positioning.errors import LayoutError
+from positioning.geometry import as_polygon, points_in_polygon, polygon_area, polygon_is_simple
+
+OBSTACLE_KINDS = ("shelf", "wall", "counter", "pillar")
+
+#: Default log-distance path-loss exponent when the layout gives none. 2.0 is free
+#: space; the engine self-calibrates the real one (retail floors measure 1.8-3.0).
+DEFAULT_PATH_LOSS_EXPONENT = 2.0
+
+#: Geometry tolerance in metres: points this close outside the outline still count as inside.
+EDGE_TOLERANCE_M = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class Beacon:
+    """A fixed radio at a known position. ``tx_power_dbm`` is the declared RSSI at 1 m."""
+
+    id: str
+    x_m: float
+    y_m: float
+    tx_power_dbm: float
+    z_m: float | None = None
+    uuid: str | None = None
+    major: int | None = None
+    minor: int | None = None
+    eddystone_namespace: str | None = None
+    eddystone_instance: str | None = None
+    adv_interval_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Zone:
+    name: str
+    polygon: npt.NDArray[np.float64]  # (M, 2) metres
+
+    def contains(self, points: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        return points_in_polygon(points, self.polygon)
+
+    @property
+    def area_m2(self) -> float:
+        return polygon_area(self.polygon)
+
+
+@dataclass(frozen=True, slots=True)
+class Obstacle:
+    kind: str
+    polygon: npt.NDArray[np.float64]  # (M, 2) metres
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """A validated store. Beacon order is the file's order and indexes every array."""
+
+    name: str
+    width_m: float
+    height_m: float
+    beacons: tuple[Beacon, ...]
+    zones: tuple[Zone, ...] = ()
+    obstacles: tuple[Obstacle, ...] = ()
+    entrance: npt.NDArray[np.float64] | None = None  # (2, 2) segment on the outline
+    path_loss_exponent: float = DEFAULT_PATH_LOSS_EXPONENT
+    radio: Mapping[str, Any] = field(default_factory=dict)
+    source: str = "<layout>"
+
+    @property
+    def beacon_ids(self) -> tuple[str, ...]:
+        return tuple(b.id for b in self.beacons)
+
+    @property
+    def beacon_index(self) -> dict[str, int]:
+        return {b.id: i for i, b in enumerate(self.beacons)}
+
+    @property
+    def beacon_xy(self) -> npt.NDArray[np.float64]:
+        """(B, 2) beacon positions in metres."""
+        return np.array([[b.x_m, b.y_m] for b in self.beacons], dtype=np.float64).reshape(-1, 2)
+
+    @property
+    def tx_power_dbm(self) -> npt.NDArray[np.float64]:
+        """(B,) declared RSSI at 1 m."""
+        return np.array([b.tx_power_dbm for b in self.beacons], dtype=np.float64)
+
+    @property
+    def outline(self) -> npt.NDArray[np.float64]:
+        w, h = self.width_m, self.height_m
+        return np.array([[0.0, 0.0], [w, 0.0], [w, h], [0.0, h]])
+
+    def contains(self, points: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """(N,) whether points lie inside the store outline."""
+        p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        t = EDGE_TOLERANCE_M
+        return np.asarray(
+            (p[:, 0] >= -t)
+            & (p[:, 0] <= self.width_m + t)
+            & (p[:, 1] >= -t)
+            & (p[:, 1] <= self.height_m + t)
+        )
+
+    def zone_of(self, points: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """(N,) index of the first zone containing each point, -1 where none."""
+        p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        out = np.full(len(p), -1, dtype=np.int64)
+        for i, zone in reversed(list(enumerate(self.zones))):
+            out[zone.contains(p)] = i
+        return out
+
+    def entrance_midpoint(self) -> npt.NDArray[np.float64]:
+        if self.entrance is None:
+            return np.array([self.width_m / 2.0, 0.0])
+        return np.asarray(self.entrance.mean(axis=0))
+
+
+def load_layout(path: str | Path) -> Layout:
+    """Read and validate a layout TOML file. Raises LayoutError naming file and key."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise LayoutError(str(p), "-", f"cannot read the layout file: {e.strerror or e}") from e
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise LayoutError(str(p), "-", f"not valid TOML: {e}") from e
+    return parse_layout(doc, source=str(p))
+
+
+def parse_layout(doc: Mapping[str, Any], source: str = "<layout>") -> Layout:
+    """Validate an already-parsed TOML document into a Layout."""
+    v = _Validator(source)
+    store = v.table(doc, "store")
+    name = v.string(store, "store.name")
+    width = v.positive(store, "store.width")
+    height = v.positive(store, "store.height")
+    radio = dict(doc.get("radio", {}) or {})
+    if not isinstance(doc.get("radio", {}), Mapping):
+        raise LayoutError(source, "radio", "must be a table")
+    ple = radio.get("path_loss_exponent", DEFAULT_PATH_LOSS_EXPONENT)
+    if not isinstance(ple, int | float) or isinstance(ple, bool) or not 1.0 <= float(ple) <= 6.0:
+        raise LayoutError(
+            source, "radio.path_loss_exponent", f"must be a number from 1 to 6, got {ple!r}"
+        )
+
+    outline_check = Layout(name=name, width_m=width, height_m=height, beacons=())
+    entrance = None
+    if "entrance" in store:
+        entrance = v.points(store["entrance"], "store.entrance", exact=2)
+        if not outline_check.contains(entrance).all() or not _on_outline(entrance, width, height):
+            raise LayoutError(
+                source,
+                "store.entrance",
+                f"must be a segment on the store outline, got {entrance.tolist()}",
+            )
+
+    beacons = tuple(
+        v.beacon(b, i, outline_check) for i, b in enumerate(v.array(doc, "beacons", required=True))
+    )
+    if not beacons:
+        raise LayoutError(source, "beacons", "a layout needs at least one beacon")
+    v.unique([b.id for b in beacons], "beacons", "id")
+
+    zones = []
+    for i, z in enumerate(v.array(doc, "zones")):
+        key = f"zones[{i}]"
+        zname = v.string(z, f"{key}.name")
+        poly = v.polygon(z, f"{key}.polygon")
+        if not outline_check.contains(poly).all():
+            raise LayoutError(
+                source,
+                f"{key}.polygon",
+                f"zone {zname!r} reaches outside the store outline (0..{width} x 0..{height})",
+            )
+        zones.append(Zone(zname, poly))
+    v.unique([z.name for z in zones], "zones", "name")
+
+    obstacles = []
+    for i, o in enumerate(v.array(doc, "obstacles")):
+        key = f"obstacles[{i}]"
+        kind = v.string(o, f"{key}.kind")
+        if kind not in OBSTACLE_KINDS:
+            raise LayoutError(
+                source, f"{key}.kind", f"must be one of {', '.join(OBSTACLE_KINDS)}, got {kind!r}"
+            )
+        obstacles.append(Obstacle(kind, v.polygon(o, f"{key}.polygon")))
+
+    return Layout(
+        name=name,
+        width_m=width,
+        height_m=height,
+        beacons=beacons,
+        zones=tuple(zones),
+        obstacles=tuple(obstacles),
+        entrance=entrance,
+        path_loss_exponent=float(ple),
+        radio=radio,
+        source=source,
+    )
+
+
+def _on_outline(points: npt.NDArray[np.float64], width: float, height: float) -> bool:
+    t = 1e-6
+    x, y = points[:, 0], points[:, 1]
+    on = (np.abs(x) < t) | (np.abs(x - width) < t) | (np.abs(y) < t) | (np.abs(y - height) < t)
+    return bool(on.all())
+
+
+class _Validator:
+    """Typed accessors that raise LayoutError naming the source and the key path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, message: str) -> LayoutError:
+        return LayoutError(self.source, key, message)
+
+    def table(self, doc: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+        value = doc.get(key)
+        if not isinstance(value, Mapping):
+            raise self.fail(key, "missing table" if value is None else "must be a table")
+        return value
+
+    def array(
+        self, doc: Mapping[str, Any], key: str, required: bool = False
+    ) -> list[Mapping[str, Any]]:
+        value = doc.get(key)
+        if value is None:
+            if required:
+                raise self.fail(key, "missing: give at least one [[" + key + "]] entry")
+            return []
+        if not isinstance(value, list) or not all(isinstance(x, Mapping) for x in value):
+            raise self.fail(key, "must be an array of tables ([[" + key + "]])")
+        return value
+
+    def _get(self, table: Mapping[str, Any], key: str) -> Any:
+        leaf = key.rsplit(".", 1)[-1]
+        if leaf not in table:
+            raise self.fail(key, "missing")
+        return table[leaf]
+
+    def string(self, table: Mapping[str, Any], key: str) -> str:
+        value = self._get(table, key)
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, f"must be a non-empty string, got {value!r}")
+        return value
+
+    def number(self, table: Mapping[str, Any], key: str) -> float:
+        value = self._get(table, key)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+            raise self.fail(key, f"must be a number, got {value!r}")
+        return float(value)
+
+    def positive(self, table: Mapping[str, Any], key: str) -> float:
+        value = self.number(table, key)
+        if value <= 0:
+            raise self.fail(key, f"must be positive, got {value!r}")
+        return value
+
+    def points(self, value: Any, key: str, exact: int | None = None) -> npt.NDArray[np.float64]:
+        ok = isinstance(value, list) and all(
+            isinstance(p, list)
+            and len(p) == 2
+            and all(isinstance(c, int | float) and not isinstance(c, bool) for c in p)
+            for p in value
+        )
+        if not ok:
+            raise self.fail(key, "must be a list of [x, y] number pairs")
+        if exact is not None and len(value) != exact:
+            raise self.fail(key, f"must have exactly {exact} points, got {len(value)}")
+        return np.asarray(value, dtype=np.float64)
+
+    def polygon(self, table: Mapping[str, Any], key: str) -> npt.NDArray[np.float64]:
+        poly = as_polygon(self.points(self._get(table, key), key))
+        if len(poly) < 3 or polygon_area(poly) <= 0:
+            raise self.fail(key, "a polygon needs at least 3 points enclosing a non-zero area")
+        if not polygon_is_simple(poly):
+            raise self.fail(key, "polygon crosses itself (self-intersecting)")
+        return poly
+
+    def unique(self, values: list[str], key: str, field_name: str) -> None:
+        seen: set[str] = set()
+        for i, value in enumerate(values):
+            if value in seen:
+                raise self.fail(f"{key}[{i}].{field_name}", f"duplicate {field_name} {value!r}")
+            seen.add(value)
+
+    def beacon(self, table: Mapping[str, Any], i: int, outline: Layout) -> Beacon:
+        key = f"beacons[{i}]"
+        raw_id = self._get(table, f"{key}.id")
+        if (
+            isinstance(raw_id, bool)
+            or not isinstance(raw_id, str | int)
+            or str(raw_id).strip() == ""
+        ):
+            raise self.fail(f"{key}.id", f"must be a string, got {raw_id!r}")
+        x, y = self.number(table, f"{key}.x"), self.number(table, f"{key}.y")
+        if not outline.contains([[x, y]])[0]:
+            raise self.fail(
+                key,
+                f"beacon {raw_id!r} at ({x}, {y}) lies outside the store (0..{outline.width_m} x 0..{outline.height_m})",
+            )
+        tx = self.number(table, f"{key}.tx_power")
+        if not -127 <= tx <= 20:
+            raise self.fail(
+                f"{key}.tx_power", f"must be the RSSI at 1 m in dBm (-127..20), got {tx}"
+            )
+        optional: dict[str, Any] = {}
+        for name in ("z", "adv_interval_ms"):
+            if name in table:
+                optional["z_m" if name == "z" else name] = self.number(table, f"{key}.{name}")
+        for name in ("major", "minor"):
+            if name in table:
+                value = table[name]
+                if (
+                    isinstance(value, bool)
+                    or not isinstance(value, int)
+                    or not 0 <= value <= 0xFFFF
+                ):
+                    raise self.fail(f"{key}.{name}", f"must be an integer 0..65535, got {value!r}")
+                optional[name] = value
+        for name in ("uuid", "eddystone_namespace", "eddystone_instance"):
+            if name in table:
+                optional[name] = self.string(table, f"{key}.{name}")
+        return Beacon(id=str(raw_id), x_m=x, y_m=y, tx_power_dbm=tx, **optional)

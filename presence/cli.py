@@ -1,0 +1,61 @@
+"""The ``instore`` command: discovers subcommands in :mod:`presence.commands`.
+
+Errors of our packages print one line naming the file, line or field at fault and
+exit with status 2; they never print a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+import presence.commands
+from analytics.errors import AnalyticsError
+from beacons.errors import BeaconsError
+from positioning.errors import PositioningError
+from presence.errors import PresenceError
+from sim.errors import SimError
+
+#: Every error a user can cause; shown as one line, not a traceback.
+USER_ERRORS = (AnalyticsError, BeaconsError, PositioningError, PresenceError, SimError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="instore",
+        description="BLE beacon in-store presence: simulate, locate, evaluate, replay and run the live pipeline.",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for info in sorted(pkgutil.iter_modules(presence.commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"presence.commands.{info.name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        code = args.func(args)
+    except USER_ERRORS as e:
+        print(f"instore {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"instore {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
