@@ -101,3 +101,14 @@ def test_zone_lookup_and_walkable_grid() -> None:
     moved = grid.nearest_free([[7.0, 4.5]])
     assert grid.is_free(moved)[0]
     assert np.hypot(*(moved[0] - [7.0, 4.5])) < 1.5
+
+
+def test_street_reaches_the_store_only_through_the_entrance() -> None:
+    from scipy import ndimage
+
+    layout = load_layout(STORES / "fashion.toml")
+    grid = WalkableGrid.from_layout(layout, street_depth_m=4.0)
+    assert grid.is_free([[15.0, -2.0], [5.0, -2.0], [15.0, 0.0]]).all()  # street and doorway
+    assert not grid.is_free([[5.0, 0.0], [12.5, 0.0]]).any()  # the shop front is a wall
+    labels, n = ndimage.label(grid.free)
+    assert n == 1  # every walkable cell, street included, is reachable from every other
