@@ -1,7 +1,8 @@
 """Errors of the ``beacons`` package.
 
 BeaconsError                 root of everything raised here
-└── AdvertisementError       a frame claims a beacon format but its bytes are wrong
+├── AdvertisementError       a frame claims a beacon format but its bytes are wrong
+└── ScannerError             the Bluetooth adapter cannot be used (with next steps)
 """
 
 from __future__ import annotations
@@ -21,5 +22,15 @@ class AdvertisementError(BeaconsError):
         where = f" at byte {offset}" if offset is not None else ""
         shown = f" (bytes {data.hex().upper()})" if data else ""
         super().__init__(f"{message}{where}{shown}")
+        self.reason = message
         self.data = data
         self.offset = offset
+
+
+class ScannerError(BeaconsError):
+    """Scanning cannot start or continue. ``next_steps`` says what the user can do about it."""
+
+    def __init__(self, problem: str, next_steps: str) -> None:
+        super().__init__(f"{problem}. Next steps: {next_steps}")
+        self.problem = problem
+        self.next_steps = next_steps

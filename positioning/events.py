@@ -121,9 +121,13 @@ class PresenceEvent:
 
 
 def format_time(t_s: float) -> str:
-    """RFC 3339 UTC with milliseconds, e.g. 2026-11-23T09:00:00.000Z."""
+    """RFC 3339 UTC with milliseconds, e.g. 2026-11-23T09:00:00.000Z.
+
+    Rounded (not truncated) to the millisecond, as the event id is, so a parsed event
+    always maps back to the same id.
+    """
     return (
-        datetime.fromtimestamp(t_s, tz=UTC)
+        datetime.fromtimestamp(round(t_s * 1000) / 1000, tz=UTC)
         .isoformat(timespec="milliseconds")
         .replace("+00:00", "Z")
     )

@@ -24,7 +24,15 @@ from sim.errors import SimError
 USER_ERRORS = (AnalyticsError, BeaconsError, PositioningError, PresenceError, SimError)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_modules() -> dict[str, str]:
+    """Command name -> module name; a module ``crm_lookup`` serves ``instore crm-lookup``."""
+    infos = pkgutil.iter_modules(presence.commands.__path__)
+    return {m.name.replace("_", "-"): m.name for m in infos if not m.name.startswith("_")}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, just that command's module is imported (each command
+    imports its heavy dependencies, so a process pays only for the one it runs)."""
     parser = argparse.ArgumentParser(
         prog="instore",
         description="BLE beacon in-store presence: simulate, locate, evaluate, replay and run the live pipeline.",
@@ -33,16 +41,20 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for info in sorted(pkgutil.iter_modules(presence.commands.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"presence.commands.{info.name}")
-        module.register(sub)
+    modules = command_modules()
+    names = [only] if only in modules else sorted(modules)
+    for name in names:
+        importlib.import_module(f"presence.commands.{modules[name]}").register(sub)
     return parser
 
 
+def _command_word(argv: Sequence[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=_command_word(argv))
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -51,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USER_ERRORS as e:
         print(f"instore {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed early: not an error
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"instore {args.command}: interrupted", file=sys.stderr)
         return 130

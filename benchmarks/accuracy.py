@@ -1,0 +1,260 @@
+"""Accuracy harness: seeded scenarios x every locator, against the simulator's ground truth.
+
+Scenarios: the three reference stores with the default radio model, and the fashion
+store with the radio model the engine does not know (mismatch): true beacon powers
+spread 6 dB around the declared ones, a path-loss exponent of 2.7 where the layout
+declares 2.0, and obstacle losses doubled; and the fashion store in the receivers
+topology (fixed receivers hear the shoppers' phones). The same engine code and defaults run
+everywhere; nothing is tuned per scenario.
+
+    python benchmarks/accuracy.py                     # every scenario, prints a table
+    python benchmarks/accuracy.py --write-baseline    # also rewrites accuracy_baseline.json
+    python benchmarks/accuracy.py --scenarios regression --write-baseline   # only that entry
+    python benchmarks/accuracy.py --scenarios fashion regression
+
+The ``regression`` scenario is the small one tests/positioning/test_accuracy_regression.py
+reruns and compares with the committed baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from beacons.observation import ObservationBatch  # noqa: E402
+from positioning.engine import Engine, EngineOutput  # noqa: E402
+from positioning.layout import load_layout  # noqa: E402
+from positioning.locators import LOCATOR_NAMES, Locator, PositionFix  # noqa: E402
+from positioning.metrics import Truth, evaluate  # noqa: E402
+from presence.commands.evaluate import detected, json_safe, load_truth, radio_model  # noqa: E402
+from sim.obslog import read_observation_log  # noqa: E402
+from sim.params import RadioParams, ScanParams, SimConfig  # noqa: E402
+from sim.run import simulate  # noqa: E402
+
+BASELINE = REPO / "benchmarks" / "accuracy_baseline.json"
+STORES = REPO / "examples" / "stores"
+#: A fixed Monday 10:00 UTC, inside opening hours of the arrival profile.
+START_S = 1_763_978_400.0
+#: Rows per engine push, as instore locate uses.
+PUSH_ROWS = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    store: str
+    shoppers: int
+    duration_s: float
+    seed: int
+    radio: dict[str, float] = field(default_factory=dict)
+    locators: tuple[str, ...] = LOCATOR_NAMES
+    topology: str = "phone"
+
+
+SCENARIOS = {
+    s.name: s
+    for s in (
+        Scenario("fashion", "fashion.toml", 40, 1800.0, 1),
+        Scenario("showroom", "showroom.toml", 15, 1800.0, 2),
+        Scenario("supermarket", "supermarket.toml", 40, 1200.0, 3),
+        Scenario(
+            "fashion-power-mismatch", "fashion.toml", 40, 1800.0, 4, {"beacon_power_sigma_db": 6.0}
+        ),
+        Scenario(
+            "fashion-exponent-mismatch", "fashion.toml", 40, 1800.0, 5, {"path_loss_exponent": 2.7}
+        ),
+        Scenario(
+            "fashion-obstacle-mismatch",
+            "fashion.toml",
+            40,
+            1800.0,
+            6,
+            {
+                "shelf_loss_db": 10.0,
+                "wall_loss_db": 8.0,
+                "counter_loss_db": 8.0,
+                "pillar_loss_db": 16.0,
+            },
+        ),
+        Scenario("fashion-receivers", "fashion.toml", 40, 1800.0, 8, topology="receivers"),
+        Scenario("regression", "fashion.toml", 10, 600.0, 7, {}, ("centroid", "tracker")),
+    )
+}
+#: Figures compared with the baseline: (path in the report, larger is better).
+TRACKED = (
+    (("position_error_in_store", "median_m"), False),
+    (("position_error_in_store", "p90_m"), False),
+    (("zone_accuracy",), True),
+    (("dwell", "f1"), True),
+    (("visits", "enter_recall"), True),
+)
+
+
+def simulate_scenario(scenario: Scenario, out_dir: Path) -> Path:
+    config = SimConfig(
+        shoppers=scenario.shoppers,
+        duration_s=scenario.duration_s,
+        start_s=START_S,
+        seed=scenario.seed,
+        radio=dataclasses.replace(RadioParams(), **scenario.radio),
+        scan=ScanParams(topology=scenario.topology),
+    )
+    path = out_dir / scenario.name
+    simulate(STORES / scenario.store, config, path)
+    return path
+
+
+class TruthFixes:
+    """A measuring device, not a locator: the true position of every device heard in the
+    last second, with a zero radius. Run through the engine it shows what the presence
+    rules themselves cost (latency, zone lag) when positions are perfect."""
+
+    name = "truth"
+
+    def __init__(self, truth: Truth) -> None:
+        order = np.lexsort((truth.samples_t_s, truth.samples_device))
+        dev, t, xy = (
+            truth.samples_device[order],
+            truth.samples_t_s[order],
+            truth.samples_xy_m[order],
+        )
+        ids, starts = np.unique(dev, return_index=True)
+        ends = np.append(starts[1:], len(dev))
+        self._paths = {str(d): (t[a:b], xy[a:b]) for d, a, b in zip(ids, starts, ends, strict=True)}
+        self._last: dict[str, float] = {}
+
+    def observe(self, batch: ObservationBatch) -> None:
+        for device, t in zip(batch.device_id.tolist(), batch.t_s.tolist(), strict=True):
+            self._last[device] = t
+
+    def estimate(self, t_s: float) -> PositionFix:
+        ids, points = [], []
+        for device in sorted(d for d, t in self._last.items() if t > t_s - 1.0):
+            t, xy = self._paths.get(device, (np.empty(0), np.empty((0, 2))))
+            if len(t) and t[0] <= t_s <= t[-1]:
+                ids.append(device)
+                points.append((np.interp(t_s, t, xy[:, 0]), np.interp(t_s, t, xy[:, 1])))
+        n = len(ids)
+        return PositionFix(
+            t_s, np.array(ids, dtype=str), np.array(points, dtype=np.float64).reshape(-1, 2),
+            np.zeros(n), np.full(n, 10, dtype=np.int64),
+        )  # fmt: skip
+
+    def forget(self, device_ids: Iterable[str]) -> None:
+        for device in device_ids:
+            self._last.pop(device, None)
+
+
+def locate(
+    store: Path, batch: ObservationBatch, locator: str | Locator, seed: int
+) -> tuple[EngineOutput, float]:
+    engine = Engine(load_layout(store), locator=locator, seed=seed)
+    started = time.perf_counter()
+    outs = [
+        engine.push(batch.take(np.arange(i, min(i + PUSH_ROWS, len(batch)))))
+        for i in range(0, len(batch), PUSH_ROWS)
+    ]
+    outs.append(engine.finish())
+    return EngineOutput.concat(outs), time.perf_counter() - started
+
+
+def run_scenario(scenario: Scenario, work: Path) -> dict[str, Any]:
+    sim_dir = simulate_scenario(scenario, work)
+    store = STORES / scenario.store
+    layout = load_layout(store)
+    log = read_observation_log(sim_dir, beacon_ids=layout.beacon_ids)
+    truth = load_truth(sim_dir)
+    radio = radio_model(sim_dir, layout)
+    results: dict[str, Any] = {"observations": len(log.batch), "radio": scenario.radio}
+    locators: list[str | Locator] = [*scenario.locators, TruthFixes(truth)]
+    for locator in locators:
+        name = locator if isinstance(locator, str) else locator.name
+        out, elapsed = locate(store, log.batch, locator, scenario.seed)
+        p = out.positions
+        found = detected(
+            p.t_s, p.device_id, np.column_stack([p.x_m, p.y_m]), p.zone, list(out.events)
+        )
+        report = evaluate(truth, found, layout, radio)
+        report["seconds"] = round(elapsed, 2)
+        results[name] = report
+    return results
+
+
+def pick(report: dict[str, Any], path: tuple[str, ...]) -> float:
+    value: Any = report
+    for key in path:
+        value = value[key]
+    return float("nan") if value is None else float(value)
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    head = (
+        f"{'scenario':27} {'locator':9} {'med m':>6} {'p90 m':>6} {'/CRB':>5} {'zone':>5} {'enter/':>6} "
+        f"{'dwell':>5} {'enter':>5} {'pass':>4} {'exit':>5} {'in lat':>6} {'out lat':>7} {'s':>5}"
+    )
+    lines = [head, "-" * len(head)]
+    for scenario, res in results.items():
+        for name in (*LOCATOR_NAMES, "truth"):
+            if name not in res:
+                continue
+            r = res[name]
+            v = r["visits"]
+            crb = r["crb"]["error_over_bound"] if r.get("crb") else float("nan")
+            lines.append(
+                f"{scenario:27} {name:9} {r['position_error_in_store']['median_m']:6.2f} "
+                f"{r['position_error_in_store']['p90_m']:6.2f} {crb:5.2f} {r['zone_accuracy']:5.2f} "
+                f"{r['zone_enters_per_true_visit']:6.2f} {r['dwell']['f1']:5.2f} {v['enter_recall']:5.2f} "
+                f"{v['passersby_counted_as_visitors']:4d} {v['exit_recall']:5.2f} "
+                f"{v['enter_latency']['median_s']:6.1f} {v['exit_latency']['median_s']:7.1f} {r['seconds']:5.1f}"
+            )
+    legend = (
+        "med/p90: in-store position error; /CRB: median error over the Cramer-Rao bound; zone: zone "
+        "accuracy; enter/: zone.enter per true zone visit; dwell: dwell F1; enter/exit: store "
+        "enter/exit recall; pass: passers-by counted as visitors; in/out lat: median latency (s); "
+        "truth: the true positions as fixes (what the presence rules cost with perfect positions)"
+    )
+    return "\n".join([*lines, "", legend])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--scenarios", nargs="+", choices=sorted(SCENARIOS), default=sorted(SCENARIOS)
+    )
+    parser.add_argument("--write-baseline", action="store_true", help=f"rewrite {BASELINE.name}")
+    parser.add_argument("--json", metavar="FILE", help="also write the full results as JSON")
+    args = parser.parse_args(argv)
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="instore-accuracy-") as tmp:
+        for name in args.scenarios:
+            print(f"scenario {name} ...", file=sys.stderr, flush=True)
+            results[name] = run_scenario(SCENARIOS[name], Path(tmp))
+    print(table(results))
+    doc = json.dumps(json_safe(results), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    if args.json:
+        Path(args.json).write_text(doc, encoding="utf-8")
+    if args.write_baseline:  # scenarios not run keep their committed figures
+        old = json.loads(BASELINE.read_text(encoding="utf-8")) if BASELINE.exists() else {}
+        merged = {**old, **json_safe(results)}
+        BASELINE.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        print(f"wrote {', '.join(results)} into {BASELINE}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,377 @@
+"""Particle-filter math as pure functions, vectorised over devices x particles.
+
+Arrays carry a leading device axis M and a particle axis N: positions (M, N, 2),
+velocities (M, N, 2), a motion mode (M, N) bool (True = standing still), weights
+(M, N). Measurements are packed per device as the K strongest beacons heard in an
+epoch: beacon index (M, K), mean RSSI (M, K), count (M, K) with 0 for padding.
+The stateful :class:`positioning.tracker.ParticleTracker` only strings these together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage, special
+
+from positioning.pathloss import MIN_DISTANCE_M
+from positioning.radiomap import HEADING_SECTORS
+from positioning.walkable import WalkableGrid
+
+F32 = npt.NDArray[np.float32]
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+FloatLike = npt.NDArray[np.floating]
+U8 = npt.NDArray[np.uint8]
+
+_TEN_OVER_LN10 = np.float32(10.0 / np.log(10.0))
+
+
+@dataclass(frozen=True, slots=True)
+class MotionParams:
+    """Two-mode pedestrian motion: standing (tiny jitter) or walking (Ornstein-Uhlenbeck velocity).
+
+    Shoppers alternate between browsing still and walking at 0.5-1.5 m/s (pedestrian
+    speeds: Bohannon, Age and Ageing 26(1), 1997, comfortable gait 1.3-1.5 m/s; shop
+    browsing is slower). The two modes let long stationary spells integrate many
+    readings while walking stays responsive.
+    """
+
+    walk_speed_sigma_m_s: float = 0.7  # stationary spread of each velocity component
+    velocity_time_constant_s: float = 2.0  # how long a walking direction persists
+    max_speed_m_s: float = 2.0  # brisk walk; faster moves are not shoppers
+    still_jitter_m_s: float = 0.05  # sway of a standing person, m per sqrt(s)
+    still_to_walk_per_s: float = 0.1  # a stop lasts ~10 s on average
+    walk_to_still_per_s: float = 0.1  # a walk lasts ~10 s between stops
+    still_turn_per_s: float = 0.1  # a browsing shopper turns to another shelf every ~10 s
+
+
+@dataclass(frozen=True, slots=True)
+class FloorMap:
+    """The walkable grid flattened for fast lookups by the particle code.
+
+    ``free`` (cells,) walkable flags; ``radius_m`` (cells,) how far any point of the
+    cell is from the nearest blocked cell or the grid's edge: a move shorter than
+    that cannot touch an obstacle, so only moves near obstacles need a path check.
+    """
+
+    free: BoolArray
+    radius_m: npt.NDArray[np.float32]
+    origin_m: tuple[float, float]
+    resolution_m: float
+    nx: int
+    ny: int
+
+    @classmethod
+    def from_grid(cls, grid: WalkableGrid) -> FloorMap:
+        ny, nx = grid.free.shape
+        r = grid.resolution_m
+        padded = np.pad(grid.free, 1, constant_values=False)
+        cells = ndimage.distance_transform_edt(padded)[1:-1, 1:-1]
+        # centre-to-centre distance, minus half a blocked cell and half a diagonal of ours
+        radius = np.maximum(cells * r - r * (0.5 + np.sqrt(0.5)), 0.0)
+        return cls(
+            grid.free.ravel().copy(),
+            radius.astype(np.float32).ravel(),
+            grid.origin_m,
+            r,
+            nx,
+            ny,
+        )
+
+    def cell_xy(self, x: FloatLike, y: FloatLike) -> tuple[npt.NDArray[np.int32], BoolArray]:
+        """Flat cell index of points (clipped to the grid) and whether they lie on it."""
+        fx = (x - np.float32(self.origin_m[0])) * np.float32(1.0 / self.resolution_m)
+        fy = (y - np.float32(self.origin_m[1])) * np.float32(1.0 / self.resolution_m)
+        inside = (fx >= 0) & (fy >= 0) & (fx < self.nx) & (fy < self.ny)
+        # np.minimum/np.maximum: np.clip's Python wrapper costs more than the work here
+        ix = np.minimum(np.maximum(fx, np.float32(0)), np.float32(self.nx - 1)).astype(np.int32)
+        iy = np.minimum(np.maximum(fy, np.float32(0)), np.float32(self.ny - 1)).astype(np.int32)
+        iy *= np.int32(self.nx)
+        iy += ix
+        return iy, inside
+
+    def cell(self, points: F32) -> tuple[npt.NDArray[np.int32], BoolArray]:
+        """Flat cell index of (..., 2) points (clipped) and whether they lie on the grid."""
+        return self.cell_xy(points[..., 0], points[..., 1])
+
+    def is_free_xy(self, x: FloatLike, y: FloatLike) -> BoolArray:
+        cell, inside = self.cell_xy(x, y)
+        return np.asarray(inside & self.free[cell])
+
+    def is_free(self, points: F32) -> BoolArray:
+        """Walkable test of (..., 2) points (outside the grid is blocked)."""
+        return self.is_free_xy(points[..., 0], points[..., 1])
+
+
+#: Standard normal quantiles at 65,536 equally likely levels: a lookup with 16-bit random
+#: integers is 4x faster than ``standard_normal`` and fine for motion noise.
+_NORMAL_TABLE = special.ndtri((np.arange(1 << 16) + 0.5) / (1 << 16)).astype(np.float32)
+
+
+def normal_draws(rng: np.random.Generator, shape: tuple[int, ...]) -> F32:
+    """Standard normal float32 draws, quantised to 65,536 levels."""
+    return np.asarray(_NORMAL_TABLE[rng.integers(0, 1 << 16, shape, dtype=np.uint16)])
+
+
+def predict(
+    pos: F32,
+    vel: F32,
+    still: BoolArray,
+    heading: U8,
+    dt_s: FloatArray,
+    floor: FloorMap,
+    rng: np.random.Generator,
+    params: MotionParams,
+) -> tuple[F32, F32, BoolArray, U8]:
+    """Move (M, N, 2) particles by ``dt_s`` (M,) seconds; moves into or through blocked cells
+    are refused (the particle stays, with zero velocity).
+
+    The velocity follows an Ornstein-Uhlenbeck process, discretised exactly for any
+    dt; standing particles only sway and keep their heading (a 45-degree sector),
+    walking ones face where they go. Works on x and y planes separately: numpy is
+    slow on a trailing axis of length 2.
+    """
+    m, n = still.shape
+    dt = dt_s.astype(np.float32)[:, None]
+    u = rng.random((m, n), dtype=np.float32)
+    p_start = 1.0 - np.exp(-np.float32(params.still_to_walk_per_s) * dt)
+    p_stop = 1.0 - np.exp(-np.float32(params.walk_to_still_per_s) * dt)
+    still = np.where(still, u >= p_start, u < p_stop)
+    walking = (~still).astype(np.float32)
+    a = np.exp(-dt / np.float32(params.velocity_time_constant_s))
+    kick = np.sqrt(1.0 - a * a) * np.float32(params.walk_speed_sigma_m_s)
+    noise = normal_draws(rng, (2, m, n))
+    vx = vel[..., 0] * a + noise[0] * kick
+    vy = vel[..., 1] * a + noise[1] * kick
+    sp2 = vx * vx + vy * vy
+    vmax = np.float32(params.max_speed_m_s)
+    scale = np.minimum(vmax / np.sqrt(np.maximum(sp2, np.float32(1e-12))), np.float32(1.0))
+    scale *= walking
+    vx *= scale
+    vy *= scale
+    jitter = np.float32(params.still_jitter_m_s) * np.sqrt(dt)
+    x0, y0 = pos[..., 0], pos[..., 1]
+    x1 = x0 + np.where(still, noise[0] * jitter, vx * dt)
+    y1 = y0 + np.where(still, noise[1] * jitter, vy * dt)
+    ok = moves_are_free(x0, y0, x1, y1, floor)
+    okf = ok.astype(np.float32)
+    out_pos = np.empty_like(pos)
+    out_pos[..., 0] = np.where(ok, x1, x0)
+    out_pos[..., 1] = np.where(ok, y1, y0)
+    out_vel = np.empty_like(vel)
+    out_vel[..., 0] = vx * okf
+    out_vel[..., 1] = vy * okf
+    return out_pos, out_vel, still, _headings(heading, still, vx, vy, dt, rng, params)
+
+
+def _headings(
+    heading: U8,
+    still: BoolArray,
+    vx: F32,
+    vy: F32,
+    dt: F32,
+    rng: np.random.Generator,
+    params: MotionParams,
+) -> U8:
+    """Walkers face where they go; standing particles turn to a random sector now and then."""
+    sector = np.float32(HEADING_SECTORS / (2.0 * np.pi))
+    facing = np.rint(np.arctan2(vy, vx) * sector).astype(np.int16) % HEADING_SECTORS
+    v = rng.random(still.shape, dtype=np.float32)
+    p_turn = np.float32(1.0) - np.exp(-np.float32(params.still_turn_per_s) * dt)
+    # a turning particle's new sector comes from the same draw, rescaled to [0, 1)
+    spun = (v / np.maximum(p_turn, np.float32(1e-6)) * HEADING_SECTORS).astype(np.int32)
+    spun = np.minimum(spun, HEADING_SECTORS - 1).astype(np.uint8)
+    kept = np.where(v < p_turn, spun, heading)
+    return np.asarray(np.where(still, kept, facing.astype(np.uint8)), dtype=np.uint8)
+
+
+def jump_across_front(
+    pos: F32,
+    vel: F32,
+    dt_s: FloatArray,
+    front: tuple[int, float],
+    rate_per_s: float,
+    floor: FloorMap,
+    rng: np.random.Generator,
+) -> F32:
+    """A few of the (M, N, 2) particles move to their mirror image across the shop front.
+
+    ``front`` is (axis, coordinate) of the front line (axis -1: none). Just behind the
+    glass and just in front of it look alike to the radio (the glass costs ~3 dB), and
+    the wall lets a walker cross only at the entrance, so a cloud on the wrong side
+    could never come back. This move, at ``rate_per_s`` per particle, keeps the other
+    side's hypothesis alive; the likelihood and the street prior decide. Jumpers stop
+    (``vel`` is zeroed in place).
+    """
+    axis, line = front
+    if axis < 0 or rate_per_s <= 0:
+        return pos
+    p_jump = (1.0 - np.exp(-rate_per_s * dt_s)).astype(np.float32)
+    jump = rng.random(pos.shape[:2], dtype=np.float32) < p_jump[:, None]
+    if not jump.any():
+        return pos
+    mirrored = pos.copy()
+    mirrored[..., axis] = np.float32(2.0 * line) - pos[..., axis]
+    jump &= floor.is_free(mirrored)
+    vel[jump] = 0.0
+    return np.where(jump[..., None], mirrored, pos)
+
+
+def moves_are_free(x0: F32, y0: F32, x1: F32, y1: F32, floor: FloorMap) -> BoolArray:
+    """Whether straight moves (x0, y0) -> (x1, y1) stay on walkable cells.
+
+    A move shorter than the free radius at its start is free without looking further;
+    the others are sampled every 1.5 cells (thinner than any inflated obstacle).
+    """
+    dx, dy = x1 - x0, y1 - y0
+    len2 = dx * dx + dy * dy
+    cell, _ = floor.cell_xy(x0, y0)
+    ok = len2 < floor.radius_m[cell] ** 2
+    hard = np.flatnonzero(~ok)
+    if len(hard):
+        flat = ok.reshape(-1)
+        flat[hard] = path_is_free(
+            x0.reshape(-1)[hard],
+            y0.reshape(-1)[hard],
+            dx.reshape(-1)[hard],
+            dy.reshape(-1)[hard],
+            floor,
+        )
+        ok = flat.reshape(ok.shape)
+    return ok
+
+
+def path_is_free(x: F32, y: F32, dx: F32, dy: F32, floor: FloorMap) -> BoolArray:
+    """Whether moves from (x, y) by (dx, dy) (all (P,)) stay walkable, sampled every 1.5 cells.
+
+    Each move gets as many samples as its own length needs; later rounds only look
+    at the moves still being sampled.
+    """
+    length = np.sqrt(dx * dx + dy * dy)
+    steps = np.maximum(np.ceil(length / np.float32(1.5 * floor.resolution_m)), 1.0)
+    ok = floor.is_free_xy(x + dx, y + dy)
+    live = np.flatnonzero(ok & (steps > 1))
+    k = 1
+    while len(live):
+        f = np.float32(k) / steps[live]
+        ok[live] = floor.is_free_xy(x[live] + f * dx[live], y[live] + f * dy[live])
+        k += 1
+        live = live[ok[live] & (steps[live] > k)]
+    return ok
+
+
+@dataclass(frozen=True, slots=True)
+class RadioParams:
+    """Measurement model in the RSSI domain (see docs/positioning.md)."""
+
+    sigma_fast_db: float = 5.0  # per-reading fading, averages down with the count
+    sigma_slow_db: float = 3.0  # shadowing correlated over seconds, does not average down
+    student_nu: float = 4.0  # heavy tails: deep fades and body shadowing are not Gaussian
+    offset_prior_db: float = 6.0  # phone/tag gain spread before self-calibration
+    body_loss_db: float = 4.0  # carrier's body between device and beacon (Faragher & Harle 2015)
+
+
+def log10_distance(pos: F32, beacon_xy: F32, beacon_h2: F32) -> F32:
+    """(M, N, K) log10 of particle-beacon distances; beacon_xy (M, K, 2), beacon_h2 (M, K)."""
+    diff = pos[:, :, None, :] - beacon_xy[:, None, :, :]
+    d2 = np.einsum("mnki,mnki->mnk", diff, diff) + beacon_h2[:, None, :]
+    return np.asarray(0.5 * np.log10(np.maximum(d2, np.float32(MIN_DISTANCE_M**2))), np.float32)
+
+
+def log_likelihood(
+    path_loss_db: F32,
+    expected_1m_dbm: F32,
+    rssi_dbm: F32,
+    count: F32,
+    offset_mean_db: F32,
+    offset_sigma_db: F32,
+    radio: RadioParams,
+) -> F32:
+    """log p(readings | particle) for (M, N) particles, Student-t residuals, device offset profiled.
+
+    path_loss_db (M, N, K) model loss from 1 m to each particle (10 n log10 d plus
+    obstacle losses, see :mod:`positioning.radiomap`);
+    expected_1m_dbm (M, K), rssi_dbm (M, K) and count (M, K) are the packed readings
+    (count 0 marks padding). The device's unknown gain offset c is estimated per
+    particle (the precision-weighted mean of the residuals, shrunk towards
+    ``offset_mean_db`` with prior ``offset_sigma_db``) and its prior cost added: a
+    profile likelihood over c, which keeps a phone reading 5 dB low from being
+    placed far from every beacon.
+    """
+    nu = np.float32(radio.student_nu)
+    var = np.float32(radio.sigma_fast_db**2) / np.maximum(count, 1) + np.float32(
+        radio.sigma_slow_db**2
+    )
+    prec = np.where(count > 0, 1.0 / var, 0.0).astype(np.float32)  # (M, K)
+    # resid = rssi - (expected - path loss) on the (M, N, K) array
+    resid = path_loss_db + (rssi_dbm - expected_1m_dbm)[:, None, :]
+    prior_prec = (1.0 / offset_sigma_db**2).astype(np.float32)[:, None]
+    mu0 = offset_mean_db.astype(np.float32)[:, None]
+    # Offset: precision-weighted mean of the residuals shrunk towards the prior (a batched
+    # matrix product); the Student-t below then discounts the beacons it does not fit.
+    weighted = np.matmul(resid, prec[:, :, None])[..., 0]
+    offset = (weighted + prior_prec * mu0) / (prec.sum(axis=1)[:, None] + prior_prec)
+    resid -= offset[..., None]
+    resid *= resid
+    resid *= (prec / nu)[:, None, :]
+    ll = np.log1p(resid, out=resid).sum(axis=2)
+    ll *= np.float32(-0.5 * (nu + 1.0))
+    ll -= 0.5 * prior_prec * (offset - mu0) ** 2
+    return np.asarray(ll, dtype=np.float32)
+
+
+def miss_log_likelihood(
+    path_loss_db: F32,
+    expected_dbm: F32,
+    valid: BoolArray,
+    sensitivity_dbm: float,
+    miss_rate: float,
+    radio: RadioParams,
+) -> F32:
+    """log P(beacon not heard | particle) summed over U unheard beacons: (M, N).
+
+    path_loss_db (M, N, U); expected_dbm (M, U) is the beacon's 1 m power plus the
+    device's offset; valid (M, U) masks padding. Not hearing a beacon means its RSSI
+    fell below the receiver floor, or the scan missed it (``miss_rate``):
+    P = m + (1 - m) * Phi((floor - mu) / sigma), Phi by the logistic approximation
+    1 / (1 + exp(-1.702 z)) (Bowling et al., J. Ind. Eng. Manag. 2(1), 2009).
+    """
+    sigma = np.float32(np.hypot(radio.sigma_fast_db, radio.sigma_slow_db))
+    mu = expected_dbm[:, None, :] - path_loss_db
+    z = (np.float32(sensitivity_dbm) - mu) * np.float32(1.702 / sigma)
+    below = 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
+    p = np.float32(miss_rate) + np.float32(1.0 - miss_rate) * below
+    return np.asarray(np.sum(np.where(valid[:, None, :], np.log(p), 0.0), axis=2), np.float32)
+
+
+def systematic_resample(weights: F32, rng: np.random.Generator) -> IntArray:
+    """Systematic resampling per device: (M, N) normalised weights -> (M, N) particle indices."""
+    m, n = weights.shape
+    cum = np.cumsum(weights.astype(np.float64), axis=1)
+    cum[:, -1] = 1.0
+    u = (rng.random((m, 1)) + np.arange(n)[None, :]) / n
+    rows = np.arange(m)[:, None]
+    # One searchsorted for all devices: row i lives in (i, i + 1] of a global axis.
+    flat = np.searchsorted((cum + rows).ravel(), (u + rows).ravel(), side="right")
+    idx = flat.reshape(m, n) - rows * n
+    return np.clip(idx, 0, n - 1).astype(np.int64)
+
+
+def normalise_log_weights(logw: F32) -> tuple[F32, FloatArray]:
+    """(M, N) log weights -> normalised weights and the log of each row's mean likelihood."""
+    top = logw.max(axis=1, keepdims=True)
+    w = np.exp(logw - top)
+    total = w.sum(axis=1, keepdims=True)
+    mean_log = (np.log(total[:, 0] / logw.shape[1]) + top[:, 0]).astype(np.float64)
+    return (w / total).astype(np.float32), mean_log
+
+
+def weighted_mean_and_sigma(pos: F32, weights: F32) -> tuple[FloatArray, FloatArray]:
+    """Posterior mean (M, 2) and 1-sigma radius sqrt(var_x + var_y) (M,) of weighted particles."""
+    mean = np.einsum("mn,mni->mi", weights, pos)
+    second = np.einsum("mn,mni,mni->m", weights, pos, pos)
+    var = second - np.einsum("mi,mi->m", mean, mean)
+    return mean.astype(np.float64), np.sqrt(np.maximum(var, 0.0)).astype(np.float64)

@@ -1,0 +1,342 @@
+"""Self-calibration of the radio model from the data itself.
+
+A deployment knows only each beacon's declared 1 m power. The real path-loss
+exponent, how far each beacon (or receiver) is off its declared power, and each
+phone's (or tag's) gain offset are estimated here by a robust regression
+
+    rssi = P_b + a_b + c_d - 10 n log10(d)
+
+over a sliding history of the tracker's own confident fixes (self-calibration), or
+over recordings at known points (explicit calibration, :func:`calibrate_at_known_points`).
+Huber weights (Huber, Ann. Math. Stat. 35, 1964; k = 1.345 gives 95 % Gaussian
+efficiency) stop deep fades from dragging the fit; ridge priors pull offsets to 0
+and the exponent to the layout's, and everything is clipped to physical bounds,
+so a bad spell can shift the model only a bounded amount.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from positioning.geometry import count_crossed
+from positioning.layout import Layout
+from positioning.pathloss import (
+    EXPONENT_BOUNDS,
+    MIN_DISTANCE_M,
+    beacon_height_offsets_m,
+    distance_m,
+)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+#: Huber tuning constant, in robust standard deviations (Huber 1964; 95 % efficiency).
+HUBER_K = 1.345
+
+
+@dataclass(frozen=True, slots=True)
+class SelfCalParams:
+    """Knobs of the online fit; reasons in docs/positioning.md."""
+
+    history_rows: int = 20_000  # ring buffer of (device, beacon, rssi, distance) rows
+    refit_every_s: float = 20.0  # observation-clock seconds between fits
+    min_rows: int = 400  # no fit before this much evidence
+    max_fix_sigma_m: float = 2.0  # only fixes the tracker is sure of feed the fit
+    min_distance_m: float = 2.0  # near a beacon a 1 m position error swamps log10(d)
+    slope_prior_rows: float = (
+        300.0  # ridge weight of the exponent's and obstacle loss's priors, in rows
+    )
+    obstacle_loss_prior_db: float = 3.0  # per crossing; COST 231 light wall 3.4 dB
+    obstacle_loss_max_db: float = 10.0  # concrete wall (COST 231 heavy wall 6.9 dB) with margin
+    offset_prior_rows: float = 30.0  # ridge weight pulling each offset to 0, in rows
+    offset_bound_db: float = 12.0  # no beacon or phone is off its declared power by more
+    calibrated_rows: int = 60  # rows after which a device's offset is trusted
+    calibrated_offset_sigma_db: float = 2.5  # prior spread of a trusted device offset
+    iterations: int = 6
+
+
+@dataclass(frozen=True, slots=True)
+class RadioFit:
+    exponent: float
+    obstacle_loss_db: float  # per obstacle crossed by the line of sight
+    beacon_offset_db: FloatArray  # (B,)
+    device_offset_db: FloatArray  # (D,) for the compact device index given to the fit
+    device_rows: IntArray  # (D,)
+    scale_db: float  # robust residual spread
+
+
+def fit_radio_model(
+    rssi_dbm: FloatArray,
+    declared_1m_dbm: FloatArray,
+    beacon: IntArray,
+    device: IntArray,
+    log10_d: FloatArray,
+    n_beacons: int,
+    prior_exponent: float,
+    params: SelfCalParams,
+    fit_devices: bool = True,
+    crossings: FloatArray | None = None,
+) -> RadioFit:
+    """Huber-IRLS fit of exponent, obstacle loss, beacon and device offsets (all rows (R,)).
+
+    rssi = declared + a_b + c_d - 10 n log10(d) - L * crossings. Block coordinate
+    descent: each block has a closed-form weighted ridge solution given the others,
+    computed for all groups at once with ``bincount``; the two slopes are fitted on
+    centred variables so the common level stays with the offsets.
+    """
+    n_dev = int(device.max(initial=-1)) + 1
+    n, a, c = float(prior_exponent), np.zeros(n_beacons), np.zeros(n_dev)
+    loss = params.obstacle_loss_prior_db
+    cross = np.zeros(len(beacon)) if crossings is None else crossings.astype(np.float64)
+    lam_o, bound = params.offset_prior_rows, params.offset_bound_db
+    x = -10.0 * log10_d
+    y = rssi_dbm - declared_1m_dbm
+    scale = 4.0
+    for _ in range(params.iterations):
+        e = y - (a[beacon] + c[device] + n * x - loss * cross)
+        mad = float(np.median(np.abs(e))) * 1.4826  # e is centred by the offsets after one pass
+        scale = max(mad, 1.0)
+        w = np.minimum(1.0, HUBER_K * scale / np.maximum(np.abs(e), 1e-9))
+        n = _slope(w, x, y - a[beacon] - c[device] + loss * cross, prior_exponent, params)
+        n = float(np.clip(n, *EXPONENT_BOUNDS))
+        if crossings is not None and cross.any():
+            z = y - a[beacon] - c[device] - n * x
+            loss = _slope(w, -cross, z, params.obstacle_loss_prior_db, params)
+            loss = float(np.clip(loss, 0.0, params.obstacle_loss_max_db))
+        if fit_devices and n_dev:
+            r = y - a[beacon] - n * x + loss * cross
+            c = _group_ridge(device, w, r, n_dev, lam_o, bound)
+        r = y - c[device] - n * x + loss * cross
+        a = _group_ridge(beacon, w, r, n_beacons, lam_o, bound)
+    rows = np.bincount(device, minlength=n_dev).astype(np.int64)
+    return RadioFit(n, loss, a, c, rows, scale)
+
+
+def _slope(
+    w: FloatArray, x: FloatArray, z: FloatArray, prior: float, params: SelfCalParams
+) -> float:
+    """Weighted least-squares slope of z on x (both centred), ridge towards ``prior``."""
+    sw = float(w.sum())
+    xc = x - float(np.sum(w * x)) / sw
+    zc = z - float(np.sum(w * z)) / sw
+    sxx = float(np.sum(w * xc * xc))
+    ridge = params.slope_prior_rows * sxx / sw
+    if sxx + ridge <= 0:
+        return prior
+    return (float(np.sum(w * xc * zc)) + ridge * prior) / (sxx + ridge)
+
+
+def _group_ridge(
+    group: IntArray, w: FloatArray, r: FloatArray, size: int, lam: float, bound: float
+) -> FloatArray:
+    num = np.bincount(group, weights=w * r, minlength=size)
+    den = np.bincount(group, weights=w, minlength=size) + lam
+    return np.asarray(np.clip(num / den, -bound, bound))
+
+
+@dataclass(frozen=True, slots=True)
+class RadioCalibration:
+    """A fitted radio model: exponent and per-beacon offsets from the declared 1 m power."""
+
+    exponent: float
+    beacon_offset_db: FloatArray
+    obstacle_loss_db: float = 0.0
+
+
+def calibrate_at_known_points(
+    layout: Layout,
+    beacon: IntArray,
+    rssi_dbm: FloatArray,
+    xy_m: FloatArray,
+    params: SelfCalParams | None = None,
+) -> RadioCalibration:
+    """Explicit calibration from readings taken at known positions ``xy_m`` (R, 2), one phone."""
+    p = params or SelfCalParams(min_distance_m=MIN_DISTANCE_M)
+    d = distance_m(xy_m, layout.beacon_xy, beacon_height_offsets_m(layout))
+    d = d[np.arange(len(beacon)), beacon]
+    polygons = [o.polygon for o in layout.obstacles]
+    crossings = count_crossed(layout.beacon_xy[beacon], xy_m, polygons).astype(np.float64)
+    fit = fit_radio_model(
+        rssi_dbm,
+        layout.tx_power_dbm[beacon],
+        beacon,
+        np.zeros(len(beacon), dtype=np.int64),
+        np.log10(d),
+        len(layout.beacons),
+        layout.path_loss_exponent,
+        p,
+        fit_devices=False,
+        crossings=crossings,
+    )
+    return RadioCalibration(fit.exponent, fit.beacon_offset_db, fit.obstacle_loss_db)
+
+
+class SelfCalibrator:
+    """Online self-calibration state fed by the tracker's fixes (see the module docstring)."""
+
+    def __init__(
+        self,
+        n_beacons: int,
+        prior_exponent: float,
+        params: SelfCalParams | None = None,
+        *,
+        enabled: bool = True,
+        calibration: RadioCalibration | None = None,
+    ) -> None:
+        self.params = p = params or SelfCalParams()
+        self.enabled = enabled
+        self.prior_exponent = float(prior_exponent)
+        self.exponent = calibration.exponent if calibration else float(prior_exponent)
+        self.obstacle_loss_db = (
+            calibration.obstacle_loss_db if calibration else p.obstacle_loss_prior_db
+        )
+        self.beacon_offset_db = (
+            calibration.beacon_offset_db.copy() if calibration else np.zeros(n_beacons)
+        )
+        self.n_beacons = n_beacons
+        self._device_offset = np.zeros(0)
+        self._device_rows = np.zeros(0, dtype=np.int64)
+        h = p.history_rows
+        self._dev = np.zeros(h, dtype=np.int64)
+        self._beacon = np.zeros(h, dtype=np.int64)
+        self._rssi = np.zeros(h)
+        self._log10_d = np.zeros(h)
+        self._cross = np.zeros(h)
+        self._size = 0
+        self._head = 0
+        self._last_fit_s = -np.inf
+        self.fits = 0
+
+    def device_prior(
+        self, codes: IntArray, sigma_unknown_db: float
+    ) -> tuple[FloatArray, FloatArray]:
+        """Prior mean and spread of each device's gain offset, dB (codes (D,))."""
+        known = codes < len(self._device_offset)
+        mean = np.zeros(len(codes))
+        rows = np.zeros(len(codes), dtype=np.int64)
+        mean[known] = self._device_offset[codes[known]]
+        rows[known] = self._device_rows[codes[known]]
+        trusted = rows >= self.params.calibrated_rows
+        sigma = np.where(trusted, self.params.calibrated_offset_sigma_db, sigma_unknown_db)
+        return mean, sigma
+
+    def add(
+        self,
+        t_s: float,
+        codes: IntArray,
+        rssi_dbm: FloatArray,
+        count: IntArray,
+        est_xy: FloatArray,
+        est_sigma_m: FloatArray,
+        beacon_xy: FloatArray,
+        declared_1m_dbm: FloatArray,
+        beacon_h2: npt.ArrayLike = 0.0,
+        crossings: FloatArray | None = None,
+    ) -> None:
+        """Feed one epoch: (D,) devices, (D, B) mean RSSI and counts, (D, 2) fixes and sigmas."""
+        if not self.enabled:
+            return
+        p = self.params
+        d = distance_m(est_xy, beacon_xy, np.sqrt(np.asarray(beacon_h2, dtype=np.float64)))
+        use = (count > 0) & (est_sigma_m[:, None] <= p.max_fix_sigma_m) & (d >= p.min_distance_m)
+        di, bi = np.nonzero(use)
+        cross = np.zeros(len(di)) if crossings is None else crossings[di, bi]
+        self._push(
+            codes[di], bi, rssi_dbm[di, bi] - declared_1m_dbm[bi], np.log10(d[di, bi]), cross
+        )
+        if t_s - self._last_fit_s >= p.refit_every_s and self._size >= p.min_rows:
+            self._refit()
+            self._last_fit_s = t_s
+
+    def _push(
+        self,
+        dev: IntArray,
+        beacon: IntArray,
+        excess: FloatArray,
+        log10_d: FloatArray,
+        cross: FloatArray,
+    ) -> None:
+        h = len(self._dev)
+        m = min(len(dev), h)
+        at = (self._head + np.arange(m)) % h
+        self._dev[at], self._beacon[at] = dev[-m:], beacon[-m:]
+        self._rssi[at], self._log10_d[at], self._cross[at] = excess[-m:], log10_d[-m:], cross[-m:]
+        self._head = (self._head + m) % h
+        self._size = min(h, self._size + m)
+
+    def _refit(self) -> None:
+        n = self._size
+        codes, compact = np.unique(self._dev[:n], return_inverse=True)
+        fit = fit_radio_model(
+            self._rssi[:n],
+            np.zeros(n),
+            self._beacon[:n],
+            compact.reshape(-1),
+            self._log10_d[:n],
+            self.n_beacons,
+            self.prior_exponent,
+            self.params,
+            crossings=self._cross[:n],
+        )
+        self.exponent = fit.exponent
+        self.obstacle_loss_db = fit.obstacle_loss_db
+        self.beacon_offset_db = fit.beacon_offset_db
+        top = int(codes.max()) + 1
+        if top > len(self._device_offset):
+            self._device_offset = np.pad(self._device_offset, (0, top - len(self._device_offset)))
+            self._device_rows = np.pad(self._device_rows, (0, top - len(self._device_rows)))
+        self._device_offset[codes] = fit.device_offset_db
+        self._device_rows[codes] = fit.device_rows
+        self.fits += 1
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionParams:
+    """What a missing beacon says; reasons in docs/positioning.md."""
+
+    sensitivity_quantile: float = 0.002  # the weakest 0.2 % of readings mark the floor
+    default_sensitivity_dbm: float = (
+        -100.0
+    )  # before any reading (BLE 1M PHY spec: -70, phones ~-100)
+    strong_margin_db: float = 10.0  # "should have been heard": this far above the floor
+    prior_miss_rate: float = 0.3  # scans miss beacons: duty cycles, packet loss, OS batching
+    prior_rows: float = 200.0  # weight of that prior, in (device, beacon, epoch) cases
+    miss_rate_bounds: tuple[float, float] = (0.05, 0.95)
+
+
+class DetectionModel:
+    """Receiver floor and miss rate, learned online: P(no reading | expected RSSI)."""
+
+    def __init__(self, params: DetectionParams | None = None) -> None:
+        self.params = params or DetectionParams()
+        self._histogram = np.zeros(128, dtype=np.int64)  # integer dBm -127..0
+        self._strong = 0.0
+        self._missed = 0.0
+
+    @property
+    def sensitivity_dbm(self) -> float:
+        total = int(self._histogram.sum())
+        if total == 0:
+            return self.params.default_sensitivity_dbm
+        cum = np.cumsum(self._histogram)
+        k = int(np.searchsorted(cum, self.params.sensitivity_quantile * total))
+        return float(k - 127)
+
+    @property
+    def miss_rate(self) -> float:
+        p = self.params
+        rate = (self._missed + p.prior_miss_rate * p.prior_rows) / (self._strong + p.prior_rows)
+        return float(np.clip(rate, *p.miss_rate_bounds))
+
+    def add_readings(self, rssi_dbm: FloatArray) -> None:
+        bins = np.clip(np.round(rssi_dbm).astype(np.int64) + 127, 0, 127)
+        self._histogram += np.bincount(bins, minlength=128)
+
+    def add_epoch(self, predicted_dbm: FloatArray, heard: npt.NDArray[np.bool_]) -> None:
+        """(D, B) predicted RSSI at confident fixes and whether each beacon was heard."""
+        strong = predicted_dbm > self.sensitivity_dbm + self.params.strong_margin_db
+        self._strong += float(strong.sum())
+        self._missed += float((strong & ~heard).sum())

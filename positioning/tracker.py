@@ -1,0 +1,499 @@
+"""The tracker: a particle filter per device, vectorised over devices x particles.
+
+Rows are buffered by ``observe`` and processed by ``estimate`` in epochs of
+``step_s`` aligned to the estimate times, so any chunking of the same rows gives
+the same output. In an epoch, every device heard is moved by a two-mode pedestrian
+motion model on the walkable grid (no particle stands in or walks through a shelf,
+and the shop front is crossed only at the entrance; the street in front is part of
+the grid so passers-by are located outside), weighted by a Student-t RSSI
+likelihood with the device's gain offset profiled out, and resampled
+(systematic) when the effective sample size drops. New devices, and devices silent
+for longer than ``reinit_after_s``, start from the likelihood of their first
+epoch on a coarse grid of the walkable floor. Path-loss exponent, per-beacon and
+per-device offsets come from :mod:`positioning.selfcal`, fitted online. Just behind
+the glass and just outside it look alike to the radio, so particles now and then try
+the mirror image across the shop front, and a track heard for longer than a passer-by
+would be loses its street hypotheses (docs/positioning.md, tracker item 6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
+
+from beacons.observation import ObservationBatch
+from positioning.errors import PositioningError
+from positioning.layout import Layout
+from positioning.locators import PositionFix, weighted_centroid
+from positioning.particles import (
+    FloorMap,
+    MotionParams,
+    RadioParams,
+    jump_across_front,
+    log_likelihood,
+    miss_log_likelihood,
+    normalise_log_weights,
+    predict,
+    systematic_resample,
+    weighted_mean_and_sigma,
+)
+from positioning.pathloss import beacon_height_offsets_m
+from positioning.radiomap import UNKNOWN_HEADING, RadioMaps
+from positioning.selfcal import (
+    DetectionModel,
+    DetectionParams,
+    RadioCalibration,
+    SelfCalibrator,
+    SelfCalParams,
+)
+from positioning.signal import (
+    DeviceCodes,
+    EncodedRows,
+    RowBuffer,
+    WindowMatrix,
+    aggregate,
+    encode_batch,
+)
+from positioning.tracker_state import ParticleState, Readings, candidate_points, front_line
+from positioning.walkable import DEFAULT_STREET_DEPTH_M, WalkableGrid
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerParams:
+    """Every knob of the tracker, with its default; reasons in docs/positioning.md."""
+
+    n_particles: int = 128
+    step_s: float = 1.0
+    window_s: float = 10.0
+    max_beacons: int = 10
+    reinit_after_s: float = 15.0
+    forget_after_s: float = 600.0
+    max_substep_s: float = 2.5
+    resample_ess_fraction: float = 0.5
+    roughen_m: float = 0.1
+    init_cell_m: float = 0.5
+    init_temper: float = 0.5
+    lost_margin_nats: float = 3.0
+    missing_beacons: int = 0
+    chunk_devices: int = 512
+    lost_inject_fraction: float = 0.25
+    street_transit_s: float = 60.0
+    street_nats_per_s: float = 2.0
+    front_jump_per_s: float = 0.01
+    shopfront_walls: float = 0.0
+    self_calibrate: bool = True
+    motion: MotionParams = field(default_factory=MotionParams)
+    radio: RadioParams = field(default_factory=RadioParams)
+    selfcal: SelfCalParams = field(default_factory=SelfCalParams)
+    detection: DetectionParams = field(default_factory=DetectionParams)
+
+
+def tracker_params(params: TrackerParams | None = None, **overrides: Any) -> TrackerParams:
+    """TrackerParams with keyword overrides; unknown names raise PositioningError."""
+    base = params or TrackerParams()
+    names = {f.name for f in fields(TrackerParams)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise PositioningError(
+            f"unknown tracker parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}"
+        )
+    return replace(base, **overrides)
+
+
+class ParticleTracker:
+    """Locator ``tracker`` (interface B). See the module docstring."""
+
+    name = "tracker"
+
+    def __init__(
+        self,
+        layout: Layout,
+        *,
+        seed: int = 0,
+        params: TrackerParams | None = None,
+        calibration: RadioCalibration | None = None,
+        **overrides: Any,
+    ) -> None:
+        """``calibration``: an explicit calibration (:func:`calibrate_at_known_points`) to
+        start from; self-calibration refines it unless ``self_calibrate=False``."""
+        self.params = p = tracker_params(params, **overrides)
+        self.layout = layout
+        self.grid = WalkableGrid.from_layout(layout, street_depth_m=DEFAULT_STREET_DEPTH_M)
+        self.floor = FloorMap.from_grid(self.grid)
+        self.beacon_xy = layout.beacon_xy.astype(np.float32)
+        self._beacon_h2 = (beacon_height_offsets_m(layout) ** 2).astype(np.float32)
+        self.maps = RadioMaps.build(
+            layout,
+            self.grid,
+            beacon_height_offsets_m(layout).astype(np.float64),
+            p.shopfront_walls,
+        )
+        self.tx_power_dbm = layout.tx_power_dbm
+        self._rng = np.random.default_rng(seed)
+        self._devices = DeviceCodes()
+        self._beacon_index = layout.beacon_index
+        self._pending = RowBuffer()
+        self._t_prev: float | None = None
+        self._state = ParticleState(p.n_particles)
+        self.detection = DetectionModel(p.detection)
+        self.calibration = SelfCalibrator(
+            len(layout.beacons),
+            layout.path_loss_exponent,
+            p.selfcal,
+            enabled=p.self_calibrate,
+            calibration=calibration,
+        )
+        self._candidates = candidate_points(self.grid, p.init_cell_m)
+        # Start prior: a device first heard is as likely to be passing in the street as
+        # inside (footfall outnumbers visits), whatever the two areas' sizes.
+        cand_out = ~layout.contains(self._candidates.astype(np.float64))
+        n_out, n_in = max(int(cand_out.sum()), 1), max(int((~cand_out).sum()), 1)
+        self._cand_prior = np.where(cand_out, -np.log(n_out), -np.log(n_in)).astype(np.float32)
+        ny, nx = self.grid.free.shape
+        iy, ix = np.divmod(np.arange(nx * ny), nx)
+        self._street = ~layout.contains(
+            self.grid.cell_centre(ix, iy)
+        )  # (cells,) outside the outline
+        self._front = front_line(layout)
+        _, (iy, ix) = ndimage.distance_transform_edt(~self.grid.free, return_indices=True)
+        self._snap_index = (np.asarray(iy), np.asarray(ix))
+        self._beacon_snapped = self._snap(layout.beacon_xy).astype(np.float32)
+        self.rejected = {"unknown_beacon": 0, "invalid_rssi": 0}
+        self.lost_resets = 0
+
+    # -- interface B -------------------------------------------------------------------
+    def observe(self, batch: ObservationBatch) -> None:
+        enc = encode_batch(batch, self._beacon_index, self._devices)
+        self.rejected["unknown_beacon"] += enc.unknown_beacon
+        self.rejected["invalid_rssi"] += enc.invalid_rssi
+        self._pending.append(enc.rows)
+
+    def estimate(self, t_s: float) -> PositionFix:
+        rows = self._pending.rows()
+        due = rows.t_s <= t_s
+        self._pending = RowBuffer()
+        self._pending.append(rows.take(~due))
+        self._run_epochs(rows.take(due), t_s)
+        self._t_prev = t_s if self._t_prev is None else max(self._t_prev, t_s)
+        self._expire(t_s)
+        return self._fix(t_s)
+
+    def forget(self, device_ids: Iterable[str]) -> None:
+        codes = self._devices.lookup(device_ids)
+        if len(codes):
+            self._state.release(codes)
+            self._pending.drop_devices(codes)
+
+    # -- epochs ------------------------------------------------------------------------
+    def _run_epochs(self, rows: EncodedRows, t_s: float) -> None:
+        if len(rows) == 0:
+            return
+        step = self.params.step_s
+        t0 = self._t_prev
+        if t0 is None:
+            t0 = t_s - step * np.ceil((t_s - float(rows.t_s.min())) / step + 1e-9)
+        k = np.maximum(np.ceil((rows.t_s - t0) / step - 1e-9).astype(np.int64) - 1, 0)
+        order = np.argsort(k, kind="stable")
+        rows, k = rows.take(order), k[order]
+        starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+        for a, b in zip(starts, np.r_[starts[1:], len(k)], strict=True):
+            self._epoch(rows.take(np.arange(a, b)))
+
+    def _epoch(self, rows: EncodedRows) -> None:
+        win = aggregate(rows, len(self.beacon_xy))
+        step = self.params.chunk_devices
+        for a in range(0, len(win.device), step):
+            part = slice(a, a + step)
+            self._epoch_devices(
+                WindowMatrix(
+                    win.device[part], win.rssi_dbm[part], win.count[part], win.last_t_s[part]
+                )
+            )
+
+    def _epoch_devices(self, win: WindowMatrix) -> None:
+        p, st = self.params, self._state
+        slots, fresh = st.ensure(win.device)
+        stale = ~fresh & (win.last_t_s - st.t_upd[slots] > p.reinit_after_s)
+        new = fresh | stale
+        readings = self._readings(win, np.where(new[:, None], np.nan, st.est_xy[slots]))
+        if new.any():
+            st.reset(slots[new], self._grid_draw(readings.take(new), p.n_particles), self._rng)
+            st.t_start[slots[new]] = win.last_t_s[new]
+        old = ~new
+        if old.any():
+            dt = win.last_t_s[old] - st.t_upd[slots[old]]
+            self._propagate(slots[old], win.last_t_s[old])
+            settled = win.last_t_s[old] - st.t_start[slots[old]] > p.street_transit_s
+            self._update(slots[old], readings.take(old), np.where(settled, dt, 0.0))
+        st.t_upd[slots] = win.last_t_s
+        st.last_heard[slots] = win.last_t_s
+        st.n_beacons[slots] = win.n_beacons
+        mean, sigma = self._estimate(slots)
+        st.est_xy[slots] = self._snap(mean)
+        st.est_sigma[slots] = sigma
+        if p.missing_beacons:
+            self._learn_detection(win, mean, sigma)
+        self.calibration.add(
+            float(win.last_t_s.max()),
+            win.device,
+            win.rssi_dbm,
+            win.count,
+            mean,
+            sigma,
+            self.layout.beacon_xy,
+            self.tx_power_dbm,
+            self._beacon_h2,
+            self._crossings_at(mean),
+        )
+
+    def _estimate(self, slots: IntArray) -> tuple[FloatArray, FloatArray]:
+        """Weighted mean and 1-sigma radius of each device's particles. The mean is taken on
+        the side of the shop front holding most of the weight: the average of a cloud split
+        by the glass is a point on it, where nobody is (the spread still counts both)."""
+        pos, w = self._state.pos[slots], self._state.w[slots]
+        _, sigma = weighted_mean_and_sigma(pos, w)
+        cell, _ = self.floor.cell(pos)
+        out = self._street[cell]
+        side = np.where((np.sum(w * out, axis=1) > 0.5)[:, None], out, ~out)
+        ws = w * side
+        mean, _ = weighted_mean_and_sigma(
+            pos, ws / np.maximum(ws.sum(axis=1, keepdims=True), 1e-30)
+        )
+        return mean, sigma
+
+    def _predicted_dbm(self, xy: FloatArray, offset_db: FloatArray) -> FloatArray:
+        """(D, B) model RSSI of every beacon at each point (heading unknown), device offset (D,)."""
+        cal = self.calibration
+        b = np.arange(len(self.beacon_xy))[None, :]
+        loss = self._path_loss(
+            xy.astype(np.float32)[:, None, :], np.broadcast_to(b, (len(xy), b.shape[1]))
+        )
+        return np.asarray(
+            self.tx_power_dbm + cal.beacon_offset_db + offset_db[:, None] - loss[:, 0, :],
+            np.float64,
+        )
+
+    def _learn_detection(self, win: WindowMatrix, mean: FloatArray, sigma: FloatArray) -> None:
+        det = self.detection
+        det.add_readings(win.rssi_dbm[win.count > 0])
+        sure = sigma <= self.params.selfcal.max_fix_sigma_m
+        if sure.any():
+            offset, _ = self.calibration.device_prior(win.device[sure], 0.0)
+            det.add_epoch(self._predicted_dbm(mean[sure], offset), win.count[sure] > 0)
+
+    def _readings(self, win: WindowMatrix, anchor_xy: FloatArray) -> Readings:
+        """The K strongest beacons of each device (relative to 1 m power), its offset prior,
+        and the unheard beacons it would most likely have heard at ``anchor_xy`` (NaN: new)."""
+        k = min(self.params.max_beacons, win.rssi_dbm.shape[1])
+        excess = np.where(win.count > 0, win.rssi_dbm - self.tx_power_dbm, -np.inf)
+        idx = np.argsort(-excess, axis=1, kind="stable")[:, :k]
+        mean, sigma = self.calibration.device_prior(win.device, self.params.radio.offset_prior_db)
+        centroid, _ = weighted_centroid(
+            win.rssi_dbm, self.tx_power_dbm, self.layout.beacon_xy, self.calibration.exponent
+        )
+        snapped = self._snap(centroid)
+        proposals = np.concatenate([snapped[:, None, :], self._beacon_snapped[idx[:, :2]]], axis=1)
+        missing, plausible = self._missing(
+            win, np.where(np.isnan(anchor_xy), snapped, anchor_xy), mean
+        )
+        return Readings(
+            idx,
+            np.take_along_axis(np.nan_to_num(win.rssi_dbm), idx, axis=1).astype(np.float32),
+            np.take_along_axis(win.count, idx, axis=1).astype(np.float32),
+            mean.astype(np.float32),
+            sigma.astype(np.float32),
+            proposals.astype(np.float32),
+            missing,
+            plausible,
+        )
+
+    def _missing(
+        self, win: WindowMatrix, anchor_xy: FloatArray, offset_db: FloatArray
+    ) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+        """(D, U) unheard beacons most likely to be heard at ``anchor_xy``, and whether
+        hearing them was plausible at all (U = ``missing_beacons``, 0 by default)."""
+        u = min(self.params.missing_beacons, win.rssi_dbm.shape[1])
+        if u == 0:
+            return np.zeros((len(win.device), 0), np.int64), np.zeros((len(win.device), 0), bool)
+        predicted = self._predicted_dbm(anchor_xy, offset_db)
+        predicted[win.count > 0] = -np.inf
+        missing = np.argsort(-predicted, axis=1, kind="stable")[:, :u]
+        floor_dbm = self.detection.sensitivity_dbm - self.params.radio.sigma_slow_db
+        return missing, np.take_along_axis(predicted, missing, axis=1) > floor_dbm
+
+    def _loglik(
+        self,
+        pos: npt.NDArray[np.float32],
+        r: Readings,
+        heading: npt.NDArray[np.uint8] | None = None,
+    ) -> npt.NDArray[np.float32]:
+        cal, det = self.calibration, self.detection
+        power = (self.tx_power_dbm + cal.beacon_offset_db).astype(np.float32)
+        ll = log_likelihood(
+            self._path_loss(pos, r.beacon, heading),
+            power[r.beacon],
+            r.rssi_dbm,
+            r.count,
+            r.offset_mean_db,
+            r.offset_sigma_db,
+            self.params.radio,
+        )
+        if r.missing.shape[1]:
+            ll += miss_log_likelihood(
+                self._path_loss(pos, r.missing),
+                power[r.missing] + r.offset_mean_db[:, None],
+                r.plausible,
+                det.sensitivity_dbm,
+                det.miss_rate,
+                self.params.radio,
+            )
+        return ll
+
+    def _path_loss(
+        self,
+        pos: npt.NDArray[np.float32],
+        beacon: IntArray,
+        heading: npt.NDArray[np.uint8] | None = None,
+    ) -> npt.NDArray[np.float32]:
+        """(M, N, K) model path loss, dB, looked up in per-beacon maps of the grid.
+
+        ``heading`` (M, N) sectors of the particles; None: unknown (mean body loss).
+        """
+        cal = self.calibration
+        table = self.maps.path_loss_db(
+            cal.exponent, cal.obstacle_loss_db, self.params.radio.body_loss_db
+        )
+        cells = np.int32(self.maps.cells)
+        cell, _ = self.floor.cell(pos)  # (M, N)
+        sector = UNKNOWN_HEADING if heading is None else heading.astype(np.int32)
+        cell += sector * cells
+        base = (beacon.astype(np.int32) * np.int32(UNKNOWN_HEADING + 1) * cells)[:, None, :]
+        return np.asarray(table[base + cell[..., None]])
+
+    def _grid_draw(self, r: Readings, n: int) -> npt.NDArray[np.float32]:
+        """(M, n, 2) points drawn from this epoch's likelihood over the walkable floor."""
+        p, cand = self.params, self._candidates
+        out = np.empty((len(r.beacon), n, 2), dtype=np.float32)
+        chunk = max(1, 262_144 // max(1, len(cand)))
+        for a in range(0, len(r.beacon), chunk):
+            part = r.take(slice(a, a + chunk))
+            ll = self._loglik(np.broadcast_to(cand, (len(part.beacon), *cand.shape)), part)
+            w, _ = normalise_log_weights(ll * np.float32(p.init_temper) + self._cand_prior)
+            pick = systematic_resample(w, self._rng)
+            pick = pick[:, np.linspace(0, pick.shape[1] - 1, n).astype(np.int64)]
+            pos = cand[pick]
+            moved = pos + self._rng.uniform(-0.5, 0.5, pos.shape).astype(np.float32) * p.init_cell_m
+            out[a : a + chunk] = np.where(self.floor.is_free(moved)[..., None], moved, pos)
+        return out
+
+    def _propagate(self, slots: IntArray, t_to: FloatArray) -> None:
+        st, p = self._state, self.params
+        dt = np.maximum(t_to - st.t_upd[slots], 0.0)
+        n_sub = np.maximum(np.ceil(dt / p.max_substep_s - 1e-9), 1).astype(np.int64)
+        for n in np.unique(n_sub):
+            group = slots[n_sub == n]
+            sub_dt = dt[n_sub == n] / n
+            pos, vel, still, head = st.pos[group], st.vel[group], st.still[group], st.heading[group]
+            for _ in range(int(n)):
+                pos, vel, still, head = predict(
+                    pos, vel, still, head, sub_dt, self.floor, self._rng, p.motion
+                )
+            pos = jump_across_front(
+                pos, vel, dt[n_sub == n], self._front, p.front_jump_per_s, self.floor, self._rng
+            )
+            st.pos[group], st.vel[group], st.still[group], st.heading[group] = pos, vel, still, head
+
+    def _update(self, slots: IntArray, r: Readings, street_s: FloatArray) -> None:
+        """Weight by the likelihood and the street prior (``street_s`` (M,) seconds it
+        applies for, 0 for tracks younger than a passer-by's transit); resample when the
+        ESS is low or the device looks lost."""
+        st, p = self._state, self.params
+        ll = self._loglik(st.pos[slots], r, st.heading[slots])
+        lost = self._loglik(r.proposals, r).max(axis=1) > ll.max(axis=1) + p.lost_margin_nats
+        settled = np.flatnonzero(street_s > 0)
+        if len(settled):
+            lost[settled] |= self._street_prior(slots[settled], street_s[settled], ll, settled)
+        w, _ = normalise_log_weights(np.log(np.maximum(st.w[slots], 1e-30)) + ll)
+        ess = 1.0 / np.sum(w.astype(np.float64) ** 2, axis=1)
+        low = (ess < p.resample_ess_fraction * p.n_particles) | lost
+        st.w[slots] = w
+        if not low.any():
+            return
+        rs = slots[low]
+        idx = systematic_resample(w[low], self._rng)
+        st.take(rs, idx)
+        pos = st.pos[rs]
+        moved = pos + self._rng.normal(0.0, p.roughen_m, pos.shape).astype(np.float32)
+        pos = np.where(self.floor.is_free(moved)[..., None], moved, pos)
+        if lost.any():
+            n_new = max(1, int(p.lost_inject_fraction * p.n_particles))
+            lost_rows = lost[low]
+            pos[lost_rows, :n_new] = self._grid_draw(r.take(lost), n_new)
+            st.vel[rs[lost_rows], :n_new] = 0.0
+            self.lost_resets += int(lost.sum())
+        st.pos[rs] = pos
+
+    def _street_prior(
+        self, slots: IntArray, street_s: FloatArray, ll: npt.NDArray[np.float32], rows: IntArray
+    ) -> npt.NDArray[np.bool_]:
+        """Subtract the street prior from ``ll[rows]``; returns which clouds stand outside.
+
+        A passer-by is heard for well under a minute; a device heard for longer is rarely
+        still in the street in front of the shop, and a phone standing just behind the
+        glass looks the same as one a metre outside it. So the street particles of such a
+        device lose weight, and a cloud that stands out there counts as lost (redrawn in
+        part from the likelihood over the whole floor, so the inside hypothesis exists).
+        """
+        st = self._state
+        cell, _ = self.floor.cell(st.pos[slots])
+        out = self._street[cell]
+        rate = np.float32(self.params.street_nats_per_s) * street_s.astype(np.float32)
+        ll[rows] -= out * rate[:, None]
+        return np.asarray(np.sum(st.w[slots] * (out & st.still[slots]), axis=1) > 0.5)
+
+    def _crossings_at(self, xy: FloatArray) -> FloatArray:
+        """(D, B) obstacles between each point and each beacon."""
+        cell, _ = self.floor.cell(xy.astype(np.float32))
+        b = np.arange(len(self.beacon_xy)) * self.maps.cells
+        return np.asarray(self.maps.crossings[b[None, :] + cell[:, None]], dtype=np.float64)
+
+    # -- output ------------------------------------------------------------------------
+    def _snap(self, xy: FloatArray) -> FloatArray:
+        """Estimates inside an obstacle (a mean of particles around a shelf) move to the nearest free cell."""
+        bad = ~self.floor.is_free(xy.astype(np.float32))
+        if bad.any():
+            ix, iy = self.grid.cell_of(xy[bad])
+            jy, jx = self._snap_index[0][iy, ix], self._snap_index[1][iy, ix]
+            xy = xy.copy()
+            xy[bad] = self.grid.cell_centre(jx, jy)
+        return xy
+
+    def _expire(self, t_s: float) -> None:
+        st = self._state
+        gone = st.active_codes(st.last_heard < t_s - self.params.forget_after_s)
+        if len(gone):
+            st.release(gone)
+
+    def _fix(self, t_s: float) -> PositionFix:
+        st = self._state
+        slots = st.active_slots(st.last_heard > t_s - self.params.window_s)
+        if len(slots) == 0:
+            return PositionFix.empty(t_s)
+        ids = self._devices.ids(st.code[slots])
+        order = np.argsort(ids, kind="stable")
+        slots = slots[order]
+        return PositionFix(
+            t_s,
+            ids[order],
+            st.est_xy[slots].copy(),
+            st.est_sigma[slots].copy(),
+            st.n_beacons[slots].copy(),
+        )

@@ -1,0 +1,164 @@
+"""Zone membership with hysteresis: which zone a device is in, without flapping.
+
+A raw fix flickers between neighbouring zones when a shopper stands near a
+boundary, because the position error (about 1 m) is comparable to the distance to
+the boundary. Two guards, both standard in presence systems (ESPresense's
+"absorption" and room-assistant's debounce do the same in spirit):
+
+- **spatial margin**: while a device is in zone A, a fix counts as still in A
+  unless it lies more than ``margin_m`` outside A's polygon;
+- **time**: a new zone (or "no zone") is committed only after the fixes have
+  agreed on it for ``min_inside_s``.
+
+A committed change is dated back to the first fix of the agreeing run (the
+crossing), so event times stay accurate while detection waits for confirmation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from positioning.geometry import points_in_polygon
+from positioning.layout import Layout
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Outside distance under which a fix still counts as in the current zone, metres.
+#: Half the tracker's target median error (1 m): fixes jitter about that much
+#: across a boundary a shopper stands on.
+DEFAULT_ZONE_MARGIN_M = 0.5
+#: Time a new zone must hold before it is committed, seconds. At 1 Hz fixes this is
+#: three agreeing fixes; a walker (1.2 m/s) crossing a zone corner in under 2 s has
+#: not visited it.
+DEFAULT_ZONE_MIN_S = 2.0
+
+NO_ZONE = -1
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneParams:
+    margin_m: float = DEFAULT_ZONE_MARGIN_M
+    min_inside_s: float = DEFAULT_ZONE_MIN_S
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneChange:
+    """The committed zone of a device changed at ``t_s`` (the crossing) at (x_m, y_m)."""
+
+    t_s: float
+    zone_from: int
+    zone_to: int
+    x_m: float
+    y_m: float
+
+
+def distance_outside_polygon(points: npt.ArrayLike, polygon: FloatArray) -> FloatArray:
+    """(N,) distance from each point to the polygon's boundary (0 for points inside)."""
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    a = polygon
+    b = np.roll(polygon, -1, axis=0)
+    ab = b - a  # (M, 2)
+    denom = np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-12)
+    ap = p[:, None, :] - a[None, :, :]  # (N, M, 2)
+    u = np.clip(np.einsum("nmj,mj->nm", ap, ab) / denom, 0.0, 1.0)
+    closest = a[None] + u[..., None] * ab[None]
+    d = np.hypot(*(p[:, None, :] - closest).transpose(2, 0, 1)).min(axis=1)
+    return np.where(points_in_polygon(p, polygon), 0.0, d)
+
+
+#: Cell size of the zone lookup raster, metres: 5 cm is 20x finer than the fixes' error,
+#: so the raster changes no decision, and a lookup is one array index instead of a
+#: point-in-polygon test per zone.
+ZONE_RASTER_M = 0.05
+
+
+class ZoneIndex:
+    """Zone index (-1 none) of points by a raster of the store, built once per layout."""
+
+    __slots__ = ("_grid", "_res", "_shape")
+
+    def __init__(self, layout: Layout, resolution_m: float = ZONE_RASTER_M) -> None:
+        nx = max(1, int(np.ceil(layout.width_m / resolution_m)))
+        ny = max(1, int(np.ceil(layout.height_m / resolution_m)))
+        gx, gy = np.meshgrid(
+            (np.arange(nx) + 0.5) * resolution_m, (np.arange(ny) + 0.5) * resolution_m
+        )
+        centres = np.column_stack([gx.ravel(), gy.ravel()])
+        self._grid = layout.zone_of(centres).reshape(ny, nx)
+        self._res = resolution_m
+        self._shape = (ny, nx)
+
+    def __call__(self, points: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        ix = np.floor(p[:, 0] / self._res)
+        iy = np.floor(p[:, 1] / self._res)
+        ny, nx = self._shape
+        inside = (ix >= 0) & (iy >= 0) & (ix < nx) & (iy < ny)
+        out = np.full(len(p), NO_ZONE, dtype=np.int64)
+        out[inside] = self._grid[iy[inside].astype(np.int64), ix[inside].astype(np.int64)]
+        return out
+
+    def at(self, x_m: float, y_m: float) -> int:
+        """Zone of one point (no array overhead)."""
+        if not (math.isfinite(x_m) and math.isfinite(y_m)):
+            return NO_ZONE
+        ix, iy = int(x_m // self._res), int(y_m // self._res)
+        ny, nx = self._shape
+        return int(self._grid[iy, ix]) if 0 <= ix < nx and 0 <= iy < ny else NO_ZONE
+
+
+def within_margin(x_m: float, y_m: float, polygon: FloatArray, margin_m: float) -> bool:
+    """Whether a point is inside the polygon or within ``margin_m`` of its boundary.
+
+    Scalar pure Python: it runs per device and epoch on a handful of vertices, where
+    numpy's per-call overhead costs more than the arithmetic.
+    """
+    verts = polygon.tolist()
+    inside = False
+    best = math.inf
+    for (ax, ay), (bx, by) in zip(verts, verts[1:] + verts[:1], strict=True):
+        if (ay > y_m) != (by > y_m) and x_m < ax + (y_m - ay) * (bx - ax) / (by - ay):
+            inside = not inside
+        dx, dy = bx - ax, by - ay
+        u = ((x_m - ax) * dx + (y_m - ay) * dy) / ((dx * dx + dy * dy) or 1e-12)
+        u = min(1.0, max(0.0, u))
+        best = min(best, math.hypot(x_m - ax - u * dx, y_m - ay - u * dy))
+    return inside or best <= margin_m
+
+
+class ZoneHysteresis:
+    """Committed zone of one device; feed it fixes in time order with :meth:`update`."""
+
+    __slots__ = ("_layout", "_params", "zone", "since_s", "_cand", "_cand_s", "_cand_xy")
+
+    def __init__(self, layout: Layout, params: ZoneParams) -> None:
+        self._layout = layout
+        self._params = params
+        self.zone = NO_ZONE
+        self.since_s = math.nan
+        self._cand = NO_ZONE
+        self._cand_s = math.nan
+        self._cand_xy = (math.nan, math.nan)
+
+    def update(self, t_s: float, raw_zone: int, x_m: float, y_m: float) -> ZoneChange | None:
+        """One fix whose zone (by geometry) is ``raw_zone``; returns a committed change or None."""
+        if math.isnan(self.since_s):
+            self.since_s = t_s
+        if raw_zone != self.zone and self.zone != NO_ZONE:
+            polygon = self._layout.zones[self.zone].polygon
+            if within_margin(x_m, y_m, polygon, self._params.margin_m):
+                raw_zone = self.zone
+        if raw_zone == self.zone:
+            self._cand = self.zone
+            return None
+        if raw_zone != self._cand:
+            self._cand, self._cand_s, self._cand_xy = raw_zone, t_s, (x_m, y_m)
+        if t_s - self._cand_s + 1e-9 < self._params.min_inside_s:
+            return None
+        change = ZoneChange(self._cand_s, self.zone, raw_zone, *self._cand_xy)
+        self.zone, self.since_s = raw_zone, self._cand_s
+        return change

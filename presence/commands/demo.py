@@ -1,0 +1,104 @@
+"""``instore demo``: the whole product in one command, on embedded defaults."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from presence.demo import DEFAULT_PORT, DEFAULT_SPEED, DEFAULT_STORE, DemoOptions, run_demo
+from presence.errors import UsageError
+
+EPILOG = """examples:
+  instore demo                                  # open http://127.0.0.1:8000
+  instore demo --speed 30 --port 8080
+  instore demo --headless --for 60 --summary summary.json
+  instore demo --source scan --store examples/stores/showroom.toml   # real beacons
+
+Everything runs on embedded defaults: an amqtt broker in-process and a seeded SQLite
+CRM in a temporary directory (kept with --workdir). See docs/demo.md."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "demo",
+        help="run the whole pipeline live (simulated store, CRM, welcome) with the staff dashboard",
+        description=(
+            "Start everything: an MQTT broker, a seeded CRM, a simulated store day replayed "
+            "live through the real pipeline (replay -> run -> CRM lookup -> welcome), and the "
+            "staff dashboard in the browser. Ctrl-C stops every part."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--broker", metavar="URL", help="MQTT broker URL (default: an embedded broker)")
+    p.add_argument(
+        "--crm",
+        metavar="URL",
+        help="CRM database URL: seeded for the demo if it has no customers, else used as is "
+        "(default: a fresh SQLite CRM in the work directory)",
+    )
+    p.add_argument(
+        "--store",
+        metavar="FILE",
+        default=DEFAULT_STORE,
+        help=f"store layout (default {DEFAULT_STORE})",
+    )
+    p.add_argument(
+        "--speed",
+        metavar="N",
+        type=float,
+        default=DEFAULT_SPEED,
+        help=f"replay at N x real time (default {DEFAULT_SPEED:g})",
+    )
+    p.add_argument(
+        "--source",
+        choices=("sim", "scan"),
+        default="sim",
+        help="sim: a simulated day (default); scan: this computer's Bluetooth adapter",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="dashboard address (default 127.0.0.1)")
+    p.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"dashboard port (default {DEFAULT_PORT})"
+    )
+    p.add_argument("--headless", action="store_true", help="no dashboard; for scripts and CI")
+    p.add_argument(
+        "--for", dest="for_s", metavar="SECONDS", type=float, help="stop after this many seconds"
+    )
+    p.add_argument("--summary", metavar="FILE", help="write a JSON summary of the run at the end")
+    p.add_argument(
+        "--seed", type=int, default=1, help="seed of the simulation and the CRM (default 1)"
+    )
+    p.add_argument(
+        "--workdir", metavar="DIR", help="keep the simulation and CRM here (default: temporary)"
+    )
+    p.add_argument(
+        "--fake-advertisements",
+        metavar="FILE",
+        help="with --source scan: play this radio script instead of the adapter (docs/beacons.md)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.speed <= 0:
+        raise UsageError(f"--speed: must be positive, got {args.speed:g}")
+    if args.for_s is not None and args.for_s <= 0:
+        raise UsageError(f"--for: must be positive, got {args.for_s:g}")
+    if args.headless and args.for_s is None:
+        raise UsageError("--headless needs --for SECONDS (a run without a page must end by itself)")
+    options = DemoOptions(
+        store=Path(args.store),
+        broker_url=args.broker,
+        crm_url=args.crm,
+        speed=args.speed,
+        source=args.source,
+        host=args.host,
+        port=args.port,
+        headless=args.headless,
+        for_s=args.for_s,
+        summary=Path(args.summary) if args.summary else None,
+        seed=args.seed,
+        workdir=Path(args.workdir) if args.workdir else None,
+        fake_advertisements=args.fake_advertisements,
+    )
+    return run_demo(options)

@@ -1,0 +1,174 @@
+"""``instore run``: the live engine: observations from MQTT in, presence events and positions out."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import socket
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from positioning.layout import Layout, load_layout
+from positioning.locators import LOCATOR_NAMES
+from presence.bus import BusClient
+from presence.commands._bus_args import add_broker_args, broker_url, bus_config
+from presence.errors import UsageError
+from presence.live import LiveService, StoreEngine, parse_shard, shard_of
+
+#: Seconds between progress lines on stderr.
+REPORT_EVERY_S = 10.0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "run",
+        help="live engine: observations from MQTT -> presence events and positions on MQTT",
+        description=(
+            "Subscribe to instore/v1/<store>/obs/+ of each store, run the positioning engine "
+            "incrementally, publish CloudEvents on instore/v1/<store>/events/<type> (QoS 1) and "
+            "rate-limited positions on instore/v1/<store>/positions/<device>. Malformed messages "
+            "go to instore/v1/<store>/deadletter with the reason, counted, never fatal. The "
+            "session is persistent: restarted, it receives the observations it missed. With "
+            "--shard i/n only the stores hashed to worker i of n are run (docs/scale.md)."
+        ),
+    )
+    p.add_argument(
+        "--store",
+        metavar="S",
+        action="append",
+        required=True,
+        help="store layout TOML (repeatable)",
+    )
+    p.add_argument("--shard", metavar="I/N", default="0/1", help="run only this worker's stores")
+    p.add_argument("--locator", choices=LOCATOR_NAMES, default="tracker", help="positioning method")
+    p.add_argument("--seed", type=int, default=0, help="seed of the tracker (default 0)")
+    p.add_argument(
+        "--positions-every",
+        metavar="S",
+        type=float,
+        default=1.0,
+        help="at most one position per device per S seconds of wall time; 0: none (default 1)",
+    )
+    p.add_argument(
+        "--until-end",
+        action="store_true",
+        help="exit once every store's replay sent its end of stream (scripts, tests)",
+    )
+    p.add_argument("--stats-json", metavar="FILE", help="write counters and latencies here on exit")
+    add_broker_args(p)
+    p.set_defaults(func=run)
+
+
+def my_layouts(paths: list[str], shard: str) -> list[Layout]:
+    i, n = parse_shard(shard)
+    layouts = [load_layout(p) for p in paths]
+    names = [layout.name for layout in layouts]
+    if len(set(names)) != len(names):
+        raise UsageError(f"--store: the same store name twice in {names}")
+    return [layout for layout in layouts if shard_of(layout.name, n) == i]
+
+
+def run(args: argparse.Namespace) -> int:
+    layouts = my_layouts(args.store, args.shard)
+    if not layouts:
+        print(f"instore run: shard {args.shard} has none of the given stores", file=sys.stderr)
+        return 0
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with broker_url(args) as url:
+        cfg = bus_config(args, url)
+        store = layouts[0].name if len(layouts) == 1 else None
+        client_id = args.client_id or _client_id(layouts, args.shard)
+        with (
+            BusClient(cfg, "run", client_id=client_id, persistent=True) as inbound,
+            BusClient(
+                cfg, "run", client_id=client_id + "-out", persistent=False, store=store
+            ) as out,
+        ):
+            engines = [
+                StoreEngine(
+                    layout,
+                    out,
+                    locator=args.locator,
+                    seed=args.seed,
+                    positions_every_s=args.positions_every,
+                )
+                for layout in layouts
+            ]
+            service = LiveService(engines, inbound).start()
+            names = ", ".join(e.layout.name for e in engines)
+            print(
+                f"instore run: ready, stores {names} on {cfg.display_url}",
+                file=sys.stderr,
+                flush=True,
+            )
+            with contextlib.suppress(KeyboardInterrupt):
+                _serve(service, engines, stop, args.until_end)
+            service.stop()
+            out.wait_published(30.0)
+    print(_summary(engines), file=sys.stderr)
+    if args.stats_json:
+        Path(args.stats_json).write_text(json.dumps(_stats(engines), indent=2) + "\n")
+    if service.error is not None:
+        raise UsageError(f"live engine failed: {service.error}")
+    return 0
+
+
+def _client_id(layouts: list[Layout], shard: str) -> str:
+    stores = "+".join(sorted(layout.name for layout in layouts))
+    return f"instore-run-{stores}-{shard.replace('/', 'of')}-{socket.gethostname()}"[:100]
+
+
+def _serve(
+    service: LiveService, engines: list[StoreEngine], stop: threading.Event, until_end: bool
+) -> None:
+    next_report = time.monotonic() + REPORT_EVERY_S
+    while not stop.wait(0.1) and service.alive:
+        if until_end and all(e.stats.streams_ended for e in engines):
+            return
+        if time.monotonic() >= next_report:
+            next_report += REPORT_EVERY_S
+            print(_summary(engines), file=sys.stderr, flush=True)
+
+
+def _stats(engines: list[StoreEngine]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for e in engines:
+        lat = np.asarray(e.stats.latencies_s)
+        out[e.layout.name] = {
+            "scans": e.stats.scans,
+            "rows": e.stats.rows,
+            "duplicates": e.stats.duplicates,
+            "events": e.stats.events,
+            "positions": e.stats.positions,
+            "streams_ended": e.stats.streams_ended,
+            "deadletters": dict(e.stats.deadletters),
+            "engine": dict(e.engine_totals + Counter(e.engine.stats)),
+            "busy_s": (
+                e.stats.last_processed_s - e.stats.first_arrival_s
+                if e.stats.first_arrival_s is not None and e.stats.last_processed_s is not None
+                else None
+            ),
+            "latency_p50_ms": float(np.percentile(lat, 50) * 1e3) if len(lat) else None,
+            "latency_p99_ms": float(np.percentile(lat, 99) * 1e3) if len(lat) else None,
+        }
+    return out
+
+
+def _summary(engines: list[StoreEngine]) -> str:
+    parts = []
+    for name, s in _stats(engines).items():
+        dead = sum(s["deadletters"].values())
+        parts.append(
+            f"{name}: {s['rows']} obs, {s['events']} events, {s['positions']} positions, "
+            f"{dead} dead-lettered, {s['duplicates']} duplicates dropped"
+        )
+    return "instore run: " + "; ".join(parts)

@@ -1,0 +1,2 @@
+"""The CRM: customers, pseudonymous device links, consent ledger, purchases, orders,
+the welcome outbox and decision log. Open it with :class:`presence.crm.store.CrmStore`."""

@@ -1,0 +1,96 @@
+"""Versioned schema migrations: a ``schema_version`` table and ordered functions.
+
+Each migration runs once, in order, inside one transaction that also records its
+version, so a crash leaves either the old or the new schema. Two processes opening
+a fresh database at once are serialised (PostgreSQL advisory lock; SQLite's
+``BEGIN IMMEDIATE`` from :mod:`presence.crm.db`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from presence.crm import schema
+from presence.crm.db import write_transaction
+
+schema_version = sa.Table(
+    "schema_version",
+    sa.MetaData(),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("description", sa.String(200), nullable=False),
+    sa.Column("applied_wall_s", sa.Double, nullable=False),
+)
+
+#: Arbitrary constant key for ``pg_advisory_xact_lock`` (any 64-bit int unique to us).
+_PG_MIGRATION_LOCK_KEY = 7_215_004_311
+
+
+def _v1_tables(conn: sa.Connection) -> None:
+    schema.metadata.create_all(conn)
+
+
+_SQLITE_LEDGER_TRIGGER = """
+CREATE TRIGGER IF NOT EXISTS consent_ledger_append_only
+BEFORE UPDATE ON consent_ledger
+BEGIN SELECT RAISE(ABORT, 'consent_ledger is append-only'); END
+"""
+_PG_LEDGER_FUNCTION = """
+CREATE OR REPLACE FUNCTION consent_ledger_append_only() RETURNS trigger AS $$
+BEGIN RAISE EXCEPTION 'consent_ledger is append-only'; END
+$$ LANGUAGE plpgsql
+"""
+_PG_LEDGER_TRIGGER = """
+CREATE TRIGGER consent_ledger_append_only BEFORE UPDATE ON consent_ledger
+FOR EACH ROW EXECUTE FUNCTION consent_ledger_append_only()
+"""
+
+
+def _v2_ledger_append_only(conn: sa.Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(_PG_LEDGER_FUNCTION)
+        conn.exec_driver_sql(_PG_LEDGER_TRIGGER)
+    else:
+        conn.exec_driver_sql(_SQLITE_LEDGER_TRIGGER)
+
+
+#: (version, description, function), in order. Append only; never edit a released one.
+MIGRATIONS: tuple[tuple[int, str, Callable[[sa.Connection], None]], ...] = (
+    (
+        1,
+        "customers, devices, consent ledger, purchases, orders, visits, decisions, outbox",
+        _v1_tables,
+    ),
+    (2, "consent ledger refuses UPDATE", _v2_ledger_append_only),
+)
+LATEST_VERSION = MIGRATIONS[-1][0]
+
+
+def current_version(conn: sa.Connection) -> int:
+    if not sa.inspect(conn).has_table("schema_version"):
+        return 0
+    found = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+    return int(found or 0)
+
+
+def migrate(engine: sa.Engine) -> list[int]:
+    """Bring the database to :data:`LATEST_VERSION`; returns the versions applied now."""
+    applied: list[int] = []
+    with write_transaction(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_MIGRATION_LOCK_KEY)))
+        schema_version.create(conn, checkfirst=True)
+        have = current_version(conn)
+        for version, description, step in MIGRATIONS:
+            if version <= have:
+                continue
+            step(conn)
+            conn.execute(
+                schema_version.insert().values(
+                    version=version, description=description, applied_wall_s=time.time()
+                )
+            )
+            applied.append(version)
+    return applied

@@ -1,0 +1,1 @@
+"""The staff dashboard: a live state model fed from the bus, served as a static page plus SSE."""

@@ -1,0 +1,163 @@
+"""Feeds the dashboard state from the bus and the CRM's decision log.
+
+Bus messages are decoded with the bus's own payload helpers and turned into the
+state's records; a message that cannot be used is counted by reason and skipped
+(the dashboard is a viewer: dead-lettering is the producing services' job). Welcome
+decisions, with their suppression reasons, are read from the CRM database, where
+the welcome service records every one of them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from presence.crm.schema import decisions
+from presence.crm.store import create_crm_engine
+from presence.dashboard.server import DashboardHub
+from presence.dashboard.state import DashboardState, PositionUpdate, StaffAlert, WelcomeRecord
+from presence.errors import PresenceError
+from presence.payloads import PayloadError, decode_event, decode_position
+
+log = logging.getLogger(__name__)
+
+#: How often the decision log is read; 1 s keeps the welcome log as fresh as the map
+#: looks to a person, at one indexed query per second.
+DECISION_POLL_S = 1.0
+
+Handler = Callable[[str, bytes], None]
+
+
+class BusFeed:
+    """Bus handlers that update a hub; ``rejected`` counts unusable messages by reason."""
+
+    def __init__(self, hub: DashboardHub) -> None:
+        self.hub = hub
+        self.rejected: Counter[str] = Counter()
+
+    def _guard(self, apply: Callable[[bytes], Callable[[DashboardState], None]]) -> Handler:
+        def handler(topic: str, payload: bytes) -> None:
+            try:
+                update = apply(payload)
+            except PresenceError as e:
+                self.rejected[getattr(e, "reason", type(e).__name__)] += 1
+                log.debug("dashboard skipped a message on %s: %s", topic, e)
+                return
+            self.hub.update(update)
+
+        return handler
+
+    def on_event(self) -> Handler:
+        def apply(payload: bytes) -> Callable[[DashboardState], None]:
+            event = decode_event(payload)
+            return lambda st: st.apply_event(event)
+
+        return self._guard(apply)
+
+    def on_staff_alert(self) -> Handler:
+        def apply(payload: bytes) -> Callable[[DashboardState], None]:
+            alert = staff_alert_record(payload)
+            return lambda st: st.apply_staff_alert(alert)
+
+        return self._guard(apply)
+
+    def on_position(self) -> Handler:
+        def apply(payload: bytes) -> Callable[[DashboardState], None]:
+            p = decode_position(payload)
+            pos = PositionUpdate(p.device_id, p.t_s, p.x_m, p.y_m, p.zone)
+            return lambda st: st.apply_position(pos)
+
+        return self._guard(apply)
+
+
+def staff_alert_record(payload: bytes) -> StaffAlert:
+    """A staff alert as the CRM lookup publishes it; the card carries the name."""
+    try:
+        obj = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise PayloadError("bad_json", str(e)) from None
+    card = obj.get("card") if isinstance(obj, dict) else None
+    device = obj.get("device") if isinstance(obj, dict) else None
+    t_s = obj.get("t") if isinstance(obj, dict) else None
+    if (
+        not isinstance(card, dict)
+        or not isinstance(device, str)
+        or not isinstance(t_s, int | float)
+    ):
+        raise PayloadError("missing_field", "a staff alert needs device, t and card")
+    alerts = obj.get("alerts", [])
+    return StaffAlert(
+        device_id=device,
+        t_s=float(t_s),
+        name=str(card.get("name", "")),
+        card=card,
+        alerts=tuple(str(a) for a in alerts) if isinstance(alerts, list) else (),
+    )
+
+
+def decision_record(row: sa.Row) -> WelcomeRecord:
+    """A decision row as the welcome log shows it: sent, or suppressed with the reason."""
+    outcome = "sent" if row.outcome == "send" else "suppressed"
+    reason = "control group" if row.outcome == "control" else row.reason
+    return WelcomeRecord(
+        device_id=row.device_id,
+        t_s=row.decided_s,
+        outcome=outcome,
+        reason=reason,
+        template=row.template or "",
+        key=f"decision:{row.decision_id}",
+    )
+
+
+class DecisionPoller:
+    """Reads new welcome decisions from the CRM database into the hub, in a thread."""
+
+    def __init__(self, hub: DashboardHub, crm_url: str, *, store: str | None = None) -> None:
+        self.hub = hub
+        self._engine = create_crm_engine(crm_url)
+        self._store = store
+        self._last_id = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dashboard-decisions", daemon=True)
+
+    def poll_once(self) -> int:
+        """Read decisions newer than the last seen; returns how many were new."""
+        c = decisions.c
+        query = sa.select(decisions).where(c.decision_id > self._last_id).order_by(c.decision_id)
+        if self._store is not None:
+            query = query.where(c.store == self._store)
+        with self._engine.connect() as conn:
+            rows = list(conn.execute(query.limit(500)))
+        if rows:
+            self._last_id = rows[-1].decision_id
+            records = [decision_record(r) for r in rows]
+
+            def apply(st: DashboardState) -> None:
+                for r in records:
+                    st.apply_welcome(r)
+
+            self.hub.update(apply)
+        return len(rows)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except sa.exc.SQLAlchemyError as e:
+                log.warning("dashboard cannot read welcome decisions: %s", e)
+            self._stop.wait(DECISION_POLL_S)
+
+    def start(self) -> DecisionPoller:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self._engine.dispose()

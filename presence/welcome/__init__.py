@@ -1,0 +1,2 @@
+"""Welcome messages: a pure policy (:mod:`.policy`), texts (:mod:`.templates`) and the
+exactly-once service on the bus (:mod:`.service`)."""

@@ -1,0 +1,226 @@
+"""Raw chunks of an observation log file, before any row check (see :mod:`sim.obslog`)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from sim.errors import ObservationLogError
+
+REQUIRED_COLUMNS = ("t", "device_id", "beacon_id", "rssi")
+#: Bytes per block of Arrow's CSV reader (about half a million log lines).
+ARROW_BLOCK_BYTES = 16 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class RawChunk:
+    """Columns as found: ids as str ("" when missing), t/rssi as float or text."""
+
+    t: npt.NDArray[Any]
+    device_id: npt.NDArray[np.str_]
+    beacon_id: npt.NDArray[np.str_]
+    rssi: npt.NDArray[Any]
+    missing_t: npt.NDArray[np.bool_]
+    missing_rssi: npt.NDArray[np.bool_]
+    line: npt.NDArray[np.int64]  # CSV: 1-based file line; Parquet: 0-based row index
+    malformed_lines: tuple[int, ...] = ()
+
+
+def _check_columns(path: Path, names: list[str], line: int | None) -> dict[str, int]:
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        raise ObservationLogError(
+            str(path),
+            f"missing column(s) {', '.join(missing)}; a log needs {', '.join(REQUIRED_COLUMNS)} (found {names})",
+            line,
+        )
+    return {c: names.index(c) for c in REQUIRED_COLUMNS}
+
+
+def csv_chunks(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
+    """Arrow's fast reader; Python's csv module from where Arrow gives up (bad UTF-8...)."""
+    try:
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
+            header = next(csv.reader(f), None)
+    except OSError as e:
+        raise ObservationLogError(str(path), f"cannot read: {e.strerror or e}") from e
+    if header is None:
+        return
+    names = [h.strip() for h in header]
+    where = _check_columns(path, names, 1)
+    cols = [where[c] for c in REQUIRED_COLUMNS]
+    done = [1]  # last file line handed out (the header)
+    try:
+        yield from _arrow_csv_chunks(path, names, chunk_rows, done)
+        return
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        pass
+    yield from _python_csv_chunks(path, len(names), cols, chunk_rows, done[0])
+
+
+def _arrow_csv_chunks(
+    path: Path, names: list[str], chunk_rows: int, done: list[int]
+) -> Iterator[RawChunk]:
+    """One row per line (quoted newlines are not supported here): line numbers stay exact."""
+    invalid: list[int] = []
+
+    def skip(row: pacsv.InvalidRow) -> str:
+        invalid.append(int(row.number) if row.number is not None else -1)
+        return "skip"
+
+    strings = {c: pa.string() for c in REQUIRED_COLUMNS}
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(
+            use_threads=False, column_names=names, skip_rows=1, block_size=ARROW_BLOCK_BYTES
+        ),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=skip, ignore_empty_lines=False),
+        convert_options=pacsv.ConvertOptions(
+            include_columns=list(REQUIRED_COLUMNS),
+            column_types=strings,
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    rows_before = 0
+    reported = 0
+    for batch in reader:
+        for lo in range(0, batch.num_rows, chunk_rows):
+            part = batch.slice(lo, chunk_rows)
+            if -1 in invalid:
+                raise pa.ArrowInvalid("a malformed line without a line number")
+            bad = np.sort(np.asarray(invalid, dtype=np.int64))
+            valid_before_bad = bad - 2 - np.arange(len(bad))
+            v = np.arange(rows_before, rows_before + part.num_rows)
+            lines = v + 2 + np.searchsorted(valid_before_bad, v, side="right")
+            rows_before += part.num_rows
+            last = int(lines[-1]) if len(lines) else done[0]
+            fresh = bad[reported:][bad[reported:] <= last]
+            reported += len(fresh)
+            fields = [
+                np.asarray(part.column(c).to_numpy(zero_copy_only=False), dtype=object)
+                for c in REQUIRED_COLUMNS
+            ]
+            done[0] = last
+            yield _raw_from_fields(fields, lines, tuple(int(x) for x in fresh))
+    rest = np.sort(np.asarray(invalid, dtype=np.int64))[reported:]
+    if len(rest):
+        yield _raw_from_fields(
+            [np.empty(0, dtype=object)] * 4, np.empty(0, np.int64), tuple(int(x) for x in rest)
+        )
+
+
+def _python_csv_chunks(
+    path: Path, width: int, cols: list[int], chunk_rows: int, after_line: int
+) -> Iterator[RawChunk]:
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        reader = csv.reader(f)
+        for _ in islice(reader, after_line):
+            pass
+        while True:
+            block = [(reader.line_num, row) for row in islice(reader, chunk_rows)]
+            if not block:
+                return
+            yield _csv_chunk(block, width, cols)
+
+
+def _csv_chunk(block: list[tuple[int, list[str]]], width: int, cols: list[int]) -> RawChunk:
+    """Rows of one chunk: blank lines skipped, wrong widths reported, the four fields kept.
+
+    ``line_num`` is read just after each row is parsed: the row's (last) line.
+    """
+    good = [(n, row) for n, row in block if len(row) == width]
+    malformed = tuple(n for n, row in block if row and len(row) != width)
+    picked = [[row[c] for c in cols] for _, row in good]
+    fields = (
+        [np.asarray(f, dtype=object) for f in zip(*picked, strict=True)]
+        if picked
+        else [np.empty(0, dtype=object)] * 4
+    )
+    return _raw_from_fields(fields, np.asarray([n for n, _ in good], dtype=np.int64), malformed)
+
+
+def _raw_from_fields(
+    fields: list[npt.NDArray[np.object_]], lines: npt.NDArray[np.int64], malformed: tuple[int, ...]
+) -> RawChunk:
+    """Text fields (t, device_id, beacon_id, rssi) stripped; rows with all four empty are blank lines."""
+    t, dev, bcn, rssi = (
+        np.char.strip(np.asarray(f, dtype=str)) if len(f) else np.empty(0, dtype=str)
+        for f in fields
+    )
+    blank = (t == "") & (dev == "") & (bcn == "") & (rssi == "")
+    keep = ~blank
+    return RawChunk(
+        t=t[keep],
+        device_id=dev[keep],
+        beacon_id=bcn[keep],
+        rssi=rssi[keep],
+        missing_t=np.asarray(t[keep] == "", dtype=bool),
+        missing_rssi=np.asarray(rssi[keep] == "", dtype=bool),
+        line=np.asarray(lines, dtype=np.int64)[keep],
+        malformed_lines=malformed,
+    )
+
+
+def parquet_chunks(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
+    try:
+        pf = pq.ParquetFile(path)
+    except (OSError, pa.ArrowInvalid) as e:
+        raise ObservationLogError(str(path), f"not a readable Parquet file: {e}") from e
+    _check_columns(path, list(pf.schema_arrow.names), None)
+    start = 0
+    for rb in pf.iter_batches(batch_size=chunk_rows, columns=list(REQUIRED_COLUMNS)):
+        n = rb.num_rows
+        t, missing_t = _numeric(rb.column("t"))
+        rssi, missing_rssi = _numeric(rb.column("rssi"))
+        yield RawChunk(
+            t=t,
+            device_id=_strings(rb.column("device_id")),
+            beacon_id=_strings(rb.column("beacon_id")),
+            rssi=rssi,
+            missing_t=missing_t,
+            missing_rssi=missing_rssi,
+            line=np.arange(start, start + n, dtype=np.int64),
+        )
+        start += n
+
+
+def _numeric(col: pa.Array) -> tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]:
+    missing = np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if pa.types.is_dictionary(col.type):
+        col = col.dictionary_decode()
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        values = np.asarray(col.fill_null("").to_numpy(zero_copy_only=False), dtype=object)
+        missing |= values == ""
+        return values, missing
+    try:
+        as_float = pc.cast(col, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return np.full(len(col), "x", dtype=object), missing
+    return np.asarray(as_float.fill_null(np.nan).to_numpy(), dtype=np.float64), missing
+
+
+def _strings(col: pa.Array) -> npt.NDArray[np.str_]:
+    """Ids as numpy str, fast through a dictionary (few distinct ids); nulls become ""."""
+    if not pa.types.is_dictionary(col.type):
+        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            col = pc.cast(col, pa.string())
+        col = pc.dictionary_encode(col)
+    dictionary = col.dictionary
+    if not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
+        dictionary = pc.cast(dictionary, pa.string())
+    words = np.asarray(dictionary.to_numpy(zero_copy_only=False), dtype=str)
+    words = np.char.strip(np.append(words, ""))
+    indices = col.indices.fill_null(len(words) - 1).to_numpy(zero_copy_only=False)
+    return np.asarray(words[indices], dtype=str)

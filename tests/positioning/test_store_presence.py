@@ -1,0 +1,108 @@
+"""Store presence on synthetic tracks: visitors, passers-by, exits, staff."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from positioning.layout import Layout, load_layout
+from positioning.store_presence import EntranceDepth, StoreChange, StoreParams, StorePresence
+
+
+@pytest.fixture
+def fashion(fashion_path) -> Layout:
+    return load_layout(fashion_path)
+
+
+def run(machine: StorePresence, depth: EntranceDepth, pts, t0: float = 0.0) -> list[StoreChange]:
+    out = []
+    for i, (x, y) in enumerate(pts):
+        change = machine.update(t0 + i, float(x), float(y), float(depth((x, y))[0]))
+        if change is not None:
+            out.append(change)
+    return out
+
+
+def test_depth_is_signed_distance_across_the_entrance_side(fashion: Layout) -> None:
+    depth = EntranceDepth(fashion)
+    assert depth([[15.0, 3.0], [15.0, -2.0]]) == pytest.approx([3.0, -2.0])
+
+
+def test_shopper_walking_in_enters_at_the_door_crossing(fashion: Layout) -> None:
+    depth = EntranceDepth(fashion)
+    ys = np.arange(-3.0, 10.0, 1.1)  # crosses y=0 between t=2 (-0.8) and t=3 (0.3)
+    changes = run(StorePresence(StoreParams()), depth, [(15.0, y) for y in ys])
+    assert len(changes) == 1 and changes[0].entered
+    assert changes[0].t_s == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_passer_by_in_the_street_is_never_a_visitor(fashion: Layout, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    xs = np.arange(-5.0, 35.0, 1.35)
+    ys = -2.0 + rng.normal(0.0, 1.0, len(xs))  # 2 m out, 1 m error: some fixes inside
+    changes = run(StorePresence(StoreParams()), EntranceDepth(fashion), np.column_stack([xs, ys]))
+    assert changes == []
+
+
+def test_walking_out_into_the_street_exits_at_the_crossing(fashion: Layout) -> None:
+    depth = EntranceDepth(fashion)
+    ys = np.concatenate([np.full(5, 6.0), np.arange(5.0, -5.0, -1.0)])
+    changes = run(StorePresence(StoreParams(settle_s=0.0)), depth, [(15.0, y) for y in ys])
+    assert [c.entered for c in changes] == [True, False]
+    assert changes[1].reason == "street"
+    assert changes[1].t_s == pytest.approx(5 + 5)  # y=0 at index 10 is not inside any more
+
+
+def test_unheard_device_leaves_after_the_away_timeout(fashion: Layout) -> None:
+    params = StoreParams(away_timeout_s=20.0, settle_s=0.0)
+    machine = StorePresence(params)
+    run(machine, EntranceDepth(fashion), [(15.0, 6.0)] * 5)
+    assert machine.inside
+    assert machine.tick(4.0 + 19.0, last_row_s=4.0) is None
+    change = machine.tick(4.0 + 20.0, last_row_s=4.0)
+    assert change is not None and change.reason == "timeout" and change.t_s == pytest.approx(4.0)
+
+
+def test_a_device_present_for_hours_becomes_staff(fashion: Layout) -> None:
+    machine = StorePresence(StoreParams(staff_after_s=3600.0))
+    depth = EntranceDepth(fashion)
+    run(machine, depth, [(10.0, 10.0)] * 3599)
+    assert not machine.staff
+    run(machine, depth, [(10.0, 10.0)] * 5, t0=3599.0)
+    assert machine.staff
+
+
+def test_an_uncertain_fix_deep_inside_is_not_an_enter(fashion: Layout) -> None:
+    machine = StorePresence(StoreParams(settle_s=0.0))
+    depth = EntranceDepth(fashion)
+    for t in range(5):  # a new device: the locator's first fixes have a 6 m radius
+        assert (
+            machine.update(float(t), 15.0, 5.0, float(depth((15.0, 5.0))[0]), sigma_m=6.0) is None
+        )
+    assert machine.update(5.0, 15.0, 5.0, 5.0, sigma_m=1.0) is None
+    change = machine.update(6.0, 15.0, 5.0, 5.0, sigma_m=1.0)
+    assert change is not None and change.entered
+
+
+def test_a_new_device_deep_inside_enters_only_after_settling(fashion: Layout) -> None:
+    machine = StorePresence(StoreParams(settle_s=10.0))
+    changes = run(machine, EntranceDepth(fashion), [(15.0, 8.0)] * 12)
+    assert len(changes) == 1 and changes[0].entered
+    assert changes[0].t_s == 0.0  # dated to the first fix, detected once settled
+    assert not StorePresence(StoreParams(settle_s=10.0)).update(0.0, 15.0, 8.0, 8.0)
+
+
+def test_without_an_entrance_every_settled_fix_is_inside() -> None:
+    from positioning.layout import parse_layout
+
+    layout = parse_layout(
+        {
+            "store": {"name": "hall", "width": 10.0, "height": 10.0},
+            "beacons": [{"id": "1", "x": 1.0, "y": 1.0, "tx_power": -59}],
+        }
+    )
+    depth = EntranceDepth(layout)
+    assert not depth.has_street and np.isinf(depth([[5.0, 0.1]])).all()
+    changes = run(StorePresence(StoreParams(settle_s=0.0)), depth, [(5.0, 0.1)] * 3)
+    assert [c.entered for c in changes] == [True]
