@@ -101,6 +101,7 @@ class PrivateMosquitto:
         with (self.workdir / "mosquitto.log").open("ab") as log:
             self.proc = subprocess.Popen([exe, "-c", str(self.conf)], stdout=log, stderr=log)
         if not wait_until(lambda: _port_open(self.port), 10):
+            self.stop(signal.SIGKILL)  # reap it: a live Popen left behind warns in a later test
             raise RuntimeError(f"mosquitto did not listen on {self.port}: see {self.workdir}")
         return self
 

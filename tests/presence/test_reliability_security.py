@@ -31,9 +31,19 @@ def secured(tmp_path: Path) -> PrivateMosquitto:
         if line.split(" ")[0] in keep
     ]
     text = "\n".join(lines) + "\n"
-    text = text.replace("acl_file acl", f"acl_file {EXAMPLE / 'acl'}")
-    text = text.replace("password_file passwords", f"password_file {EXAMPLE / 'passwords'}")
-    return PrivateMosquitto(tmp_path, text)
+    broker = PrivateMosquitto(tmp_path, "")
+    # Mosquitto started as root reads these as the "mosquitto" user, which cannot enter a
+    # root-only checkout (a CI clone under mktemp -d): hand it copies it can read.
+    for name in ("acl", "passwords"):
+        copy = broker.state_dir / name
+        shutil.copyfile(EXAMPLE / name, copy)
+        copy.chmod(0o644)
+    text = text.replace("acl_file acl", f"acl_file {broker.state_dir / 'acl'}")
+    text = text.replace(
+        "password_file passwords", f"password_file {broker.state_dir / 'passwords'}"
+    )
+    broker.conf.write_text(broker.conf.read_text() + text)
+    return broker
 
 
 def _cfg(url: str, user: str | None, password: str | None = None) -> BusConfig:
