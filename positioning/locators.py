@@ -67,6 +67,10 @@ class PositionFix:
     xy_m: FloatArray
     sigma_m: FloatArray
     n_beacons: npt.NDArray[np.int64]
+    #: Probability (D,) that each device is inside the store (past the shop front), from
+    #: the locator's own posterior; None when the locator has none (the baselines), and
+    #: store presence then judges from ``xy_m`` and ``sigma_m``.
+    p_inside: FloatArray | None = None
 
     def __len__(self) -> int:
         return len(self.device_id)
