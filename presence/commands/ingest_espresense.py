@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 from positioning.layout import Layout, load_layout
 from presence.commands.scan import (
-    DEFAULT_PUBLISH_INTERVAL_S,
     ENGINE_TICK_S,
     EngineSink,
     ScanWindows,
+    add_relay_arguments,
     broker_url,
     check_timing,
 )
@@ -53,9 +53,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--store", required=True, help="layout TOML; receivers at the nodes' positions")
     p.add_argument(
-        "--broker", help="MQTT broker URL the nodes publish to (default: embedded broker)"
-    )
-    p.add_argument(
         "--room-map",
         action="append",
         default=[],
@@ -71,14 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="use the raw RSSI instead of moving it onto the receiver's 1 m reference",
     )
     p.add_argument("--engine", action="store_true", help="run the engine in-process; print events")
-    p.add_argument("--positions", action="store_true", help="with --engine: print positions too")
-    p.add_argument("--seconds", type=float, help="stop after this many seconds (default: Ctrl-C)")
-    p.add_argument(
-        "--publish-interval",
-        type=float,
-        default=DEFAULT_PUBLISH_INTERVAL_S,
-        help=f"seconds of observations per MQTT message (default {DEFAULT_PUBLISH_INTERVAL_S})",
-    )
+    add_relay_arguments(p, "MQTT broker URL the nodes publish to (default: embedded broker)")
     p.set_defaults(func=run)
 
 

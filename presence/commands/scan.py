@@ -31,6 +31,7 @@ from beacons.scanner import BleakObservationSource, Heard, fake_backend
 from beacons.testing import load_fake_advertisements
 from positioning.layout import Layout, load_layout
 from positioning.pathloss import distance_from_rssi
+from presence.commands._bus_args import broker_url as bus_broker_url
 from presence.errors import UsageError
 
 if TYPE_CHECKING:
@@ -92,9 +93,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="run the engine in-process; print events as JSON lines",
     )
-    p.add_argument(
-        "--broker", help="MQTT broker URL (default: start an embedded broker and print its URL)"
-    )
+    add_relay_arguments(p, "MQTT broker URL (default: start an embedded broker and print its URL)")
+    p.set_defaults(func=run)
+
+
+def add_relay_arguments(p: argparse.ArgumentParser, broker_help: str) -> None:
+    """Arguments shared by the commands that relay observations (scan, ingest-espresense)."""
+    p.add_argument("--broker", help=broker_help)
     p.add_argument("--positions", action="store_true", help="with --engine: print positions too")
     p.add_argument(
         "--seconds", type=float, help="stop after this many seconds (default: until Ctrl-C)"
@@ -105,7 +110,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_PUBLISH_INTERVAL_S,
         help=f"seconds of observations per MQTT message (default {DEFAULT_PUBLISH_INTERVAL_S})",
     )
-    p.set_defaults(func=run)
 
 
 def make_source(
@@ -200,17 +204,8 @@ class ScanWindows:
 @contextmanager
 def broker_url(url: str | None) -> Iterator[str]:
     """``url``, or the URL of an embedded broker started for the duration (interface D)."""
-    if url is not None:
-        yield url
-        return
-    from presence.broker import start_embedded_broker
-
-    broker = start_embedded_broker()
-    print(f"embedded MQTT broker at {broker.url}", file=sys.stderr)
-    try:
-        yield broker.url
-    finally:
-        broker.stop()
+    with bus_broker_url(argparse.Namespace(broker=url)) as resolved:
+        yield resolved
 
 
 def _run_publish(args: argparse.Namespace, layout: Layout) -> int:

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import sys
-import threading
-import time
-from collections.abc import Callable
+from functools import partial
 
-from presence.bus import BusClient
-from presence.commands._bus_args import add_broker_args, broker_url, bus_config
-from presence.commands._crm_args import add_crm_arg, store_name
-from presence.crm.store import CrmStore
+from presence.commands._crm_args import add_service_args, run_service
 from presence.errors import UsageError
 from presence.welcome import policy
 from presence.welcome.outbox import OutboxMessage
-from presence.welcome.service import RESEND_EVERY_S, SERVICE_NAME, AfterCommit, WelcomeService
+from presence.welcome.service import SERVICE_NAME, AfterCommit, WelcomeService
 
 #: Fault injection for the crash test (tests/presence/test_welcome_crash.py): with
 #: this set to "kill-after-commit" the process kills itself (SIGKILL) right after it
@@ -39,8 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "even across crashes and restarts. Defaults: docs/consent-and-welcome.md."
         ),
     )
-    p.add_argument("--store", required=True, metavar="S", help="store name or layout TOML")
-    add_crm_arg(p)
+    add_service_args(p)
     p.add_argument("--on-dwell", action="store_true", help="also decide on dwell.start in a zone")
     g = p.add_argument_group("policy (defaults in docs/consent-and-welcome.md)")
     g.add_argument(
@@ -78,14 +71,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=policy.DEFAULT_CONTROL_SHARE,
         help="share of customers held out to measure uplift (default %(default)s)",
     )
-    p.add_argument(
-        "--for",
-        dest="for_s",
-        type=float,
-        metavar="SECONDS",
-        help="stop after this long (scripts, tests)",
-    )
-    add_broker_args(p)
     p.set_defaults(func=run)
 
 
@@ -117,37 +102,13 @@ def _fault_hook() -> AfterCommit | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    params = policy_params(args)
-    store = store_name(args.store)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    deadline = None if args.for_s is None else time.monotonic() + args.for_s
-    with broker_url(args) as url, CrmStore(args.crm) as crm:
-        cfg = bus_config(args, url)
-        with BusClient(cfg, SERVICE_NAME, client_id=args.client_id, store=store) as bus:
-            service = WelcomeService(
-                bus, crm, store, params=params, on_dwell=args.on_dwell, after_commit=_fault_hook()
-            )
-            service.start()
-            print(
-                f"instore welcome: ready, store {store}, CRM {crm.safe_url}, bus {cfg.display_url}",
-                file=sys.stderr,
-                flush=True,
-            )
-            with contextlib.suppress(KeyboardInterrupt):
-                serve(service.resend_pending, stop, deadline)
+    make = partial(
+        WelcomeService,
+        params=policy_params(args),
+        on_dwell=args.on_dwell,
+        after_commit=_fault_hook(),
+    )
+    service = run_service(args, "welcome", SERVICE_NAME, make, tick=WelcomeService.resend_pending)
     counts = dict(sorted(service.decider.counts.items()))
     print(f"instore welcome: {dict(service.stats)}; decisions {counts}", file=sys.stderr)
     return 0
-
-
-def serve(tick: Callable[[], object], stop: threading.Event, deadline: float | None) -> None:
-    """Call ``tick`` every RESEND_EVERY_S until ``stop`` or the monotonic ``deadline``."""
-    while True:
-        remaining = None if deadline is None else deadline - time.monotonic()
-        if remaining is not None and remaining <= 0:
-            return
-        wait_s = RESEND_EVERY_S if remaining is None else min(RESEND_EVERY_S, remaining)
-        if stop.wait(wait_s):
-            return
-        tick()
