@@ -11,6 +11,7 @@ everywhere; nothing is tuned per scenario.
     python benchmarks/accuracy.py --write-baseline    # also rewrites accuracy_baseline.json
     python benchmarks/accuracy.py --scenarios regression --write-baseline   # only that entry
     python benchmarks/accuracy.py --scenarios fashion regression
+    python benchmarks/accuracy.py --scenarios fashion --reorder-s 0   # latency without the buffer
 
 The ``regression`` scenario is the small one tests/positioning/test_accuracy_regression.py
 reruns and compares with the committed baseline.
@@ -35,7 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from beacons.observation import ObservationBatch  # noqa: E402
-from positioning.engine import Engine, EngineOutput  # noqa: E402
+from positioning.engine import Engine, EngineOutput, EngineParams  # noqa: E402
 from positioning.layout import load_layout  # noqa: E402
 from positioning.locators import LOCATOR_NAMES, Locator, PositionFix  # noqa: E402
 from positioning.metrics import Truth, evaluate  # noqa: E402
@@ -159,9 +160,13 @@ class TruthFixes:
 
 
 def locate(
-    store: Path, batch: ObservationBatch, locator: str | Locator, seed: int
+    store: Path,
+    batch: ObservationBatch,
+    locator: str | Locator,
+    seed: int,
+    params: EngineParams | None = None,
 ) -> tuple[EngineOutput, float]:
-    engine = Engine(load_layout(store), locator=locator, seed=seed)
+    engine = Engine(load_layout(store), params, locator=locator, seed=seed)
     started = time.perf_counter()
     outs = [
         engine.push(batch.take(np.arange(i, min(i + PUSH_ROWS, len(batch)))))
@@ -171,7 +176,9 @@ def locate(
     return EngineOutput.concat(outs), time.perf_counter() - started
 
 
-def run_scenario(scenario: Scenario, work: Path) -> dict[str, Any]:
+def run_scenario(
+    scenario: Scenario, work: Path, params: EngineParams | None = None
+) -> dict[str, Any]:
     sim_dir = simulate_scenario(scenario, work)
     store = STORES / scenario.store
     layout = load_layout(store)
@@ -182,7 +189,7 @@ def run_scenario(scenario: Scenario, work: Path) -> dict[str, Any]:
     locators: list[str | Locator] = [*scenario.locators, TruthFixes(truth)]
     for locator in locators:
         name = locator if isinstance(locator, str) else locator.name
-        out, elapsed = locate(store, log.batch, locator, scenario.seed)
+        out, elapsed = locate(store, log.batch, locator, scenario.seed, params)
         p = out.positions
         found = detected(
             p.t_s, p.device_id, np.column_stack([p.x_m, p.y_m]), p.zone, list(out.events)
@@ -238,12 +245,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--write-baseline", action="store_true", help=f"rewrite {BASELINE.name}")
     parser.add_argument("--json", metavar="FILE", help="also write the full results as JSON")
+    parser.add_argument(
+        "--reorder-s",
+        type=float,
+        default=EngineParams().reorder_s,
+        help="the engine's reorder buffer, seconds (default: the engine's, %(default)s s). The "
+        "simulator's logs are time-ordered, so 0 shows the latencies without the buffer that "
+        "the live path needs; the baseline is written with the default",
+    )
     args = parser.parse_args(argv)
+    if args.write_baseline and args.reorder_s != EngineParams().reorder_s:
+        parser.error("--write-baseline takes the engine's default --reorder-s")
+    params = EngineParams(reorder_s=args.reorder_s)
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="instore-accuracy-") as tmp:
         for name in args.scenarios:
             print(f"scenario {name} ...", file=sys.stderr, flush=True)
-            results[name] = run_scenario(SCENARIOS[name], Path(tmp))
+            results[name] = run_scenario(SCENARIOS[name], Path(tmp), params)
     print(table(results))
     doc = json.dumps(json_safe(results), indent=2, sort_keys=True, allow_nan=False) + "\n"
     if args.json:

@@ -39,9 +39,12 @@ __all__ = ["Engine", "EngineOutput", "EngineParams", "PositionRows"]
 #: Epoch length, seconds: positions at 1 Hz per device (ARCHITECTURE 3.4 asks >= 1 Hz),
 #: fine enough for the 3 s enter-latency target.
 DEFAULT_EPOCH_S = 1.0
-#: Reorder tolerance, seconds: one epoch. Receivers that batch reports (ESPresense,
-#: phone background scans) deliver rows up to ~1 s out of order; a longer buffer adds
-#: its length to every event's latency.
+#: Reorder tolerance, seconds: one epoch. The live path needs it: a scan message spans
+#: its scan window (instore scan publishes every 0.5 s; instore replay --scan-window),
+#: so rows arrive up to ~0.5-1 s out of order across devices. It adds its length to
+#: every event's latency; a file known to be time-ordered (the simulator's logs are)
+#: can run with 0. Rows later than any buffer compatible with a 3 s latency (Android
+#: batch scans deliver seconds late) are counted as late, not waited for.
 DEFAULT_REORDER_S = 1.0
 #: A device unheard this long (and not in the store) is forgotten, seconds: past the
 #: away timeout and the locators' windows, so no state is needed any more.
@@ -253,6 +256,11 @@ class Engine:
         depth = self._depth(xy)
         raw_zone = self._zones(xy)
         sigma = np.asarray(fix.sigma_m, dtype=np.float64)
+        p_inside = (
+            np.full(len(devices), math.nan)
+            if fix.p_inside is None
+            else np.asarray(fix.p_inside, dtype=np.float64)
+        )
         events: list[PresenceEvent] = []
         zone_idx = np.full(len(devices), -1, dtype=np.int64)
         in_store = np.zeros(len(devices), dtype=bool)
@@ -270,6 +278,7 @@ class Engine:
                 float(depth[i]),
                 int(raw_zone[i]),
                 self._last_row_s[device],
+                float(p_inside[i]),
             )
             events += state.step(fix_i, det_s)
             zone_idx[i], in_store[i], staff[i] = (

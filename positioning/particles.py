@@ -36,7 +36,10 @@ class MotionParams:
     Shoppers alternate between browsing still and walking at 0.5-1.5 m/s (pedestrian
     speeds: Bohannon, Age and Ageing 26(1), 1997, comfortable gait 1.3-1.5 m/s; shop
     browsing is slower). The two modes let long stationary spells integrate many
-    readings while walking stays responsive.
+    readings while walking stays responsive. Walkers relax towards a preferred speed
+    along their heading (the driving term of the social-force model, Helbing & Molnar,
+    Phys. Rev. E 51(5), 1995, desired speed 1.34 +- 0.26 m/s); 0 turns it off and
+    leaves the zero-mean velocity process, whose walkers are too slow.
     """
 
     walk_speed_sigma_m_s: float = 0.7  # stationary spread of each velocity component
@@ -46,6 +49,7 @@ class MotionParams:
     still_to_walk_per_s: float = 0.1  # a stop lasts ~10 s on average
     walk_to_still_per_s: float = 0.1  # a walk lasts ~10 s between stops
     still_turn_per_s: float = 0.1  # a browsing shopper turns to another shelf every ~10 s
+    preferred_speed_m_s: float = 1.3  # walkers relax towards it (Helbing & Molnar: 1.34 m/s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +103,7 @@ class FloorMap:
 
     def is_free_xy(self, x: FloatLike, y: FloatLike) -> BoolArray:
         cell, inside = self.cell_xy(x, y)
-        return np.asarray(inside & self.free[cell])
+        return np.asarray(inside & np.take(self.free, cell))
 
     def is_free(self, points: F32) -> BoolArray:
         """Walkable test of (..., 2) points (outside the grid is blocked)."""
@@ -146,6 +150,8 @@ def predict(
     noise = normal_draws(rng, (2, m, n))
     vx = vel[..., 0] * a + noise[0] * kick
     vy = vel[..., 1] * a + noise[1] * kick
+    if params.preferred_speed_m_s > 0:
+        vx, vy = _drive(vel, vx, vy, noise, a, np.float32(params.preferred_speed_m_s))
     sp2 = vx * vx + vy * vy
     vmax = np.float32(params.max_speed_m_s)
     scale = np.minimum(vmax / np.sqrt(np.maximum(sp2, np.float32(1e-12))), np.float32(1.0))
@@ -165,6 +171,18 @@ def predict(
     out_vel[..., 0] = vx * okf
     out_vel[..., 1] = vy * okf
     return out_pos, out_vel, still, _headings(heading, still, vx, vy, dt, rng, params)
+
+
+def _drive(vel: F32, vx: F32, vy: F32, noise: F32, a: F32, speed: np.float32) -> tuple[F32, F32]:
+    """Add the driving term (1 - a) v0 e towards preferred speed v0 along heading e (see
+    MotionParams); a particle just starting to walk takes its noise's direction."""
+    ex, ey = vel[..., 0], vel[..., 1]
+    slow = (ex * ex + ey * ey) < np.float32(1e-4)
+    ex = np.where(slow, noise[0], ex)
+    ey = np.where(slow, noise[1], ey)
+    norm = np.sqrt(np.maximum(ex * ex + ey * ey, np.float32(1e-12)))
+    push = (np.float32(1.0) - a) * speed / norm
+    return (vx + push * ex).astype(np.float32), (vy + push * ey).astype(np.float32)
 
 
 def _headings(
@@ -229,7 +247,7 @@ def moves_are_free(x0: F32, y0: F32, x1: F32, y1: F32, floor: FloorMap) -> BoolA
     dx, dy = x1 - x0, y1 - y0
     len2 = dx * dx + dy * dy
     cell, _ = floor.cell_xy(x0, y0)
-    ok = len2 < floor.radius_m[cell] ** 2
+    ok = len2 < np.take(floor.radius_m, cell) ** 2
     hard = np.flatnonzero(~ok)
     if len(hard):
         flat = ok.reshape(-1)
@@ -317,7 +335,8 @@ def log_likelihood(
     resid -= offset[..., None]
     resid *= resid
     resid *= (prec / nu)[:, None, :]
-    ll = np.log1p(resid, out=resid).sum(axis=2)
+    # sum over the ~10 beacons as a product with ones: 6x faster than .sum(axis=2)
+    ll = np.matmul(np.log1p(resid, out=resid), np.ones(resid.shape[2], np.float32))
     ll *= np.float32(-0.5 * (nu + 1.0))
     ll -= 0.5 * prior_prec * (offset - mu0) ** 2
     return np.asarray(ll, dtype=np.float32)
@@ -348,16 +367,18 @@ def miss_log_likelihood(
 
 
 def systematic_resample(weights: F32, rng: np.random.Generator) -> IntArray:
-    """Systematic resampling per device: (M, N) normalised weights -> (M, N) particle indices."""
+    """Systematic resampling per device: (M, N) normalised weights -> (M, N) particle indices.
+
+    With one offset r per device the draws are u_i = (r + i) / N, so particle j is
+    drawn ceil(N c_j - r) - ceil(N c_(j-1) - r) times (c: cumulative weights): counts
+    in O(M N), then one ``repeat``, instead of a search per draw.
+    """
     m, n = weights.shape
     cum = np.cumsum(weights.astype(np.float64), axis=1)
     cum[:, -1] = 1.0
-    u = (rng.random((m, 1)) + np.arange(n)[None, :]) / n
-    rows = np.arange(m)[:, None]
-    # One searchsorted for all devices: row i lives in (i, i + 1] of a global axis.
-    flat = np.searchsorted((cum + rows).ravel(), (u + rows).ravel(), side="right")
-    idx = flat.reshape(m, n) - rows * n
-    return np.clip(idx, 0, n - 1).astype(np.int64)
+    below = np.clip(np.ceil(cum * n - rng.random((m, 1))), 0, n).astype(np.int64)
+    counts = np.diff(below, axis=1, prepend=0)  # each row sums to n: below[:, -1] == n
+    return np.repeat(np.tile(np.arange(n), m), counts.ravel()).reshape(m, n)
 
 
 def normalise_log_weights(logw: F32) -> tuple[F32, FloatArray]:
@@ -370,8 +391,10 @@ def normalise_log_weights(logw: F32) -> tuple[F32, FloatArray]:
 
 
 def weighted_mean_and_sigma(pos: F32, weights: F32) -> tuple[FloatArray, FloatArray]:
-    """Posterior mean (M, 2) and 1-sigma radius sqrt(var_x + var_y) (M,) of weighted particles."""
-    mean = np.einsum("mn,mni->mi", weights, pos)
-    second = np.einsum("mn,mni,mni->m", weights, pos, pos)
+    """Posterior mean (M, 2) and 1-sigma radius sqrt(var_x + var_y) (M,) of weighted particles
+    (batched (1, N) @ (N, 2) products: several times faster than einsum here)."""
+    rows = weights[:, None, :]
+    mean = np.matmul(rows, pos)[:, 0, :].astype(np.float64)
+    second = np.matmul(rows, pos * pos)[:, 0, :].sum(axis=1, dtype=np.float64)
     var = second - np.einsum("mi,mi->m", mean, mean)
-    return mean.astype(np.float64), np.sqrt(np.maximum(var, 0.0)).astype(np.float64)
+    return mean, np.sqrt(np.maximum(var, 0.0))

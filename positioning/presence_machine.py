@@ -46,6 +46,7 @@ class Fix:
     depth_m: float  # into the store across the entrance side
     raw_zone: int  # zone index by geometry, -1 none
     last_row_s: float  # time of the device's newest observation row
+    p_inside: float = math.nan  # the locator's probability of being inside, NaN: none
 
 
 @dataclass(slots=True)
@@ -101,7 +102,7 @@ class DevicePresence:
     def step(self, fix: Fix, detected_at_s: float) -> list[PresenceEvent]:
         """A fix at epoch ``fix.t_s``."""
         t_s, x_m, y_m, raw_zone = fix.t_s, fix.x_m, fix.y_m, fix.raw_zone
-        store = self.store.update(t_s, x_m, y_m, fix.depth_m, fix.sigma_m)
+        store = self.store.update(t_s, x_m, y_m, fix.depth_m, fix.sigma_m, fix.p_inside)
         if store is None:
             store = self.store.tick(t_s, fix.last_row_s)
         zone = self.zones.update(t_s, raw_zone, x_m, y_m)

@@ -85,15 +85,17 @@ class RadioMaps:
         )
 
     def path_loss_db(self, exponent: float, obstacle_loss_db: float, body_loss_db: float) -> F32:
-        """Flat (B * 9 * cells,) table, index ``(b * 9 + heading) * cells + cell``:
-        10 n log10(d) + L * crossings + body loss * share (cached per model)."""
+        """Flat (cells * 9 * B,) table, cell-major, index ``(cell * 9 + heading) * B + b``:
+        10 n log10(d) + L * crossings + body loss * share (cached per model). One
+        particle's beacons lie side by side, so a lookup of its K beacons touches one or
+        two cache lines instead of K scattered ones."""
         key = (round(float(exponent), 4), round(float(obstacle_loss_db), 3), float(body_loss_db))
         table = self._cache.get(key)
         if table is None:
             b = len(self.body_share)
             base = np.float32(10.0 * key[0]) * self.log10_d + np.float32(key[1]) * self.crossings
             full = base.reshape(b, 1, self.cells) + np.float32(key[2]) * self.body_share
-            table = np.ascontiguousarray(full, dtype=np.float32).ravel()
+            table = np.ascontiguousarray(full.transpose(2, 1, 0), dtype=np.float32).ravel()
             self._cache.clear()
             self._cache[key] = table
         return table

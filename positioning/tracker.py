@@ -14,6 +14,10 @@ per-device offsets come from :mod:`positioning.selfcal`, fitted online. Just beh
 the glass and just outside it look alike to the radio, so particles now and then try
 the mirror image across the shop front, and a track heard for longer than a passer-by
 would be loses its street hypotheses (docs/positioning.md, tracker item 6).
+
+The measurement side (radio maps, self-calibration, packed readings, likelihood) is
+:mod:`positioning.tracker_radio`; the shop-front rules and ``p_inside``, the posterior
+probability of being inside the store, are :mod:`positioning.shopfront`.
 """
 
 from __future__ import annotations
@@ -29,28 +33,18 @@ from scipy import ndimage
 from beacons.observation import ObservationBatch
 from positioning.errors import PositioningError
 from positioning.layout import Layout
-from positioning.locators import PositionFix, weighted_centroid
+from positioning.locators import PositionFix
 from positioning.particles import (
     FloorMap,
     MotionParams,
     RadioParams,
     jump_across_front,
-    log_likelihood,
-    miss_log_likelihood,
     normalise_log_weights,
     predict,
     systematic_resample,
-    weighted_mean_and_sigma,
 )
-from positioning.pathloss import beacon_height_offsets_m
-from positioning.radiomap import UNKNOWN_HEADING, RadioMaps
-from positioning.selfcal import (
-    DetectionModel,
-    DetectionParams,
-    RadioCalibration,
-    SelfCalibrator,
-    SelfCalParams,
-)
+from positioning.selfcal import DetectionParams, RadioCalibration, SelfCalibrator, SelfCalParams
+from positioning.shopfront import ShopFront
 from positioning.signal import (
     DeviceCodes,
     EncodedRows,
@@ -59,6 +53,7 @@ from positioning.signal import (
     aggregate,
     encode_batch,
 )
+from positioning.tracker_radio import TrackerRadio
 from positioning.tracker_state import ParticleState, Readings, candidate_points, front_line
 from positioning.walkable import DEFAULT_STREET_DEPTH_M, WalkableGrid
 
@@ -128,46 +123,37 @@ class ParticleTracker:
         self.layout = layout
         self.grid = WalkableGrid.from_layout(layout, street_depth_m=DEFAULT_STREET_DEPTH_M)
         self.floor = FloorMap.from_grid(self.grid)
-        self.beacon_xy = layout.beacon_xy.astype(np.float32)
-        self._beacon_h2 = (beacon_height_offsets_m(layout) ** 2).astype(np.float32)
-        self.maps = RadioMaps.build(
+        self.radio = TrackerRadio(
             layout,
             self.grid,
-            beacon_height_offsets_m(layout).astype(np.float64),
-            p.shopfront_walls,
+            self.floor,
+            radio=p.radio,
+            selfcal=p.selfcal,
+            detection=p.detection,
+            self_calibrate=p.self_calibrate,
+            calibration=calibration,
+            shopfront_walls=p.shopfront_walls,
         )
-        self.tx_power_dbm = layout.tx_power_dbm
+        self.front = ShopFront(layout, self.grid, self.floor)
         self._rng = np.random.default_rng(seed)
         self._devices = DeviceCodes()
         self._beacon_index = layout.beacon_index
         self._pending = RowBuffer()
         self._t_prev: float | None = None
         self._state = ParticleState(p.n_particles)
-        self.detection = DetectionModel(p.detection)
-        self.calibration = SelfCalibrator(
-            len(layout.beacons),
-            layout.path_loss_exponent,
-            p.selfcal,
-            enabled=p.self_calibrate,
-            calibration=calibration,
-        )
         self._candidates = candidate_points(self.grid, p.init_cell_m)
-        # Start prior: a device first heard is as likely to be passing in the street as
-        # inside (footfall outnumbers visits), whatever the two areas' sizes.
-        cand_out = ~layout.contains(self._candidates.astype(np.float64))
-        n_out, n_in = max(int(cand_out.sum()), 1), max(int((~cand_out).sum()), 1)
-        self._cand_prior = np.where(cand_out, -np.log(n_out), -np.log(n_in)).astype(np.float32)
-        ny, nx = self.grid.free.shape
-        iy, ix = np.divmod(np.arange(nx * ny), nx)
-        self._street = ~layout.contains(
-            self.grid.cell_centre(ix, iy)
-        )  # (cells,) outside the outline
-        self._front = front_line(layout)
+        self._cand_prior = self.front.start_prior(layout, self._candidates)
+        self._front_line = front_line(layout)
         _, (iy, ix) = ndimage.distance_transform_edt(~self.grid.free, return_indices=True)
         self._snap_index = (np.asarray(iy), np.asarray(ix))
         self._beacon_snapped = self._snap(layout.beacon_xy).astype(np.float32)
         self.rejected = {"unknown_beacon": 0, "invalid_rssi": 0}
         self.lost_resets = 0
+
+    @property
+    def calibration(self) -> SelfCalibrator:
+        """The online radio model (exponent, obstacle loss, beacon and device offsets)."""
+        return self.radio.calibration
 
     # -- interface B -------------------------------------------------------------------
     def observe(self, batch: ObservationBatch) -> None:
@@ -208,7 +194,7 @@ class ParticleTracker:
             self._epoch(rows.take(np.arange(a, b)))
 
     def _epoch(self, rows: EncodedRows) -> None:
-        win = aggregate(rows, len(self.beacon_xy))
+        win = aggregate(rows, len(self.layout.beacons))
         step = self.params.chunk_devices
         for a in range(0, len(win.device), step):
             part = slice(a, a + step)
@@ -236,147 +222,17 @@ class ParticleTracker:
         st.t_upd[slots] = win.last_t_s
         st.last_heard[slots] = win.last_t_s
         st.n_beacons[slots] = win.n_beacons
-        mean, sigma = self._estimate(slots)
+        pos, w = st.pos[slots], st.w[slots]
+        mean, sigma, st.est_inside[slots] = self.front.summarise(pos, w)
         st.est_xy[slots] = self._snap(mean)
         st.est_sigma[slots] = sigma
-        if p.missing_beacons:
-            self._learn_detection(win, mean, sigma)
-        self.calibration.add(
-            float(win.last_t_s.max()),
-            win.device,
-            win.rssi_dbm,
-            win.count,
-            mean,
-            sigma,
-            self.layout.beacon_xy,
-            self.tx_power_dbm,
-            self._beacon_h2,
-            self._crossings_at(mean),
-        )
-
-    def _estimate(self, slots: IntArray) -> tuple[FloatArray, FloatArray]:
-        """Weighted mean and 1-sigma radius of each device's particles. The mean is taken on
-        the side of the shop front holding most of the weight: the average of a cloud split
-        by the glass is a point on it, where nobody is (the spread still counts both)."""
-        pos, w = self._state.pos[slots], self._state.w[slots]
-        _, sigma = weighted_mean_and_sigma(pos, w)
-        cell, _ = self.floor.cell(pos)
-        out = self._street[cell]
-        side = np.where((np.sum(w * out, axis=1) > 0.5)[:, None], out, ~out)
-        ws = w * side
-        mean, _ = weighted_mean_and_sigma(
-            pos, ws / np.maximum(ws.sum(axis=1, keepdims=True), 1e-30)
-        )
-        return mean, sigma
-
-    def _predicted_dbm(self, xy: FloatArray, offset_db: FloatArray) -> FloatArray:
-        """(D, B) model RSSI of every beacon at each point (heading unknown), device offset (D,)."""
-        cal = self.calibration
-        b = np.arange(len(self.beacon_xy))[None, :]
-        loss = self._path_loss(
-            xy.astype(np.float32)[:, None, :], np.broadcast_to(b, (len(xy), b.shape[1]))
-        )
-        return np.asarray(
-            self.tx_power_dbm + cal.beacon_offset_db + offset_db[:, None] - loss[:, 0, :],
-            np.float64,
-        )
-
-    def _learn_detection(self, win: WindowMatrix, mean: FloatArray, sigma: FloatArray) -> None:
-        det = self.detection
-        det.add_readings(win.rssi_dbm[win.count > 0])
-        sure = sigma <= self.params.selfcal.max_fix_sigma_m
-        if sure.any():
-            offset, _ = self.calibration.device_prior(win.device[sure], 0.0)
-            det.add_epoch(self._predicted_dbm(mean[sure], offset), win.count[sure] > 0)
+        self.radio.learn(win, mean, sigma, p.missing_beacons > 0)
 
     def _readings(self, win: WindowMatrix, anchor_xy: FloatArray) -> Readings:
-        """The K strongest beacons of each device (relative to 1 m power), its offset prior,
-        and the unheard beacons it would most likely have heard at ``anchor_xy`` (NaN: new)."""
-        k = min(self.params.max_beacons, win.rssi_dbm.shape[1])
-        excess = np.where(win.count > 0, win.rssi_dbm - self.tx_power_dbm, -np.inf)
-        idx = np.argsort(-excess, axis=1, kind="stable")[:, :k]
-        mean, sigma = self.calibration.device_prior(win.device, self.params.radio.offset_prior_db)
-        centroid, _ = weighted_centroid(
-            win.rssi_dbm, self.tx_power_dbm, self.layout.beacon_xy, self.calibration.exponent
+        p = self.params
+        return self.radio.readings(
+            win, anchor_xy, p.max_beacons, p.missing_beacons, self._snap, self._beacon_snapped
         )
-        snapped = self._snap(centroid)
-        proposals = np.concatenate([snapped[:, None, :], self._beacon_snapped[idx[:, :2]]], axis=1)
-        missing, plausible = self._missing(
-            win, np.where(np.isnan(anchor_xy), snapped, anchor_xy), mean
-        )
-        return Readings(
-            idx,
-            np.take_along_axis(np.nan_to_num(win.rssi_dbm), idx, axis=1).astype(np.float32),
-            np.take_along_axis(win.count, idx, axis=1).astype(np.float32),
-            mean.astype(np.float32),
-            sigma.astype(np.float32),
-            proposals.astype(np.float32),
-            missing,
-            plausible,
-        )
-
-    def _missing(
-        self, win: WindowMatrix, anchor_xy: FloatArray, offset_db: FloatArray
-    ) -> tuple[IntArray, npt.NDArray[np.bool_]]:
-        """(D, U) unheard beacons most likely to be heard at ``anchor_xy``, and whether
-        hearing them was plausible at all (U = ``missing_beacons``, 0 by default)."""
-        u = min(self.params.missing_beacons, win.rssi_dbm.shape[1])
-        if u == 0:
-            return np.zeros((len(win.device), 0), np.int64), np.zeros((len(win.device), 0), bool)
-        predicted = self._predicted_dbm(anchor_xy, offset_db)
-        predicted[win.count > 0] = -np.inf
-        missing = np.argsort(-predicted, axis=1, kind="stable")[:, :u]
-        floor_dbm = self.detection.sensitivity_dbm - self.params.radio.sigma_slow_db
-        return missing, np.take_along_axis(predicted, missing, axis=1) > floor_dbm
-
-    def _loglik(
-        self,
-        pos: npt.NDArray[np.float32],
-        r: Readings,
-        heading: npt.NDArray[np.uint8] | None = None,
-    ) -> npt.NDArray[np.float32]:
-        cal, det = self.calibration, self.detection
-        power = (self.tx_power_dbm + cal.beacon_offset_db).astype(np.float32)
-        ll = log_likelihood(
-            self._path_loss(pos, r.beacon, heading),
-            power[r.beacon],
-            r.rssi_dbm,
-            r.count,
-            r.offset_mean_db,
-            r.offset_sigma_db,
-            self.params.radio,
-        )
-        if r.missing.shape[1]:
-            ll += miss_log_likelihood(
-                self._path_loss(pos, r.missing),
-                power[r.missing] + r.offset_mean_db[:, None],
-                r.plausible,
-                det.sensitivity_dbm,
-                det.miss_rate,
-                self.params.radio,
-            )
-        return ll
-
-    def _path_loss(
-        self,
-        pos: npt.NDArray[np.float32],
-        beacon: IntArray,
-        heading: npt.NDArray[np.uint8] | None = None,
-    ) -> npt.NDArray[np.float32]:
-        """(M, N, K) model path loss, dB, looked up in per-beacon maps of the grid.
-
-        ``heading`` (M, N) sectors of the particles; None: unknown (mean body loss).
-        """
-        cal = self.calibration
-        table = self.maps.path_loss_db(
-            cal.exponent, cal.obstacle_loss_db, self.params.radio.body_loss_db
-        )
-        cells = np.int32(self.maps.cells)
-        cell, _ = self.floor.cell(pos)  # (M, N)
-        sector = UNKNOWN_HEADING if heading is None else heading.astype(np.int32)
-        cell += sector * cells
-        base = (beacon.astype(np.int32) * np.int32(UNKNOWN_HEADING + 1) * cells)[:, None, :]
-        return np.asarray(table[base + cell[..., None]])
 
     def _grid_draw(self, r: Readings, n: int) -> npt.NDArray[np.float32]:
         """(M, n, 2) points drawn from this epoch's likelihood over the walkable floor."""
@@ -385,7 +241,7 @@ class ParticleTracker:
         chunk = max(1, 262_144 // max(1, len(cand)))
         for a in range(0, len(r.beacon), chunk):
             part = r.take(slice(a, a + chunk))
-            ll = self._loglik(np.broadcast_to(cand, (len(part.beacon), *cand.shape)), part)
+            ll = self.radio.loglik(np.broadcast_to(cand, (len(part.beacon), *cand.shape)), part)
             w, _ = normalise_log_weights(ll * np.float32(p.init_temper) + self._cand_prior)
             pick = systematic_resample(w, self._rng)
             pick = pick[:, np.linspace(0, pick.shape[1] - 1, n).astype(np.int64)]
@@ -407,7 +263,13 @@ class ParticleTracker:
                     pos, vel, still, head, sub_dt, self.floor, self._rng, p.motion
                 )
             pos = jump_across_front(
-                pos, vel, dt[n_sub == n], self._front, p.front_jump_per_s, self.floor, self._rng
+                pos,
+                vel,
+                dt[n_sub == n],
+                self._front_line,
+                p.front_jump_per_s,
+                self.floor,
+                self._rng,
             )
             st.pos[group], st.vel[group], st.still[group], st.heading[group] = pos, vel, still, head
 
@@ -416,11 +278,16 @@ class ParticleTracker:
         applies for, 0 for tracks younger than a passer-by's transit); resample when the
         ESS is low or the device looks lost."""
         st, p = self._state, self.params
-        ll = self._loglik(st.pos[slots], r, st.heading[slots])
-        lost = self._loglik(r.proposals, r).max(axis=1) > ll.max(axis=1) + p.lost_margin_nats
+        ll = self.radio.loglik(st.pos[slots], r, st.heading[slots])
+        lost = self.radio.loglik(r.proposals, r).max(axis=1) > ll.max(axis=1) + p.lost_margin_nats
         settled = np.flatnonzero(street_s > 0)
         if len(settled):
-            lost[settled] |= self._street_prior(slots[settled], street_s[settled], ll, settled)
+            at = slots[settled]
+            penalty, outside = self.front.street_penalty(
+                st.pos[at], st.w[at], st.still[at], street_s[settled], p.street_nats_per_s
+            )
+            ll[settled] -= penalty
+            lost[settled] |= outside
         w, _ = normalise_log_weights(np.log(np.maximum(st.w[slots], 1e-30)) + ll)
         ess = 1.0 / np.sum(w.astype(np.float64) ** 2, axis=1)
         low = (ess < p.resample_ess_fraction * p.n_particles) | lost
@@ -440,30 +307,6 @@ class ParticleTracker:
             st.vel[rs[lost_rows], :n_new] = 0.0
             self.lost_resets += int(lost.sum())
         st.pos[rs] = pos
-
-    def _street_prior(
-        self, slots: IntArray, street_s: FloatArray, ll: npt.NDArray[np.float32], rows: IntArray
-    ) -> npt.NDArray[np.bool_]:
-        """Subtract the street prior from ``ll[rows]``; returns which clouds stand outside.
-
-        A passer-by is heard for well under a minute; a device heard for longer is rarely
-        still in the street in front of the shop, and a phone standing just behind the
-        glass looks the same as one a metre outside it. So the street particles of such a
-        device lose weight, and a cloud that stands out there counts as lost (redrawn in
-        part from the likelihood over the whole floor, so the inside hypothesis exists).
-        """
-        st = self._state
-        cell, _ = self.floor.cell(st.pos[slots])
-        out = self._street[cell]
-        rate = np.float32(self.params.street_nats_per_s) * street_s.astype(np.float32)
-        ll[rows] -= out * rate[:, None]
-        return np.asarray(np.sum(st.w[slots] * (out & st.still[slots]), axis=1) > 0.5)
-
-    def _crossings_at(self, xy: FloatArray) -> FloatArray:
-        """(D, B) obstacles between each point and each beacon."""
-        cell, _ = self.floor.cell(xy.astype(np.float32))
-        b = np.arange(len(self.beacon_xy)) * self.maps.cells
-        return np.asarray(self.maps.crossings[b[None, :] + cell[:, None]], dtype=np.float64)
 
     # -- output ------------------------------------------------------------------------
     def _snap(self, xy: FloatArray) -> FloatArray:
@@ -496,4 +339,5 @@ class ParticleTracker:
             st.est_xy[slots].copy(),
             st.est_sigma[slots].copy(),
             st.n_beacons[slots].copy(),
+            st.est_inside[slots].copy(),
         )

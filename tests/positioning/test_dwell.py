@@ -70,3 +70,16 @@ def test_stops_a_long_walk_apart_are_two_dwells() -> None:
         [("stop", 25, 0, 0), ("walk", 20, 1.0, 0), ("stop", 25, 0, 0), ("walk", 20, 1.0, 0)]
     )
     assert [c.started for c in run(pts)] == [True, False, True, False]
+
+
+def test_a_stop_just_inside_a_zone_edge_belongs_to_that_zone() -> None:
+    # walking up (1.2 m/s) to a counter whose zone starts at y = 5.5, standing 0.1 m inside
+    # it: the still run's mean still holds the approach, the stop itself is in the zone
+    def zone_of(x_m: float, y_m: float) -> int:
+        return 1 if y_m >= 5.5 else 0
+
+    ys = [min(1.2 * t, 5.6) for t in range(40)]
+    det = DwellDetector(DwellParams(), zone_of)
+    changes = [c for t, y in enumerate(ys) if (c := det.update(float(t), 8.0, y))]
+    assert [c.started for c in changes] == [True]
+    assert det.zone == 1

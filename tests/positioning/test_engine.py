@@ -20,10 +20,9 @@ from positioning.store_presence import StoreParams
 
 #: The baselines report 1-sigma radii of 5-10 m, which the default store rules do not
 #: trust for entering (docs/presence-detection.md); these tests are about the engine's
-#: mechanics, so they accept every fix as evidence to get events from every locator.
-MECHANICS = EngineParams(
-    store=StoreParams(enter_max_sigma_m=math.inf, enter_sigmas=0.0, settle_s=0.0)
-)
+#: mechanics, so they accept every fix past the front as evidence (a probability of 0.5
+#: is the fix's side of the line, whatever its radius) to get events from every locator.
+MECHANICS = EngineParams(store=StoreParams(enter_max_sigma_m=math.inf, enter_p=0.5, settle_s=0.0))
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from positioning.layout import Layout, load_layout
-from positioning.store_presence import EntranceDepth, StoreChange, StoreParams, StorePresence
+from positioning.store_presence import (
+    EntranceDepth,
+    StoreChange,
+    StoreParams,
+    StorePresence,
+    inside_probability,
+)
 
 
 @pytest.fixture
@@ -80,29 +88,53 @@ def test_an_uncertain_fix_deep_inside_is_not_an_enter(fashion: Layout) -> None:
         assert (
             machine.update(float(t), 15.0, 5.0, float(depth((15.0, 5.0))[0]), sigma_m=6.0) is None
         )
-    assert machine.update(5.0, 15.0, 5.0, 5.0, sigma_m=1.0) is None
-    change = machine.update(6.0, 15.0, 5.0, 5.0, sigma_m=1.0)
+    assert machine.update(5.0, 15.0, 5.0, 1.5, sigma_m=1.0) is None  # p 0.93
+    assert machine.update(6.0, 15.0, 5.0, 5.0, sigma_m=1.0) is None  # p 1.0, held 0 s
+    change = machine.update(7.0, 15.0, 5.0, 5.0, sigma_m=1.0)
     assert change is not None and change.entered
 
 
-def test_a_new_device_deep_inside_enters_only_after_settling(fashion: Layout) -> None:
-    machine = StorePresence(StoreParams(settle_s=10.0))
-    changes = run(machine, EntranceDepth(fashion), [(15.0, 8.0)] * 12)
-    assert len(changes) == 1 and changes[0].entered
-    assert changes[0].t_s == 0.0  # dated to the first fix, detected once settled
-    assert not StorePresence(StoreParams(settle_s=10.0)).update(0.0, 15.0, 8.0, 8.0)
+def test_inside_probability_is_a_normal_error_across_the_front() -> None:
+    assert inside_probability(0.0, 1.0, 0.0) == pytest.approx(0.5)
+    assert inside_probability(1.0, 1.0, 0.0) == pytest.approx(0.8413, abs=1e-4)
+    assert inside_probability(-1.0, 1.0, 0.0) == pytest.approx(0.1587, abs=1e-4)
+    # the floor adds in quadrature: a zero radius is not certainty
+    assert inside_probability(0.5, 0.0, 0.3) == pytest.approx(inside_probability(5.0, 0.0, 3.0))
+    assert inside_probability(0.1, 0.0, 0.0) == 1.0 and inside_probability(-0.1, 0.0, 0.0) == 0.0
+    assert inside_probability(math.inf, 5.0, 0.3) == 1.0  # no street
+    assert inside_probability(3.0, math.inf, 0.3) == 0.5
 
 
-def test_without_an_entrance_every_settled_fix_is_inside() -> None:
-    from positioning.layout import parse_layout
-
-    layout = parse_layout(
-        {
-            "store": {"name": "hall", "width": 10.0, "height": 10.0},
-            "beacons": [{"id": "1", "x": 1.0, "y": 1.0, "tx_power": -59}],
-        }
+def test_the_locators_own_probability_decides_when_it_has_one(fashion: Layout) -> None:
+    params = StoreParams(settle_s=0.0)
+    # the fix sits in the street, but the posterior is confident the device is inside
+    machine = StorePresence(params)
+    for t in range(5):
+        assert machine.update(float(t), 15.0, -0.5, -0.5, sigma_m=1.0, p_inside=0.2) is None
+    assert machine.update(5.0, 15.0, -0.5, -0.5, sigma_m=1.0, p_inside=0.995) is None
+    change = machine.update(6.0, 15.0, -0.5, -0.5, sigma_m=1.0, p_inside=0.995)
+    assert change is not None and change.entered
+    assert change.t_s == 5.0  # the fix never crossed the door: dated to the confident run
+    # deep inside with a small radius, but the posterior is split between street and floor
+    machine = StorePresence(params)
+    assert all(
+        machine.update(float(t), 15.0, 6.0, 6.0, sigma_m=0.5, p_inside=0.6) is None
+        for t in range(30)
     )
-    depth = EntranceDepth(layout)
-    assert not depth.has_street and np.isinf(depth([[5.0, 0.1]])).all()
-    changes = run(StorePresence(StoreParams(settle_s=0.0)), depth, [(5.0, 0.1)] * 3)
-    assert [c.entered for c in changes] == [True]
+    # the computed probability of the same fixes would have entered
+    machine = StorePresence(params)
+    assert any(machine.update(float(t), 15.0, 6.0, 6.0, sigma_m=0.5) for t in range(30))
+
+
+def test_the_probability_must_hold_for_enter_min_s(fashion: Layout) -> None:
+    # computed from the fixes or the locator's posterior: two epochs at the 1 s default
+    for p_inside in (math.nan, 0.999):
+        machine = StorePresence(StoreParams(settle_s=0.0))
+        results = [machine.update(float(t), 15.0, 6.0, 6.0, 0.5, p_inside) for t in range(2)]
+        assert results[0] is None and results[1] is not None and results[1].t_s == 0.0
+    # a one-epoch spike of the posterior is no visit
+    machine = StorePresence(StoreParams(settle_s=0.0))
+    spiky = [0.9, 0.99, 0.9, 0.95, 0.99, 0.8]
+    assert all(
+        machine.update(float(t), 15.0, 6.0, 6.0, 0.5, p) is None for t, p in enumerate(spiky)
+    )

@@ -114,6 +114,28 @@ def test_motion_never_crosses_a_shelf() -> None:
         assert (pos[..., 1] < 4.0).all() & floor.is_free(pos).all()
 
 
+@pytest.mark.parametrize(("preferred", "low", "high"), [(1.3, 1.0, 1.6), (0.0, 0.5, 1.0)])
+def test_walkers_relax_to_the_preferred_speed(preferred: float, low: float, high: float) -> None:
+    layout = small_store()
+    floor = FloorMap.from_grid(
+        WalkableGrid.from_layout(layout, street_depth_m=DEFAULT_STREET_DEPTH_M)
+    )
+    rng = np.random.default_rng(1)
+    pos = np.tile(np.array([[4.0, 8.0]], np.float32), (1, 2000, 1))
+    vel = np.zeros((1, 2000, 2), np.float32)
+    still = np.zeros((1, 2000), bool)
+    heading = np.zeros((1, 2000), np.uint8)
+    walking = MotionParams(walk_to_still_per_s=0.0, preferred_speed_m_s=preferred)
+    speeds = []
+    for _ in range(10):
+        pos, vel, still, heading = predict(
+            pos, vel, still, heading, np.array([0.5]), floor, rng, walking
+        )
+        speeds.append(np.hypot(vel[..., 0], vel[..., 1])[vel.any(axis=2)])  # not blocked
+    typical = float(np.median(np.concatenate(speeds[5:])))
+    assert low < typical < high  # zero-mean velocity alone: ~0.8 m/s, Rayleigh
+
+
 def test_passer_by_in_the_street_is_located_outside() -> None:
     layout = small_store()
     t, xy = straight_walk((1, -2.5), (19, -2.5), speed_m_s=1.3)
@@ -163,9 +185,9 @@ def test_map_lookup_agrees_with_the_pure_path_loss() -> None:
     tracker = ParticleTracker(layout, seed=0)
     pts = tracker.grid.cell_centre(np.array([3, 40, 70]), np.array([5, 30, 44])).astype(np.float32)
     beacons = np.arange(len(layout.beacons))[None, :].repeat(1, axis=0)
-    looked_up = tracker._path_loss(pts[None], beacons)[0]
+    looked_up = tracker.radio.path_loss(pts[None], beacons)[0]
     d = distance_m(pts, layout.beacon_xy, beacon_height_offsets_m(layout))
-    crossings = tracker._crossings_at(pts.astype(float))
+    crossings = tracker.radio.crossings_at(pts.astype(float))
     direct = 10 * layout.path_loss_exponent * np.log10(d)
     direct += tracker.calibration.obstacle_loss_db * crossings
     direct += 0.5 * tracker.params.radio.body_loss_db  # heading unknown: half the body loss

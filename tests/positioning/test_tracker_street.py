@@ -89,3 +89,38 @@ def test_passers_by_walking_along_the_street_are_located_outside(fashion: Layout
         ]
     )
     assert np.mean(ys < 0.0) >= 0.8, f"located inside {np.mean(ys >= 0):.0%}"
+
+
+def _track_p_inside(layout: Layout, batch: ObservationBatch, seed: int) -> npt.NDArray[np.float64]:
+    loc = make_locator("tracker", layout, seed=seed)
+    ps = []
+    for t_s in np.arange(1.0, float(batch.t_s.max()), 1.0):
+        loc.observe(batch.take((batch.t_s > t_s - 1.0) & (batch.t_s <= t_s)))
+        fix = loc.estimate(float(t_s))
+        assert fix.p_inside is not None
+        ps.append(fix.p_inside[0] if len(fix) else np.nan)
+    return np.asarray(ps)
+
+
+def test_p_inside_stays_low_for_a_passer_by_and_rises_for_a_shopper_walking_in(
+    fashion: Layout,
+) -> None:
+    # a passer-by along the whole front, 2 m out in the street
+    xs = np.linspace(0.5, 29.5, 23)
+    street = np.column_stack([xs, np.full(len(xs), -2.0)])
+    passing = _track_p_inside(fashion, _readings(fashion, street, np.zeros(23), 0.0, 61, "p"), 1)
+    assert np.nanmax(passing[2:]) < 0.9, passing
+    # a shopper coming along the street, through the entrance (x 13-17 at y = 0), to a rack
+    legs = [[3.0, -2.0], [15.0, -2.0], [15.0, 0.0], [15.0, 8.0]]
+    path = np.concatenate(
+        [
+            np.linspace(a, b, int(np.hypot(*np.subtract(b, a)) / 1.1) + 1)
+            for a, b in zip(legs[:-1], legs[1:], strict=True)
+        ]
+    )
+    path = np.concatenate([path, np.tile(legs[-1], (30, 1))])
+    heading = np.zeros(len(path))
+    p_in = _track_p_inside(fashion, _readings(fashion, path, heading, 0.0, 62, "s"), 2)
+    crossing = int(np.argmax(path[:, 1] >= 0.0))  # second of the door crossing
+    assert np.nanmax(p_in[: crossing - 3]) < 0.9, p_in
+    assert np.nanmin(p_in[-20:]) > 0.99, p_in

@@ -75,8 +75,9 @@ def test_walking_across_commits_once_dated_to_the_crossing(two_zones: Layout) ->
 
 def test_brief_visit_shorter_than_min_time_is_not_a_zone_change(two_zones: Layout) -> None:
     xs = np.array([5.0] * 5 + [12.0] * 2 + [5.0] * 5)  # 2 fixes (1 s) in "right"
-    changes = run(two_zones, xs)
-    assert [c.zone_to for c in changes] == [0]
+    assert [c.zone_to for c in run(two_zones, xs)] == [0]
+    # the same two fixes are a visit when 1 s is enough
+    assert [c.zone_to for c in run(two_zones, xs, ZoneParams(min_inside_s=1.0))] == [0, 1, 0]
 
 
 def test_zone_index_raster_agrees_with_the_polygons(two_zones: Layout) -> None:

@@ -1,0 +1,202 @@
+"""The tracker's measurement side: radio maps, the self-calibrated model, the packed
+readings of an epoch and their likelihood at particle positions.
+
+Path loss is looked up in per-beacon maps of the walkable grid
+(:mod:`positioning.radiomap`) with the exponent, obstacle loss and beacon offsets of
+the online self-calibration (:mod:`positioning.selfcal`); the likelihood is the
+Student-t RSSI likelihood of :func:`positioning.particles.log_likelihood` with the
+device's gain offset profiled out, plus optionally what unheard beacons say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+
+from positioning.layout import Layout
+from positioning.locators import weighted_centroid
+from positioning.particles import FloorMap, RadioParams, log_likelihood, miss_log_likelihood
+from positioning.pathloss import beacon_height_offsets_m
+from positioning.radiomap import UNKNOWN_HEADING, RadioMaps
+from positioning.selfcal import (
+    DetectionModel,
+    DetectionParams,
+    RadioCalibration,
+    SelfCalibrator,
+    SelfCalParams,
+)
+from positioning.signal import WindowMatrix
+from positioning.tracker_state import Readings
+from positioning.walkable import WalkableGrid
+
+F32 = npt.NDArray[np.float32]
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+class TrackerRadio:
+    """Radio model of the tracker over its grid (see the module docstring)."""
+
+    def __init__(
+        self,
+        layout: Layout,
+        grid: WalkableGrid,
+        floor: FloorMap,
+        *,
+        radio: RadioParams,
+        selfcal: SelfCalParams,
+        detection: DetectionParams,
+        self_calibrate: bool,
+        calibration: RadioCalibration | None,
+        shopfront_walls: float,
+    ) -> None:
+        self.layout = layout
+        self.floor = floor
+        self.radio = radio
+        heights = beacon_height_offsets_m(layout).astype(np.float64)
+        self.beacon_xy = layout.beacon_xy.astype(np.float32)
+        self.beacon_h2 = (heights**2).astype(np.float32)
+        self.maps = RadioMaps.build(layout, grid, heights, shopfront_walls)
+        self.tx_power_dbm = layout.tx_power_dbm
+        self.detection = DetectionModel(detection)
+        self.calibration = SelfCalibrator(
+            len(layout.beacons),
+            layout.path_loss_exponent,
+            selfcal,
+            enabled=self_calibrate,
+            calibration=calibration,
+        )
+
+    def path_loss(
+        self, pos: F32, beacon: IntArray, heading: npt.NDArray[np.uint8] | None = None
+    ) -> F32:
+        """(M, N, K) model path loss, dB, of (M, N, 2) points to beacons (M, K).
+
+        ``heading`` (M, N) sectors of the particles; None: unknown (mean body loss).
+        """
+        cal = self.calibration
+        table = self.maps.path_loss_db(cal.exponent, cal.obstacle_loss_db, self.radio.body_loss_db)
+        n_b = np.int32(len(self.beacon_xy))
+        cell, _ = self.floor.cell(pos)  # (M, N)
+        cell *= np.int32(UNKNOWN_HEADING + 1)
+        cell += UNKNOWN_HEADING if heading is None else heading.astype(np.int32)
+        cell *= n_b
+        # np.take: 2-3x faster than fancy indexing for a flat gather
+        return np.take(table, cell[..., None] + beacon.astype(np.int32)[:, None, :])
+
+    def crossings_at(self, xy: FloatArray) -> FloatArray:
+        """(D, B) obstacles between each point and each beacon."""
+        cell, _ = self.floor.cell(xy.astype(np.float32))
+        b = np.arange(len(self.beacon_xy)) * self.maps.cells
+        return np.asarray(self.maps.crossings[b[None, :] + cell[:, None]], dtype=np.float64)
+
+    def predicted_dbm(self, xy: FloatArray, offset_db: FloatArray) -> FloatArray:
+        """(D, B) model RSSI of every beacon at each point (heading unknown), device offset (D,)."""
+        b = np.arange(len(self.beacon_xy))[None, :]
+        loss = self.path_loss(
+            xy.astype(np.float32)[:, None, :], np.broadcast_to(b, (len(xy), b.shape[1]))
+        )
+        power = self.tx_power_dbm + self.calibration.beacon_offset_db
+        return np.asarray(power + offset_db[:, None] - loss[:, 0, :], np.float64)
+
+    def readings(
+        self,
+        win: WindowMatrix,
+        anchor_xy: FloatArray,
+        max_beacons: int,
+        missing_beacons: int,
+        snap: Callable[[FloatArray], FloatArray],
+        beacon_snapped: F32,
+    ) -> Readings:
+        """The K strongest beacons of each device (relative to 1 m power), its offset prior,
+        and the unheard beacons it would most likely have heard at ``anchor_xy`` (NaN: new)."""
+        k = min(max_beacons, win.rssi_dbm.shape[1])
+        excess = np.where(win.count > 0, win.rssi_dbm - self.tx_power_dbm, -np.inf)
+        idx = np.argsort(-excess, axis=1, kind="stable")[:, :k]
+        cal = self.calibration
+        mean, sigma = cal.device_prior(win.device, self.radio.offset_prior_db)
+        centroid, _ = weighted_centroid(
+            win.rssi_dbm, self.tx_power_dbm, self.layout.beacon_xy, cal.exponent
+        )
+        snapped = snap(centroid)
+        proposals = np.concatenate([snapped[:, None, :], beacon_snapped[idx[:, :2]]], axis=1)
+        anchor = np.where(np.isnan(anchor_xy), snapped, anchor_xy)
+        missing, plausible = self._missing(win, anchor, mean, missing_beacons)
+        return Readings(
+            idx,
+            np.take_along_axis(np.nan_to_num(win.rssi_dbm), idx, axis=1).astype(np.float32),
+            np.take_along_axis(win.count, idx, axis=1).astype(np.float32),
+            mean.astype(np.float32),
+            sigma.astype(np.float32),
+            proposals.astype(np.float32),
+            missing,
+            plausible,
+        )
+
+    def _missing(
+        self, win: WindowMatrix, anchor_xy: FloatArray, offset_db: FloatArray, u: int
+    ) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+        """(D, U) unheard beacons most likely to be heard at ``anchor_xy``, and whether
+        hearing them was plausible at all (U = ``missing_beacons``, 0 by default)."""
+        u = min(u, win.rssi_dbm.shape[1])
+        if u == 0:
+            return np.zeros((len(win.device), 0), np.int64), np.zeros((len(win.device), 0), bool)
+        predicted = self.predicted_dbm(anchor_xy, offset_db)
+        predicted[win.count > 0] = -np.inf
+        missing = np.argsort(-predicted, axis=1, kind="stable")[:, :u]
+        floor_dbm = self.detection.sensitivity_dbm - self.radio.sigma_slow_db
+        return missing, np.take_along_axis(predicted, missing, axis=1) > floor_dbm
+
+    def loglik(self, pos: F32, r: Readings, heading: npt.NDArray[np.uint8] | None = None) -> F32:
+        """(M, N) log-likelihood of each device's readings at its particles."""
+        cal, det = self.calibration, self.detection
+        power = (self.tx_power_dbm + cal.beacon_offset_db).astype(np.float32)
+        ll = log_likelihood(
+            self.path_loss(pos, r.beacon, heading),
+            power[r.beacon],
+            r.rssi_dbm,
+            r.count,
+            r.offset_mean_db,
+            r.offset_sigma_db,
+            self.radio,
+        )
+        if r.missing.shape[1]:
+            ll += miss_log_likelihood(
+                self.path_loss(pos, r.missing),
+                power[r.missing] + r.offset_mean_db[:, None],
+                r.plausible,
+                det.sensitivity_dbm,
+                det.miss_rate,
+                self.radio,
+            )
+        return ll
+
+    def learn(
+        self,
+        win: WindowMatrix,
+        mean: FloatArray,
+        sigma: FloatArray,
+        learn_detection: bool,
+    ) -> None:
+        """Feed the epoch's fixes to the detection model and the self-calibration."""
+        if learn_detection:
+            det = self.detection
+            det.add_readings(win.rssi_dbm[win.count > 0])
+            sure = sigma <= self.calibration.params.max_fix_sigma_m
+            if sure.any():
+                offset, _ = self.calibration.device_prior(win.device[sure], 0.0)
+                det.add_epoch(self.predicted_dbm(mean[sure], offset), win.count[sure] > 0)
+        self.calibration.add(
+            float(win.last_t_s.max()),
+            win.device,
+            win.rssi_dbm,
+            win.count,
+            mean,
+            sigma,
+            self.layout.beacon_xy,
+            self.tx_power_dbm,
+            self.beacon_h2,
+            self.crossings_at(mean),
+        )
