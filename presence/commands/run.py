@@ -157,6 +157,9 @@ def _stats(engines: list[StoreEngine]) -> dict[str, Any]:
                 if e.stats.first_arrival_s is not None and e.stats.last_processed_s is not None
                 else None
             ),
+            "engine_s": e.stats.engine_s,
+            "engine_cpu_s": e.stats.engine_cpu_s,
+            "process_cpu_s": time.process_time(),
             "latency_p50_ms": float(np.percentile(lat, 50) * 1e3) if len(lat) else None,
             "latency_p99_ms": float(np.percentile(lat, 99) * 1e3) if len(lat) else None,
         }

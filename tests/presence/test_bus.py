@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 
@@ -28,6 +30,59 @@ def test_publish_subscribe_in_order(mqtt_url: str) -> None:
         assert pub.wait_published(10)
         assert wait_until(lambda: len(got) >= 300, 10)
     assert [json.loads(p)["i"] for _t, p in got.snapshot()] == list(range(300))
+
+
+def test_batch_subscription_keeps_order_with_per_message_ones(mqtt_url: str) -> None:
+    """Runs of messages go to a batch handler in one call each, in arrival order; a message
+    for another (per-message) subscription after them is handled after them."""
+    t = Topics(unique_store())
+    batches: list[list[int]] = []
+    order: list[str] = []
+    lock = threading.Lock()
+
+    def on_batch(messages: list[tuple[str, bytes]]) -> None:
+        with lock:
+            batches.append([json.loads(p)["i"] for _t, p in messages])
+            order.extend("obs" for _m in messages)
+        if len(batches) == 1:
+            time.sleep(0.2)  # let the next messages pile up behind this call
+
+    def on_control(_topic: str, _payload: bytes) -> None:
+        with lock:
+            order.append("control")
+
+    with (
+        BusClient(BusConfig(mqtt_url), "sub", persistent=False) as sub,
+        BusClient(BusConfig(mqtt_url), "pub", persistent=False) as pub,
+    ):
+        sub.subscribe_batch(t.obs_filter, on_batch)
+        sub.subscribe(t.control, on_control)
+        for i in range(500):
+            pub.publish_json(t.obs(f"d{i % 7}"), {"i": i})
+        pub.publish_json(t.control, {"end": True})
+        assert pub.wait_published(10)
+        assert wait_until(lambda: len(order) >= 501, 10)
+        assert sub.stats["delivered"] == 501
+    assert [i for b in batches for i in b] == list(range(500))
+    assert order == ["obs"] * 500 + ["control"]
+    assert len(batches) < 500  # several messages per call once they queue up
+
+
+def test_batch_handler_errors_are_counted_not_fatal(mqtt_url: str) -> None:
+    t = Topics(unique_store())
+    got: list[bytes] = []
+
+    def fragile(messages: list[tuple[str, bytes]]) -> None:
+        if any(p == b"boom" for _t, p in messages):
+            raise ValueError("handler bug")
+        got.extend(p for _t, p in messages)
+
+    with BusClient(BusConfig(mqtt_url), "s", persistent=False) as client:
+        client.subscribe_batch(t.deadletter, fragile)
+        client.publish(t.deadletter, b"boom")
+        assert wait_until(lambda: client.stats["handler_errors"] == 1, 5)
+        client.publish(t.deadletter, b"ok")
+        assert wait_until(lambda: got == [b"ok"], 5)
 
 
 def test_persistent_consumer_receives_what_it_missed(mqtt_url: str) -> None:

@@ -110,6 +110,19 @@ def _obs(**over: object) -> bytes:
         (_obs(device=""), "missing_field"),
         (b'{"schema":"instore.obs/1","t":1}', "missing_field"),
         (b'{"schema":"instore.obs/1","device":"d","t":NaN,"rssi":{"b01":-70}}', "wrong_type"),
+        (b'{"schema":"instore.obs/1","device":"d","t":1,"rssi":{"b01":-Infinity}}', "wrong_type"),
+        (
+            b'{"schema":"instore.obs/1","device":"d","t":1,"rssi":{"b01":-1e999}}',
+            "wrong_type",
+        ),
+        (_obs(rssi={"b01": True}), "wrong_type"),
+        (_obs(rssi={"b01": None}), "wrong_type"),
+        (_obs(rssi={"b01": -70, "zz": -60}), "unknown_beacon"),
+        (_obs(rssi={"b01": -128}), "rssi_out_of_range"),
+        (_obs(rssi={"b01": -70}, dt={"b01": 11.0}), "wrong_type"),
+        (_obs(rssi={"b01": -70}, dt={"b01": False}), "wrong_type"),
+        (_obs(rssi={"b01": -70}, dt={"b02": 0.5}), "missing_field"),
+        (_obs(rssi={"b01": -70}, dt=[0.5]), "wrong_type"),
     ],
 )
 def test_bad_observations_name_the_reason(payload: bytes, reason: str) -> None:
