@@ -48,7 +48,7 @@ class RadioMaps:
     #: (B, 9, cells) share of the body loss, (1 - cos(bearing - heading)) / 2, per heading
     #: sector and the mean 0.5 for an unknown heading
     body_share: F32
-    _cache: dict[tuple[float, float, float], F32] = field(default_factory=dict)
+    _cache: dict[tuple[float, float, float, float], F32] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -84,18 +84,35 @@ class RadioMaps:
             share.astype(np.float32),
         )
 
-    def path_loss_db(self, exponent: float, obstacle_loss_db: float, body_loss_db: float) -> F32:
+    def path_loss_db(
+        self,
+        exponent: float,
+        obstacle_loss_db: float,
+        body_loss_db: float,
+        correction_db: F32 | None = None,
+        correction_version: int = 0,
+    ) -> F32:
         """Flat (cells * 9 * B,) table, cell-major, index ``(cell * 9 + heading) * B + b``:
-        10 n log10(d) + L * crossings + body loss * share (cached per model). One
-        particle's beacons lie side by side, so a lookup of its K beacons touches one or
-        two cache lines instead of K scattered ones."""
-        key = (round(float(exponent), 4), round(float(obstacle_loss_db), 3), float(body_loss_db))
+        10 n log10(d) + L * crossings + body loss * share - correction (cached per model;
+        ``correction_db`` (cells, B) dB added to the predicted RSSI, e.g. the learned
+        radio map of :mod:`positioning.radiolearn`, identified by ``correction_version``).
+        One particle's beacons lie side by side, so a lookup of its K beacons touches one
+        or two cache lines instead of K scattered ones."""
+        key = (
+            round(float(exponent), 4),
+            round(float(obstacle_loss_db), 3),
+            float(body_loss_db),
+            -1.0 if correction_db is None else float(correction_version),
+        )
         table = self._cache.get(key)
         if table is None:
             b = len(self.body_share)
             base = np.float32(10.0 * key[0]) * self.log10_d + np.float32(key[1]) * self.crossings
             full = base.reshape(b, 1, self.cells) + np.float32(key[2]) * self.body_share
-            table = np.ascontiguousarray(full.transpose(2, 1, 0), dtype=np.float32).ravel()
+            cell_major = full.transpose(2, 1, 0)
+            if correction_db is not None:
+                cell_major = cell_major - correction_db[:, None, :]
+            table = np.ascontiguousarray(cell_major, dtype=np.float32).ravel()
             self._cache.clear()
             self._cache[key] = table
         return table

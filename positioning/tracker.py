@@ -10,7 +10,9 @@ likelihood with the device's gain offset profiled out, and resampled
 (systematic) when the effective sample size drops. New devices, and devices silent
 for longer than ``reinit_after_s``, start from the likelihood of their first
 epoch on a coarse grid of the walkable floor. Path-loss exponent, per-beacon and
-per-device offsets come from :mod:`positioning.selfcal`, fitted online. Just behind
+per-device offsets come from :mod:`positioning.selfcal`, fitted online, and a
+correction of the radio map per beacon and floor cell is learned from walking
+shoppers' fixes (:mod:`positioning.radiolearn`, ``learn_radio_map``). Just behind
 the glass and just outside it look alike to the radio, so particles now and then try
 the mirror image across the shop front, and a track heard for longer than a passer-by
 would be loses its street hypotheses (docs/positioning.md, tracker item 6).
@@ -43,6 +45,7 @@ from positioning.particles import (
     predict,
     systematic_resample,
 )
+from positioning.radiolearn import RadioLearnParams
 from positioning.selfcal import DetectionParams, RadioCalibration, SelfCalibrator, SelfCalParams
 from positioning.shopfront import ShopFront
 from positioning.signal import (
@@ -85,6 +88,8 @@ class TrackerParams:
     front_jump_per_s: float = 0.01
     shopfront_walls: float = 0.0
     self_calibrate: bool = True
+    learn_radio_map: bool = True
+    radio_learn: RadioLearnParams = field(default_factory=RadioLearnParams)
     motion: MotionParams = field(default_factory=MotionParams)
     radio: RadioParams = field(default_factory=RadioParams)
     selfcal: SelfCalParams = field(default_factory=SelfCalParams)
@@ -133,6 +138,7 @@ class ParticleTracker:
             self_calibrate=p.self_calibrate,
             calibration=calibration,
             shopfront_walls=p.shopfront_walls,
+            learn_map=p.radio_learn if p.learn_radio_map else None,
         )
         self.front = ShopFront(layout, self.grid, self.floor)
         self._rng = np.random.default_rng(seed)
@@ -226,7 +232,12 @@ class ParticleTracker:
         mean, sigma, st.est_inside[slots] = self.front.summarise(pos, w)
         st.est_xy[slots] = self._snap(mean)
         st.est_sigma[slots] = sigma
-        self.radio.learn(win, mean, sigma, p.missing_beacons > 0)
+        walking = (
+            np.asarray(np.sum(w * ~st.still[slots], axis=1, dtype=np.float64))
+            if p.learn_radio_map
+            else None
+        )
+        self.radio.learn(win, mean, sigma, p.missing_beacons > 0, walking)
 
     def _readings(self, win: WindowMatrix, anchor_xy: FloatArray) -> Readings:
         p = self.params

@@ -19,6 +19,7 @@ from positioning.layout import Layout
 from positioning.locators import weighted_centroid
 from positioning.particles import FloorMap, RadioParams, log_likelihood, miss_log_likelihood
 from positioning.pathloss import beacon_height_offsets_m
+from positioning.radiolearn import RadioLearnParams, RadioMapLearner
 from positioning.radiomap import UNKNOWN_HEADING, RadioMaps
 from positioning.selfcal import (
     DetectionModel,
@@ -51,7 +52,9 @@ class TrackerRadio:
         self_calibrate: bool,
         calibration: RadioCalibration | None,
         shopfront_walls: float,
+        learn_map: RadioLearnParams | None = None,
     ) -> None:
+        """``learn_map``: learn a correction of the radio map from the fixes (None: off)."""
         self.layout = layout
         self.floor = floor
         self.radio = radio
@@ -68,6 +71,19 @@ class TrackerRadio:
             enabled=self_calibrate,
             calibration=calibration,
         )
+        self._fits_seen = 0
+        self.learner = (
+            None
+            if learn_map is None
+            else RadioMapLearner(
+                len(layout.beacons),
+                floor.nx,
+                floor.ny,
+                floor.resolution_m,
+                learn_map,
+                _inside_cells(layout, grid) if learn_map.inside_only else None,
+            )
+        )
 
     def path_loss(
         self, pos: F32, beacon: IntArray, heading: npt.NDArray[np.uint8] | None = None
@@ -77,7 +93,14 @@ class TrackerRadio:
         ``heading`` (M, N) sectors of the particles; None: unknown (mean body loss).
         """
         cal = self.calibration
-        table = self.maps.path_loss_db(cal.exponent, cal.obstacle_loss_db, self.radio.body_loss_db)
+        learned = self.learner
+        table = self.maps.path_loss_db(
+            cal.exponent,
+            cal.obstacle_loss_db,
+            self.radio.body_loss_db,
+            None if learned is None else learned.correction_db,
+            0 if learned is None else learned.version,
+        )
         n_b = np.int32(len(self.beacon_xy))
         cell, _ = self.floor.cell(pos)  # (M, N)
         cell *= np.int32(UNKNOWN_HEADING + 1)
@@ -179,8 +202,10 @@ class TrackerRadio:
         mean: FloatArray,
         sigma: FloatArray,
         learn_detection: bool,
+        walking: FloatArray | None = None,
     ) -> None:
-        """Feed the epoch's fixes to the detection model and the self-calibration."""
+        """Feed the epoch's fixes to the detection model, the self-calibration and the
+        radio-map learner (``walking`` (D,): posterior probability that each device walks)."""
         if learn_detection:
             det = self.detection
             det.add_readings(win.rssi_dbm[win.count > 0])
@@ -200,3 +225,48 @@ class TrackerRadio:
             self.beacon_h2,
             self.crossings_at(mean),
         )
+        if self.learner is not None:
+            moving = np.zeros(len(mean)) if walking is None else walking
+            self._learn_map(self.learner, win, mean, sigma, moving)
+
+    def _learn_map(
+        self,
+        learner: RadioMapLearner,
+        win: WindowMatrix,
+        mean: FloatArray,
+        sigma: FloatArray,
+        walking: FloatArray,
+    ) -> None:
+        """Residuals of the uncorrected model at the fixes, into the radio-map learner:
+        rssi - P_1m - a_b - c_d + 10 n log10 d + L crossings (+ the mean body loss, a
+        constant the learner removes), in terms so a later refit uses the newest n, L."""
+        p, cal, maps = learner.params, self.calibration, self.maps
+        cell, _ = self.floor.cell(mean.astype(np.float32))
+        idx = np.arange(len(self.beacon_xy))[None, :] * maps.cells + cell[:, None]
+        log10_d = maps.log10_d[idx].astype(np.float64)
+        offset, _ = cal.device_prior(win.device, 0.0)
+        excess = np.nan_to_num(win.rssi_dbm) - self.tx_power_dbm - cal.beacon_offset_db
+        excess -= offset[:, None]
+        terms = np.stack([excess, log10_d, maps.crossings[idx].astype(np.float64)])
+        usable = (win.count > 0) & (log10_d <= np.log10(p.max_distance_m))
+        usable &= (sigma <= p.max_fix_sigma_m)[:, None]
+        weight = p.still_weight + (1.0 - p.still_weight) * walking
+        # refit with the self-calibration (one rebuild of the path-loss table for both)
+        refit = not cal.enabled or cal.fits != self._fits_seen
+        self._fits_seen = cal.fits
+        coefficients = np.array([1.0, 10.0 * cal.exponent, cal.obstacle_loss_db])
+        learner.add(
+            float(win.last_t_s.max()),
+            cell.astype(np.int64),
+            terms,
+            usable,
+            weight,
+            coefficients if refit else None,
+        )
+
+
+def _inside_cells(layout: Layout, grid: WalkableGrid) -> npt.NDArray[np.bool_]:
+    """(cells,) which cells of the grid lie inside the store outline."""
+    ny, nx = grid.free.shape
+    iy, ix = np.divmod(np.arange(nx * ny), nx)
+    return np.asarray(layout.contains(grid.cell_centre(ix, iy)), dtype=bool)
