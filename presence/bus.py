@@ -6,13 +6,14 @@ What it guarantees (docs/mqtt.md explains each):
 - Persistent sessions (``persistent=True``): a fixed client id, ``clean_start=False`` and a
   session expiry (v5) or ``clean_session=False`` (v3.1.1), so a restarted consumer receives
   the QoS 1 messages it missed.
-- Messages are acknowledged *after* the handler returned (manual ack on a dispatcher
+- Messages are acknowledged *after* the handler returned (manual ack on the dispatcher
   thread), so a consumer killed mid-message gets it again; handlers must be idempotent
   (every event has an id). A handler that raises is logged and counted, never fatal.
 - Reconnect with exponential backoff; every subscription is renewed on reconnect.
 - A bounded in-flight window (paho loses QoS 1 messages past 65,535 unacknowledged ids)
   and a bounded offline buffer: ``publish`` blocks while ``max_buffered`` messages wait
   for the broker, so a broker restart loses nothing and memory stays bounded.
+- Messages leave in ``publish`` order across reconnects (new ones wait behind re-sent ones).
 - A retained ``status/<service>`` "online", with a retained last will "offline".
 """
 
@@ -20,11 +21,10 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -36,7 +36,6 @@ from paho.mqtt.reasoncodes import ReasonCode
 from presence.busconfig import (
     DEFAULT_MAX_BUFFERED,
     DEFAULT_MAX_INFLIGHT,
-    MAX_PARKED,
     PAHO_MAX_MIDS,
     PROBE_TIMEOUT_S,
     RECONNECT_MAX_S,
@@ -45,21 +44,16 @@ from presence.busconfig import (
     BusError,
     default_client_id,
     learned_protocol,
+    no_delay,
 )
+from presence.dispatch import BatchHandler, Dispatcher, Handler
 from presence.payloads import encode_status
 from presence.topics import Topics
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[str, bytes], None]
-#: Receives a run of consecutive messages at once: ``[(topic, payload), ...]`` in arrival order.
-BatchHandler = Callable[[list[tuple[str, bytes]]], None]
-#: Messages the dispatcher takes from the inbox at once (one lock hand-off for all, one
-#: call per run of consecutive messages for a batch handler). 2,000 messages are ~0.5-1 s
-#: of what `instore run` handles at full speed, and bound how long acknowledgements wait.
-DISPATCH_CHUNK = 2_000
-#: Distinct topics whose matching subscriptions are remembered (one per device and type).
-ROUTE_CACHE_SIZE = 50_000
+#: How often a blocked publisher or wait_published looks again (also woken by notify).
+_POLL_S = 0.05
 
 __all__ = [
     "DEFAULT_MAX_BUFFERED",
@@ -70,13 +64,6 @@ __all__ = [
     "BusError",
     "default_client_id",
 ]
-
-
-def _no_delay(_c: mqtt.Client, _u: Any, sock: Any) -> None:
-    """Send small packets (PUBACKs) at once: with Nagle and delayed ACKs each one waits ~40 ms,
-    which caps a QoS 1 stream with 20 messages in flight at ~500 messages/s."""
-    if isinstance(sock, socket.socket):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class BusClient:
@@ -99,12 +86,13 @@ class BusClient:
         self._cond = threading.Condition()
         self._pending: set[int] = set()
         self._early: set[int] = set()
-        self._subs: dict[str, tuple[int, Handler | None, BatchHandler | None]] = {}
-        self._routes: dict[str, tuple[list[Handler], BatchHandler | None]] = {}
+        # Publishing in order across reconnects: publishers take turns (_order); while paho
+        # may not send (not _ready) their messages wait in _held.
+        self._order = threading.Lock()
+        self._held: deque[tuple[str, bytes, int, bool]] = deque()
+        self._ready = False
         self._subacked: set[int] = set()
         self._subrefused: dict[int, str] = {}
-        self._inbox: deque[mqtt.MQTTMessage | None] = deque()
-        self._parked: deque[mqtt.MQTTMessage] = deque()
         self._connected = threading.Event()
         self._net_ident: int | None = None
         self._refusal: str | None = None
@@ -117,11 +105,8 @@ class BusClient:
             "unhandled": 0,
         }
         self._client: mqtt.Client
+        self._dispatcher = Dispatcher(self.client_id, self._ack, self.stats)
         self._connect()
-        self._dispatcher = threading.Thread(
-            target=self._dispatch, name=f"bus-{service}", daemon=True
-        )
-        self._dispatcher.start()
 
     # --- connection ------------------------------------------------------------------------
 
@@ -195,10 +180,10 @@ class BusClient:
         if self._status_topic:
             offline = encode_status(self.service, "offline", client_id=self.client_id)
             client.will_set(self._status_topic, offline, qos=1, retain=True)
-        client.on_socket_open = _no_delay
+        client.on_socket_open = lambda _c, _u, sock: no_delay(sock)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
+        client.on_message = self._dispatcher.put
         client.on_publish = self._on_publish
         client.on_subscribe = self._on_subscribe
         return client
@@ -218,7 +203,12 @@ class BusClient:
             self._refusal = str(rc)
             log.error("%s refused by %s: %s", self.client_id, self.config.display_url, rc)
             return
-        for topic_filter, (qos, _h, _b) in list(self._subs.items()):
+        with self._cond:
+            # paho re-sends what it had unacknowledged right after this callback; with
+            # nothing to re-send new messages may go at once, else after the first PUBACK.
+            self._ready = not self._pending
+            self._cond.notify_all()
+        for topic_filter, qos in self._dispatcher.subscriptions():
             client.subscribe(topic_filter, qos)
         if self._status_topic:
             online = encode_status(
@@ -235,6 +225,8 @@ class BusClient:
             log.warning(
                 "%s lost %s (%s); reconnecting", self.client_id, self.config.display_url, rc
             )
+        with self._cond:
+            self._ready = False
         self._connected.clear()
 
     # --- publishing ------------------------------------------------------------------------
@@ -254,17 +246,42 @@ class BusClient:
         retain: bool = False,
         timeout_s: float | None = None,
     ) -> None:
-        """Publish; blocks while the offline buffer is full (raises BusError after ``timeout_s``)."""
-        if threading.get_ident() != self._net_ident:
+        """Publish in order; blocks while the offline buffer is full (BusError after ``timeout_s``).
+
+        Held here while paho may not send: it would send a message published between its
+        reconnect and CONNACK ahead of the older ones it re-sends after CONNACK."""
+        if threading.get_ident() == self._net_ident:
+            self._publish_raw(topic, payload, qos, retain)  # status from on_connect
+            return
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        with self._order:
+            while True:
+                self._flush_held()
+                with self._cond:
+                    if len(self._pending) + len(self._held) < self.config.max_buffered:
+                        if not self._ready:
+                            self._held.append((topic, payload, qos, retain))
+                            return
+                        break
+                    left_s = None if deadline is None else deadline - time.monotonic()
+                    if left_s is not None and left_s <= 0:
+                        raise BusError(
+                            f"{self.config.max_buffered} messages wait for "
+                            f"{self.config.display_url} for more than {timeout_s} s"
+                        )
+                    self._cond.wait(_POLL_S if left_s is None else min(left_s, _POLL_S))
+            self._publish_raw(topic, payload, qos, retain)
+
+    def _flush_held(self) -> None:
+        """Hand held messages to paho, oldest first, once it may send them (``_order`` held)."""
+        while True:
             with self._cond:
-                if not self._cond.wait_for(
-                    lambda: len(self._pending) < self.config.max_buffered, timeout_s
-                ):
-                    raise BusError(
-                        f"{self.config.max_buffered} messages wait for {self.config.display_url} "
-                        f"for more than {timeout_s} s"
-                    )
-        self._publish_raw(topic, payload, qos, retain)
+                if not (self._ready and self._held):
+                    return
+                topic, payload, qos, retain = self._held[0]
+            self._publish_raw(topic, payload, qos, retain)
+            with self._cond:  # popped only now: wait_published never sees it in neither set
+                self._held.popleft()
 
     def _publish_raw(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
@@ -281,6 +298,10 @@ class BusClient:
 
     def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, _rc: ReasonCode, _p: Any) -> None:
         with self._cond:
+            if not self._ready and self._connected.is_set():
+                # Acknowledgements come after CONNACK's re-sending: new messages now queue behind.
+                self._ready = True
+                self._cond.notify_all()
             if mid in self._pending:
                 self._pending.discard(mid)
                 self._cond.notify_all()
@@ -291,12 +312,21 @@ class BusClient:
     def pending(self) -> int:
         """Messages published but not yet acknowledged by the broker."""
         with self._cond:
-            return len(self._pending)
+            return len(self._pending) + len(self._held)
 
     def wait_published(self, timeout_s: float = 30.0) -> bool:
         """Wait until the broker acknowledged everything published so far."""
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._pending, timeout_s)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self._order:
+                self._flush_held()
+            with self._cond:
+                if not self._pending and not self._held:
+                    return True
+                left_s = deadline - time.monotonic()
+                if left_s <= 0:
+                    return False
+                self._cond.wait(min(left_s, _POLL_S))
 
     # --- subscribing -----------------------------------------------------------------------
 
@@ -313,12 +343,7 @@ class BusClient:
     def _subscribe(
         self, topic_filter: str, qos: int, handler: Handler | None, batch: BatchHandler | None
     ) -> None:
-        with self._cond:
-            self._subs[topic_filter] = (qos, handler, batch)
-            self._routes.clear()
-            self._inbox.extendleft(reversed(self._parked))
-            self._parked.clear()
-            self._cond.notify_all()
+        self._dispatcher.add(topic_filter, qos, handler, batch)
         rc, mid = self._client.subscribe(topic_filter, qos)
         if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
             return  # not connected now: on_connect subscribes after the reconnect
@@ -343,90 +368,7 @@ class BusClient:
             self._subacked.add(mid)
             self._cond.notify_all()
 
-    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        with self._cond:
-            self._inbox.append(msg)
-            self._cond.notify_all()
-
-    def _take(self) -> tuple[list[mqtt.MQTTMessage], bool]:
-        """Up to DISPATCH_CHUNK messages in arrival order, and whether the close sentinel came."""
-        with self._cond:
-            self._cond.wait_for(lambda: bool(self._inbox))
-            out: list[mqtt.MQTTMessage] = []
-            while self._inbox and len(out) < DISPATCH_CHUNK:
-                msg = self._inbox.popleft()
-                if msg is None:
-                    return out, True
-                out.append(msg)
-            return out, False
-
-    def _route(self, topic: str) -> tuple[list[Handler], BatchHandler | None]:
-        route = self._routes.get(topic)
-        if route is None:
-            handlers: list[Handler] = []
-            batch: BatchHandler | None = None
-            for f, (_q, h, b) in list(self._subs.items()):
-                if mqtt.topic_matches_sub(f, topic):
-                    if h is not None:
-                        handlers.append(h)
-                    batch = batch or b
-            route = (handlers, batch)
-            if handlers or batch:
-                if len(self._routes) >= ROUTE_CACHE_SIZE:
-                    self._routes.clear()
-                self._routes[topic] = route
-        return route
-
-    def _dispatch(self) -> None:
-        closing = False
-        while not closing:
-            msgs, closing = self._take()
-            run: list[mqtt.MQTTMessage] = []  # consecutive messages for one batch handler
-            run_handler: BatchHandler | None = None
-            for msg in msgs:
-                handlers, batch = self._route(msg.topic)
-                if batch is not run_handler:
-                    self._flush(run_handler, run)
-                    run, run_handler = [], batch
-                if batch is None:
-                    self._handle(msg, handlers)
-                else:  # handlers of overlapping per-message subscriptions go first
-                    self._call(msg, handlers)
-                    run.append(msg)
-            self._flush(run_handler, run)
-
-    def _handle(self, msg: mqtt.MQTTMessage, handlers: list[Handler]) -> None:
-        if not handlers and len(self._parked) < MAX_PARKED:
-            # A persistent session delivers what it missed right after CONNACK, possibly
-            # before subscribe() named the handler: keep it (unacknowledged) until then.
-            self._parked.append(msg)
-            return
-        if not handlers:
-            self.stats["unhandled"] += 1
-            log.warning("%s: no handler for %s; dropped", self.client_id, msg.topic)
-        self._call(msg, handlers)
-        self._ack([msg])
-
-    def _call(self, msg: mqtt.MQTTMessage, handlers: list[Handler]) -> None:
-        for handler in handlers:
-            try:
-                handler(msg.topic, bytes(msg.payload))
-            except Exception:  # a handler bug must not stop the service
-                self.stats["handler_errors"] += 1
-                log.exception("%s: handler for %s failed", self.client_id, msg.topic)
-
-    def _flush(self, handler: BatchHandler | None, msgs: list[mqtt.MQTTMessage]) -> None:
-        if handler is None or not msgs:
-            return
-        try:
-            handler([(m.topic, bytes(m.payload)) for m in msgs])
-        except Exception:  # a handler bug must not stop the service
-            self.stats["handler_errors"] += 1
-            log.exception("%s: batch handler for %s failed", self.client_id, msgs[0].topic)
-        self._ack(msgs)
-
     def _ack(self, msgs: list[mqtt.MQTTMessage]) -> None:
-        self.stats["delivered"] += len(msgs)
         for msg in msgs:
             if msg.qos > 0:
                 self._client.ack(msg.mid, msg.qos)
@@ -446,10 +388,7 @@ class BusClient:
             )
             self._publish_raw(self._status_topic, offline, 1, True)
         self.wait_published(drain_timeout_s)
-        with self._cond:
-            self._inbox.append(None)
-            self._cond.notify_all()
-        self._dispatcher.join(timeout=drain_timeout_s)
+        self._dispatcher.close(drain_timeout_s)
         self._client.loop_stop()
         self._client.disconnect()
 

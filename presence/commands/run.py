@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import signal
 import socket
@@ -25,6 +26,11 @@ from presence.live import LiveService, StoreEngine, parse_shard, shard_of
 
 #: Seconds between progress lines on stderr.
 REPORT_EVERY_S = 10.0
+#: Protocol of the inbound (observations) connection when the broker URL leaves it open:
+#: MQTT 3.1.1 spares paho the MQTT 5 property parsing of every received PUBLISH, and
+#: `run` needs nothing of MQTT 5 there (its persistent session is clean_session=False;
+#: the broker's own expiry applies, e.g. Mosquitto's persistent_client_expiration).
+INBOUND_PROTOCOL = "3.1.1"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -87,8 +93,11 @@ def run(args: argparse.Namespace) -> int:
         cfg = bus_config(args, url)
         store = layouts[0].name if len(layouts) == 1 else None
         client_id = args.client_id or _client_id(layouts, args.shard)
+        in_cfg = cfg
+        if cfg.protocol == "auto":
+            in_cfg = dataclasses.replace(cfg, protocol=INBOUND_PROTOCOL)
         with (
-            BusClient(cfg, "run", client_id=client_id, persistent=True) as inbound,
+            BusClient(in_cfg, "run", client_id=client_id, persistent=True) as inbound,
             BusClient(
                 cfg, "run", client_id=client_id + "-out", persistent=False, store=store
             ) as out,

@@ -104,6 +104,42 @@ def test_persistent_consumer_receives_what_it_missed(mqtt_url: str) -> None:
     assert len(first) == 0
 
 
+def test_persistent_consumer_gets_what_it_missed_before_what_is_new(mqtt_url: str) -> None:
+    """The broker delivers a returning consumer's queue before messages published while it
+    reconnects (as Mosquitto does): `run` drops observations that arrive over 1 s late."""
+    t = Topics(unique_store())
+    cfg = BusConfig(mqtt_url)
+    missed = 300
+    first = BusClient(cfg, "consumer", client_id=f"c-{t.store}")
+    first.subscribe(t.events_filter, Collector())
+    first.close()
+    got = Collector()
+    stop = threading.Event()
+    with BusClient(cfg, "pub", persistent=False) as pub:
+        for i in range(missed):  # the consumer is away: queued for it
+            pub.publish_json(t.event("instore.zone.enter"), {"i": i})
+
+        def keep_publishing() -> None:
+            i = missed
+            while not stop.is_set():
+                pub.publish_json(t.event("instore.zone.enter"), {"i": i})
+                i += 1
+                time.sleep(0.001)
+
+        publisher = threading.Thread(target=keep_publishing, daemon=True)
+        publisher.start()  # and goes on while the consumer comes back
+        try:
+            with BusClient(cfg, "consumer", client_id=f"c-{t.store}") as again:
+                again.subscribe(t.events_filter, got)
+                assert wait_until(lambda: len(got) >= 2 * missed, 15)
+        finally:
+            stop.set()
+            publisher.join(5)
+    first = list(dict.fromkeys(json.loads(p)["i"] for _t, p in got.snapshot()))
+    assert first[:missed] == list(range(missed))
+    assert first == sorted(first)
+
+
 def test_status_is_retained_online_then_offline(mqtt_url: str) -> None:
     t = Topics(unique_store())
     cfg = BusConfig(mqtt_url)
@@ -159,6 +195,53 @@ def test_publisher_buffers_across_a_broker_restart() -> None:
     finally:
         broker.close()
     assert {json.loads(p)["i"] for _t, p in got.snapshot()} == set(range(200))
+
+
+def test_publisher_keeps_order_across_a_broker_restart() -> None:
+    """Messages published while the client reconnects go after the ones it re-sends: paho
+    alone sends them first, and `run` drops observations that arrive over 1 s late."""
+    broker = start_embedded_broker()
+    t = Topics(unique_store())
+    got = Collector()
+    stop, go = threading.Event(), threading.Event()
+    sent = 0
+    go.set()
+    try:
+        with (
+            BusClient(BusConfig(broker.url), "sub", client_id=f"s-{t.store}") as sub,
+            BusClient(BusConfig(broker.url), "pub", persistent=False) as pub,
+        ):
+            sub.subscribe(t.events_filter, got)
+
+            def keep_publishing() -> None:
+                nonlocal sent
+                while not stop.is_set():
+                    if go.wait(0.01):
+                        pub.publish_json(t.event("instore.store.enter"), {"i": sent})
+                        sent += 1
+                        time.sleep(0.0005)
+
+            publisher = threading.Thread(target=keep_publishing, daemon=True)
+            publisher.start()
+            time.sleep(0.5)
+            # amqtt can lose a message it is writing at the instant of a crash (not this
+            # test's subject): the broker stops with nothing in flight, then the publisher
+            # goes on through the outage and the reconnect.
+            go.clear()
+            assert wait_until(lambda: len({p for _t, p in got.snapshot()}) >= sent, 10)
+            broker.stop(keep_sessions=True)
+            go.set()
+            time.sleep(1.0)
+            broker.start()
+            time.sleep(2.0)
+            stop.set()
+            publisher.join(5)
+            assert pub.wait_published(20)
+            assert wait_until(lambda: len({p for _t, p in got.snapshot()}) >= sent, 20)
+    finally:
+        broker.close()
+    first = list(dict.fromkeys(json.loads(p)["i"] for _t, p in got.snapshot()))
+    assert first == list(range(sent)), "lost or reordered (QoS 1 may repeat, deduplicated)"
 
 
 def test_unreachable_broker_is_a_clear_error() -> None:

@@ -12,7 +12,7 @@ from presence.bus import BusClient, BusConfig
 from presence.cli import main
 from presence.live import LiveService, StoreEngine
 from presence.payloads import decode_event
-from presence.replay import replay_log, scans
+from presence.replay import DEFAULT_SCAN_WINDOW_S, replay_log, scans
 from presence.testing import Collector, wait_until
 from presence.topics import Topics
 from sim.obslog import read_observation_log
@@ -52,8 +52,9 @@ def test_scans_group_consecutive_rows_and_keep_order(sim_day: Path) -> None:
 
 
 @pytest.mark.broker
+@pytest.mark.parametrize("window_s", [0.0, DEFAULT_SCAN_WINDOW_S])
 def test_replay_run_gives_the_events_of_locate(
-    mqtt_url: str, sim_day: Path, located: list[dict[str, object]]
+    mqtt_url: str, sim_day: Path, located: list[dict[str, object]], window_s: float
 ) -> None:
     layout = load_layout(SHOWROOM)
     cfg = BusConfig(mqtt_url)
@@ -69,7 +70,7 @@ def test_replay_run_gives_the_events_of_locate(
         service = LiveService([engine], inbound).start()
         # Paced (4 min in 5 s): Mosquitto's default drops QoS 1 messages past 1,000 queued
         # for a slow client (max_queued_messages), which a busy test machine can be.
-        report = replay_log(pub, layout, str(sim_day), speed=50)
+        report = replay_log(pub, layout, str(sim_day), speed=50, window_s=window_s)
         assert wait_until(lambda: engine.stats.streams_ended == 1, 60)
         assert wait_until(lambda: len(got) >= len(located), 20)
         service.stop()
@@ -77,7 +78,15 @@ def test_replay_run_gives_the_events_of_locate(
     events = [decode_event(p) for _t, p in got.snapshot()]
     assert len(located) > 10
     assert [e.id for e in events] == [e["id"] for e in located]
-    assert [e.to_cloudevent() for e in events] == located
+    got_events = [e.to_cloudevent() for e in events]
+    if window_s == 0:
+        assert got_events == located  # the log's exact order: exactly the batch events
+    else:  # rows reach the engine up to window_s out of order: detected a little later
+        for live, batch in zip(got_events, located, strict=True):
+            live_data, batch_data = dict(live["data"]), dict(batch["data"])  # type: ignore[call-overload]
+            late_s = live_data.pop("detected_at") - batch_data.pop("detected_at")
+            assert {**live, "data": live_data} == {**batch, "data": batch_data}
+            assert 0 <= late_s <= window_s + 1e-6
     assert engine.stats.deadletters == {}
     assert len(engine.stats.latencies_s) > len(located) // 2  # every event of a pushed batch
 
@@ -131,4 +140,19 @@ def test_windowed_scans_carry_every_row_exactly(sim_day: Path) -> None:
         strict=True,
     )
     assert rows == sorted(expected)  # exact floats: t + (t_i - t) == t_i for times this close
-    assert all(max((dt or {0: 0.0}).values()) <= 0.5 for _d, _t, _r, dt in messages)
+    assert all(max((dt or {"": 0.0}).values()) <= 0.5 for _d, _t, _r, dt in messages)
+
+
+@pytest.mark.broker
+def test_replay_command_groups_a_scan_window(
+    mqtt_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "obs.csv"
+    log.write_text(
+        "t,device_id,beacon_id,rssi\n100.0,d1,s1,-60\n100.5,d1,s2,-70\n101.5,d1,s1,-61\n"
+    )
+    args = ["replay", "--store", str(SHOWROOM), "--observations", str(log), "--broker", mqtt_url]
+    assert main([*args, "--speed", "max", "--quiet"]) == 0  # default: the 0.9 s scan cycle
+    assert "3 observations in 2 messages" in capsys.readouterr().out
+    assert main([*args, "--speed", "max", "--quiet", "--scan-window", "0"]) == 0
+    assert "3 observations in 3 messages" in capsys.readouterr().out
