@@ -76,7 +76,10 @@ def _arrow_csv_chunks(
     invalid: list[int] = []
 
     def skip(row: pacsv.InvalidRow) -> str:
-        invalid.append(int(row.number) if row.number is not None else -1)
+        # A row spanning lines (an unclosed quote) would hide the lines it swallowed:
+        # -1 sends the rest of the file to the line-by-line reader.
+        spans_lines = "\n" in (row.text or "")
+        invalid.append(-1 if row.number is None or spans_lines else int(row.number))
         return "skip"
 
     strings = {c: pa.string() for c in REQUIRED_COLUMNS}
@@ -114,6 +117,8 @@ def _arrow_csv_chunks(
             ]
             done[0] = last
             yield _raw_from_fields(fields, lines, tuple(int(x) for x in fresh))
+    if -1 in invalid:
+        raise pa.ArrowInvalid("a malformed line without a line number")
     rest = np.sort(np.asarray(invalid, dtype=np.int64))[reported:]
     if len(rest):
         yield _raw_from_fields(
@@ -124,22 +129,23 @@ def _arrow_csv_chunks(
 def _python_csv_chunks(
     path: Path, width: int, cols: list[int], chunk_rows: int, after_line: int
 ) -> Iterator[RawChunk]:
+    """Each line parsed on its own, as Arrow does: an unclosed quote spoils only its own
+    line (reported as malformed) instead of swallowing the rest of the file."""
     with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        reader = csv.reader(f)
-        for _ in islice(reader, after_line):
-            pass
+        numbered = enumerate(islice(f, after_line, None), start=after_line + 1)
         while True:
-            block = [(reader.line_num, row) for row in islice(reader, chunk_rows)]
+            block = [(n, _parse_line(line)) for n, line in islice(numbered, chunk_rows)]
             if not block:
                 return
             yield _csv_chunk(block, width, cols)
 
 
-def _csv_chunk(block: list[tuple[int, list[str]]], width: int, cols: list[int]) -> RawChunk:
-    """Rows of one chunk: blank lines skipped, wrong widths reported, the four fields kept.
+def _parse_line(line: str) -> list[str]:
+    return next(csv.reader([line.rstrip("\r\n")]), [])
 
-    ``line_num`` is read just after each row is parsed: the row's (last) line.
-    """
+
+def _csv_chunk(block: list[tuple[int, list[str]]], width: int, cols: list[int]) -> RawChunk:
+    """Rows of one chunk: blank lines skipped, wrong widths reported, the four fields kept."""
     good = [(n, row) for n, row in block if len(row) == width]
     malformed = tuple(n for n, row in block if row and len(row) != width)
     picked = [[row[c] for c in cols] for _, row in good]

@@ -11,7 +11,8 @@ Row checks, in order (a row gets the first reason that applies):
 a finite number), ``rssi_out_of_range`` (not -127 <= rssi < 0), ``unknown_beacon``
 (not in ``beacon_ids`` when given), ``duplicate`` (same t, device and beacon as an
 earlier usable row: a radio cannot report one beacon twice at the same instant).
-CSV lines with the wrong number of fields are ``malformed_line``. Rows earlier than
+CSV lines with the wrong number of fields are ``malformed_line``; every line is one row, so
+a quote left open spoils only its own line. Rows earlier than
 a previous row are kept, re-sorted and counted in ``out_of_order``. An empty
 (0-byte) file is an empty log: a recorder that has heard nothing yet.
 """

@@ -181,3 +181,19 @@ def test_line_numbers_stay_exact_across_chunks_blank_lines_and_bad_rows(tmp_path
         rejected = [r for _, r in iter_observation_log(p, chunk_rows=chunk_rows)]
         examples = sorted(e for r in rejected for e in r.examples)
         assert examples == [(4, "malformed_line"), (6, "not_a_number")], chunk_rows
+
+
+def test_unclosed_quote_spoils_only_its_own_line(tmp_path: Path) -> None:
+    # \xff sends the reader to the line-by-line fallback before the quote is met.
+    p = tmp_path / "log.csv"
+    p.write_bytes(HEADER.encode() + b'1,\xff,b,-60\n2,"d,b,-61\n3,d,b,-62\n4,d,b,-63\n')
+    log = read_observation_log(p)
+    assert log.batch.t_s.tolist() == [1.0, 3.0, 4.0]
+    assert log.rejected.examples == ((3, "malformed_line"),)
+
+
+def test_unclosed_quote_on_the_fast_path_spoils_only_its_own_line(tmp_path: Path) -> None:
+    p = _csv(tmp_path, '1,d,b,-60\n2,"d,b,-61\n3,d,b,-62\n4,d,b,-63\n')
+    log = read_observation_log(p)
+    assert log.batch.t_s.tolist() == [1.0, 3.0, 4.0]
+    assert log.rejected.examples == ((3, "malformed_line"),)
