@@ -16,9 +16,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from analytics.columns import all_devices, frame_of_columns, position_columns, roles_of
 from analytics.errors import RunInputError
 from analytics.eventlog import intervals_of_frame
-from analytics.inputs import RunData, all_devices, frame_of_columns, position_columns, roles_of
+from analytics.inputs import RunData
 from analytics.intervals import empty_intervals
 from positioning.layout import Layout
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analytics.inputs import RunData, roles_of
+from analytics.columns import roles_of
+from analytics.inputs import RunData
 from analytics.intervals import make_intervals, zone_runs
 from positioning.events import (
     DWELL_END,
