@@ -5,8 +5,9 @@
 Runs the tracker the way the engine does (observe one second of rows, estimate) on an
 accuracy scenario (benchmarks/accuracy.py) and prints: calibration (share of fixes
 truly inside per band of ``p_inside``), for shoppers walking in the seconds from the
-true door crossing until ``p_inside`` first exceeds 0.9 and 0.99, and for passers-by
-the largest ``p_inside`` they ever get.
+true door crossing until ``p_inside`` first exceeds 0.9, the store-enter threshold
+(``DEFAULT_ENTER_P``, 0.975) and 0.99, and for passers-by the largest ``p_inside`` they
+ever get.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from accuracy import SCENARIOS, STORES, simulate_scenario  # noqa: E402
 from bench_locate import epochs  # noqa: E402
 
 from positioning.layout import Layout, load_layout  # noqa: E402
+from positioning.store_presence import DEFAULT_ENTER_P  # noqa: E402
 from positioning.tracker import ParticleTracker  # noqa: E402
 from sim.obslog import read_observation_log  # noqa: E402
 
@@ -84,7 +86,7 @@ def main() -> int:
     print(df.groupby(bands, observed=True)["inside"].agg(["mean", "count"]).round(3).to_string())
     visible = visits[visits["visible"].astype(bool)]
     shoppers = visible[(visible["kind"] == "shopper") & visible["enter_t"].notna()]
-    lat: dict[float, list[float]] = {0.9: [], 0.99: []}
+    lat: dict[float, list[float]] = {0.9: [], DEFAULT_ENTER_P: [], 0.99: []}
     for dev, enter_t in zip(shoppers["device_id"], shoppers["enter_t"], strict=True):
         g = df[(df["dev"] == dev) & (df["t"] >= enter_t - 30.0)]
         if len(g):
@@ -98,7 +100,7 @@ def main() -> int:
     print(
         f"passers-by ({len(top)}): max p_inside median {top.median():.3f}, p90 "
         f"{top.quantile(0.9):.3f}, max {top.max():.3f}; above 0.9: {(top > 0.9).sum()}, "
-        f"above 0.99: {(top > 0.99).sum()}"
+        f"above {DEFAULT_ENTER_P}: {(top > DEFAULT_ENTER_P).sum()}, above 0.99: {(top > 0.99).sum()}"
     )
     return 0
 

@@ -255,11 +255,17 @@ class Engine:
         xy = np.asarray(fix.xy_m, dtype=np.float64).reshape(-1, 2)
         depth = self._depth(xy)
         raw_zone = self._zones(xy)
+        zone_gap = self._zones.gap_m(xy)
         sigma = np.asarray(fix.sigma_m, dtype=np.float64)
         p_inside = (
             np.full(len(devices), math.nan)
             if fix.p_inside is None
             else np.asarray(fix.p_inside, dtype=np.float64)
+        )
+        p_zone = (
+            np.full(len(devices), math.nan)
+            if fix.p_zone is None
+            else np.asarray(fix.p_zone, dtype=np.float64)
         )
         events: list[PresenceEvent] = []
         zone_idx = np.full(len(devices), -1, dtype=np.int64)
@@ -279,6 +285,8 @@ class Engine:
                 int(raw_zone[i]),
                 self._last_row_s[device],
                 float(p_inside[i]),
+                float(zone_gap[i]),
+                float(p_zone[i]),
             )
             events += state.step(fix_i, det_s)
             zone_idx[i], in_store[i], staff[i] = (

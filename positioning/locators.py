@@ -71,6 +71,10 @@ class PositionFix:
     #: the locator's own posterior; None when the locator has none (the baselines), and
     #: store presence then judges from ``xy_m`` and ``sigma_m``.
     p_inside: FloatArray | None = None
+    #: Probability (D,) that each device is in the zone its fix ``xy_m`` lies in (or in no
+    #: zone when the fix is in none), from the locator's own posterior; None when the
+    #: locator has none, and the zone hysteresis then waits its full time.
+    p_zone: FloatArray | None = None
 
     def __len__(self) -> int:
         return len(self.device_id)

@@ -47,6 +47,8 @@ class Fix:
     raw_zone: int  # zone index by geometry, -1 none
     last_row_s: float  # time of the device's newest observation row
     p_inside: float = math.nan  # the locator's probability of being inside, NaN: none
+    zone_gap_m: float = math.inf  # distance to the nearest zone, 0 inside one, inf: unknown
+    p_zone: float = math.nan  # the locator's probability of the fix's zone, NaN: none
 
 
 @dataclass(slots=True)
@@ -105,7 +107,7 @@ class DevicePresence:
         store = self.store.update(t_s, x_m, y_m, fix.depth_m, fix.sigma_m, fix.p_inside)
         if store is None:
             store = self.store.tick(t_s, fix.last_row_s)
-        zone = self.zones.update(t_s, raw_zone, x_m, y_m)
+        zone = self.zones.update(t_s, raw_zone, x_m, y_m, fix.zone_gap_m, fix.p_zone, fix.sigma_m)
         dwell = self.dwell.update(t_s, x_m, y_m)
         out: list[PresenceEvent] = []
         if store is not None and store.entered and not self.store.staff:

@@ -59,6 +59,7 @@ from positioning.signal import (
 from positioning.tracker_radio import TrackerRadio
 from positioning.tracker_state import ParticleState, Readings, candidate_points, front_line
 from positioning.walkable import DEFAULT_STREET_DEPTH_M, WalkableGrid
+from positioning.zone_posterior import ZonePosterior
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -141,6 +142,7 @@ class ParticleTracker:
             learn_map=p.radio_learn if p.learn_radio_map else None,
         )
         self.front = ShopFront(layout, self.grid, self.floor)
+        self._zones = ZonePosterior(layout)
         self._rng = np.random.default_rng(seed)
         self._devices = DeviceCodes()
         self._beacon_index = layout.beacon_index
@@ -231,6 +233,7 @@ class ParticleTracker:
         pos, w = st.pos[slots], st.w[slots]
         mean, sigma, st.est_inside[slots] = self.front.summarise(pos, w)
         st.est_xy[slots] = self._snap(mean)
+        st.est_zone_p[slots] = self._zones.p_zone(pos, w, st.est_xy[slots])
         st.est_sigma[slots] = sigma
         walking = (
             np.asarray(np.sum(w * ~st.still[slots], axis=1, dtype=np.float64))
@@ -351,4 +354,5 @@ class ParticleTracker:
             st.est_sigma[slots].copy(),
             st.n_beacons[slots].copy(),
             st.est_inside[slots].copy(),
+            st.est_zone_p[slots].copy(),
         )

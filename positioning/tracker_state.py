@@ -48,6 +48,7 @@ class ParticleState:
         self.est_xy: F64 = np.zeros((c, 2))
         self.est_sigma: F64 = np.zeros(c)
         self.est_inside: F64 = np.zeros(c)  # posterior probability of being past the front
+        self.est_zone_p: F64 = np.zeros(c)  # posterior probability of the fix's zone
         self.n_beacons: IntArray = np.zeros(c, dtype=np.int64)
 
     def _grow(self, capacity: int) -> None:
@@ -63,6 +64,7 @@ class ParticleState:
         self.est_xy = _grown(self.est_xy, capacity, 0.0)
         self.est_sigma = _grown(self.est_sigma, capacity, 0.0)
         self.est_inside = _grown(self.est_inside, capacity, 0.0)
+        self.est_zone_p = _grown(self.est_zone_p, capacity, 0.0)
         self.n_beacons = _grown(self.n_beacons, capacity, 0)
 
     def ensure(self, codes: IntArray) -> tuple[IntArray, npt.NDArray[np.bool_]]:

@@ -7,12 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from engine_synth import observe, walk
 
 from beacons.observation import ObservationBatch
 from positioning.engine import Engine, EngineOutput, EngineParams
 from positioning.events import STORE_ENTER
 from positioning.layout import Layout, load_layout
-from positioning.locators import PositionFix
+from positioning.locators import PositionFix, make_locator
+from positioning.tracker import ParticleTracker
+from positioning.zones import ZoneIndex
 
 T0_S = 1_700_000_000.0
 #: The scripted device: heard from T0, its posterior says "inside" from T0 + INSIDE_AFTER_S.
@@ -86,3 +89,20 @@ def test_without_a_posterior_the_fix_decides(fashion: Layout) -> None:
     # 0.5 m inside with a 1 m radius: p = 0.69 < 0.975, never an enter
     out = run(fashion, with_posterior=False)
     assert not [e for e in out.events if e.type == STORE_ENTER]
+
+
+def test_the_trackers_zone_probability_follows_its_cloud(fashion: Layout) -> None:
+    """A device standing mid-zone (between the shelves of "mens", 10 x 9 m) ends sure of
+    its zone; the baselines report no zone probability."""
+    rng = np.random.default_rng(5)
+    batch = observe(fashion, "d", walk([(0, 25, 4.9), (40, 25, 5.1)]), rng)
+    tracker = ParticleTracker(fashion, seed=1)
+    tracker.observe(batch)
+    fix = tracker.estimate(T0_S + 40.0)
+    assert fix.p_zone is not None and len(fix.p_zone) == len(fix) == 1
+    mens = [z.name for z in fashion.zones].index("mens")
+    assert ZoneIndex(fashion)(fix.xy_m)[0] == mens
+    assert fix.p_zone[0] > 0.9
+    centroid = make_locator("centroid", fashion)
+    centroid.observe(batch)
+    assert centroid.estimate(T0_S + 40.0).p_zone is None

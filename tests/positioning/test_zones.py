@@ -8,8 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from positioning.layout import Layout, parse_layout
+from positioning.zone_posterior import ZonePosterior
 from positioning.zones import (
     NO_ZONE,
+    ZONE_RASTER_M,
     ZoneHysteresis,
     ZoneIndex,
     ZoneParams,
@@ -118,3 +120,84 @@ def test_scalar_margin_test_agrees_with_the_vectorised_distance() -> None:
     got = np.array([within_margin(x, y, poly, 0.5) for x, y in pts])
     clear = np.abs(d - 0.5) > 1e-6
     assert (got[clear] == (d[clear] <= 0.5)).all()
+
+
+@pytest.fixture
+def aisle() -> Layout:
+    """Two zones with a 1 m aisle between them (x 9-10) and a wide no-zone strip (y 10-14)."""
+    return parse_layout(
+        {
+            "store": {"name": "t", "width": 20.0, "height": 14.0},
+            "beacons": [{"id": "a", "x": 1.0, "y": 1.0, "tx_power": -59}],
+            "zones": [
+                {"name": "left", "polygon": [[0, 0], [9, 0], [9, 10], [0, 10]]},
+                {"name": "right", "polygon": [[10, 0], [20, 0], [20, 10], [10, 10]]},
+            ],
+        }
+    )
+
+
+def run_points(
+    layout: Layout,
+    xy: np.ndarray,
+    p_zone: np.ndarray | None = None,
+    use_gap: bool = True,
+    sigma_m: float = 1.0,
+) -> list[int]:
+    """Committed zone after each fix (1 Hz, radius ``sigma_m``), the fixes' zone and gap
+    from a ZoneIndex."""
+    index = ZoneIndex(layout)
+    machine = ZoneHysteresis(layout, ZoneParams())
+    raw, gap = index(xy), index.gap_m(xy)
+    p = np.full(len(xy), np.nan) if p_zone is None else p_zone
+    out = []
+    for t, ((x, y), r, g, pz) in enumerate(zip(xy, raw, gap, p, strict=True)):
+        gap_m = float(g) if use_gap else np.inf
+        machine.update(float(t), int(r), float(x), float(y), gap_m, pz, sigma_m)
+        out.append(machine.zone)
+    return out
+
+
+def test_gap_raster_agrees_with_the_distance_to_the_nearest_zone(aisle: Layout) -> None:
+    rng = np.random.default_rng(3)
+    pts = rng.uniform([0.0, 0.0], [20.0, 14.0], size=(2000, 2))
+    exact = np.min([distance_outside_polygon(pts, z.polygon) for z in aisle.zones], axis=0)
+    got = ZoneIndex(aisle).gap_m(pts)
+    assert np.abs(got - exact).max() <= ZONE_RASTER_M
+    assert ZoneIndex(aisle).gap_m([[-1.0, 5.0], [np.nan, 1.0]]).tolist() == [np.inf, np.inf]
+
+
+def test_a_fix_in_the_aisle_next_to_another_zone_does_not_leave_the_zone(aisle: Layout) -> None:
+    # standing in "left" at its edge; the fixes scatter into the aisle, 0.6-0.9 m out of
+    # "left" and so beyond its margin, but within the margin of "right"
+    xy = np.array([(8.0, 5.0)] * 5 + [(9.6 + 0.1 * (i % 4), 5.0) for i in range(20)])
+    assert set(run_points(aisle, xy)[4:]) == {0}
+    # without the aisle rule these fixes are evidence of "no zone"
+    assert run_points(aisle, xy, use_gap=False)[-1] == NO_ZONE
+    # exact fixes (radius 0) in the aisle are in the aisle
+    assert run_points(aisle, xy, sigma_m=0.0)[-1] == NO_ZONE
+
+
+def test_a_fix_clear_of_every_zone_still_leaves(aisle: Layout) -> None:
+    xy = np.array([(5.0, 8.0)] * 5 + [(5.0, 12.0)] * 5)  # 2 m beyond "left": no zone
+    assert run_points(aisle, xy)[-1] == NO_ZONE
+
+
+def test_a_sure_posterior_commits_after_the_fast_time(two_zones: Layout) -> None:
+    xy = np.array([(5.0, 5.0)] * 5 + [(15.0, 5.0)] * 5)  # jumps into "right" at t=5
+    fast = ZoneParams().fast_min_s
+    slow = ZoneParams().min_inside_s
+    sure = run_points(two_zones, xy, np.full(len(xy), 0.95))
+    unsure = run_points(two_zones, xy, np.full(len(xy), 0.5))
+    no_posterior = run_points(two_zones, xy)
+    assert sure.index(1) == 5 + fast
+    assert unsure.index(1) == no_posterior.index(1) == 5 + slow
+
+
+def test_zone_posterior_is_the_weight_in_the_fixs_zone(two_zones: Layout) -> None:
+    pos = np.array([[[5.0, 5.0], [6.0, 5.0], [15.0, 5.0], [25.0, 5.0]]] * 2, dtype=np.float32)
+    w = np.array([[0.5, 0.2, 0.2, 0.1], [1.0, 1.0, 1.0, 1.0]], dtype=np.float32)
+    fix = np.array([[5.5, 5.0], [25.0, 5.0]])  # in "left"; outside every zone
+    got = ZonePosterior(two_zones).p_zone(pos, w, fix)
+    assert got == pytest.approx([0.7, 0.25])
+    assert len(ZonePosterior(two_zones).p_zone(pos[:0], w[:0], fix[:0])) == 0
