@@ -56,6 +56,9 @@ class SelfCalParams:
     calibrated_rows: int = 60  # rows after which a device's offset is trusted
     calibrated_offset_sigma_db: float = 2.5  # prior spread of a trusted device offset
     iterations: int = 6
+    floor_quantile: float = 0.002  # the weakest 0.2 % of readings mark the detection floor
+    # fit only rows predicted this far above the floor (0: all rows); off: see docs
+    floor_margin_sigmas: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,7 @@ def fit_radio_model(
     params: SelfCalParams,
     fit_devices: bool = True,
     crossings: FloatArray | None = None,
+    floor_dbm: float | FloatArray | None = None,
 ) -> RadioFit:
     """Huber-IRLS fit of exponent, obstacle loss, beacon and device offsets (all rows (R,)).
 
@@ -86,6 +90,14 @@ def fit_radio_model(
     descent: each block has a closed-form weighted ridge solution given the others,
     computed for all groups at once with ``bincount``; the two slopes are fitted on
     centred variables so the common level stays with the offsets.
+
+    ``floor_dbm``: the receiver's detection floor (scalar or (R,)). Only readings
+    above it exist, so where the model's mean is near or below it the heard readings
+    are the upper tail and a plain fit flattens the exponent (truncated regression).
+    Each pass fits only the rows whose predicted mean is ``floor_margin_sigmas``
+    robust spreads above the floor: a selection on the regressors (distance, offsets),
+    not on the reading. Two spreads remove the bias, half a spread part of it; off by
+    default (docs/positioning.md, "Self-calibration", for why).
     """
     n_dev = int(device.max(initial=-1)) + 1
     n, a, c = float(prior_exponent), np.zeros(n_beacons), np.zeros(n_dev)
@@ -94,12 +106,17 @@ def fit_radio_model(
     lam_o, bound = params.offset_prior_rows, params.offset_bound_db
     x = -10.0 * log10_d
     y = rssi_dbm - declared_1m_dbm
+    floor = None if floor_dbm is None else floor_dbm - declared_1m_dbm
     scale = 4.0
     for _ in range(params.iterations):
         e = y - (a[beacon] + c[device] + n * x - loss * cross)
         mad = float(np.median(np.abs(e))) * 1.4826  # e is centred by the offsets after one pass
         scale = max(mad, 1.0)
         w = np.minimum(1.0, HUBER_K * scale / np.maximum(np.abs(e), 1e-9))
+        if floor is not None and params.floor_margin_sigmas > 0:
+            clear = y - e >= floor + params.floor_margin_sigmas * scale
+            if clear.sum() >= params.min_rows:  # else too few rows: keep them all
+                w = w * clear
         n = _slope(w, x, y - a[beacon] - c[device] + loss * cross, prior_exponent, params)
         n = float(np.clip(n, *EXPONENT_BOUNDS))
         if crossings is not None and cross.any():
@@ -209,6 +226,13 @@ class SelfCalibrator:
         self._head = 0
         self._last_fit_s = -np.inf
         self.fits = 0
+        self._declared = np.zeros(n_beacons)
+        self._floor = FloorEstimate(p.floor_quantile)
+
+    @property
+    def floor_dbm(self) -> float | None:
+        """The receiver's detection floor seen so far (None before any reading)."""
+        return self._floor.dbm if self._floor.seen else None
 
     def device_prior(
         self, codes: IntArray, sigma_unknown_db: float
@@ -240,6 +264,8 @@ class SelfCalibrator:
         if not self.enabled:
             return
         p = self.params
+        self._declared = np.asarray(declared_1m_dbm, dtype=np.float64)
+        self._floor.add(rssi_dbm[count > 0])
         d = distance_m(est_xy, beacon_xy, np.sqrt(np.asarray(beacon_h2, dtype=np.float64)))
         use = (count > 0) & (est_sigma_m[:, None] <= p.max_fix_sigma_m) & (d >= p.min_distance_m)
         di, bi = np.nonzero(use)
@@ -280,6 +306,11 @@ class SelfCalibrator:
             self.prior_exponent,
             self.params,
             crossings=self._cross[:n],
+            floor_dbm=(
+                self._floor.dbm - self._declared[self._beacon[:n]]
+                if self.params.floor_margin_sigmas > 0 and self._floor.seen
+                else None
+            ),
         )
         self.exponent = fit.exponent
         self.obstacle_loss_db = fit.obstacle_loss_db
@@ -291,6 +322,27 @@ class SelfCalibrator:
         self._device_offset[codes] = fit.device_offset_db
         self._device_rows[codes] = fit.device_rows
         self.fits += 1
+
+
+class FloorEstimate:
+    """The receiver's detection floor: a low quantile of every reading, integer-dBm histogram."""
+
+    def __init__(self, quantile: float) -> None:
+        self.quantile = quantile
+        self._histogram = np.zeros(128, dtype=np.int64)  # integer dBm -127..0
+
+    @property
+    def seen(self) -> bool:
+        return bool(self._histogram.any())
+
+    @property
+    def dbm(self) -> float:
+        cum = np.cumsum(self._histogram)
+        return float(np.searchsorted(cum, self.quantile * cum[-1]) - 127)
+
+    def add(self, rssi_dbm: FloatArray) -> None:
+        bins = np.clip(np.round(rssi_dbm).astype(np.int64) + 127, 0, 127)
+        self._histogram += np.bincount(bins, minlength=128)
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,18 +364,13 @@ class DetectionModel:
 
     def __init__(self, params: DetectionParams | None = None) -> None:
         self.params = params or DetectionParams()
-        self._histogram = np.zeros(128, dtype=np.int64)  # integer dBm -127..0
+        self._floor = FloorEstimate(self.params.sensitivity_quantile)
         self._strong = 0.0
         self._missed = 0.0
 
     @property
     def sensitivity_dbm(self) -> float:
-        total = int(self._histogram.sum())
-        if total == 0:
-            return self.params.default_sensitivity_dbm
-        cum = np.cumsum(self._histogram)
-        k = int(np.searchsorted(cum, self.params.sensitivity_quantile * total))
-        return float(k - 127)
+        return self._floor.dbm if self._floor.seen else self.params.default_sensitivity_dbm
 
     @property
     def miss_rate(self) -> float:
@@ -332,8 +379,7 @@ class DetectionModel:
         return float(np.clip(rate, *p.miss_rate_bounds))
 
     def add_readings(self, rssi_dbm: FloatArray) -> None:
-        bins = np.clip(np.round(rssi_dbm).astype(np.int64) + 127, 0, 127)
-        self._histogram += np.bincount(bins, minlength=128)
+        self._floor.add(rssi_dbm)
 
     def add_epoch(self, predicted_dbm: FloatArray, heard: npt.NDArray[np.bool_]) -> None:
         """(D, B) predicted RSSI at confident fixes and whether each beacon was heard."""

@@ -109,3 +109,43 @@ def test_online_calibrator_learns_a_device_offset_from_fixes() -> None:
     assert mean[0] > 4.0 and mean[1] < -4.0 and mean[2] == 0.0
     assert sigma[0] < 6.0 and sigma[2] == 6.0
     assert abs(cal.exponent - 2.0) < 0.2
+
+
+def test_floor_keeps_the_exponent_unbiased_by_readings_lost_below_it() -> None:
+    # Readings below the receiver's floor never arrive: far away only the upper tail
+    # is heard, which flattens a plain fit of the exponent.
+    layout = small_store()
+    rng = np.random.default_rng(4)
+    rows = 40_000
+    xy = rng.uniform([0.5, 0.5], [19.5, 11.5], (rows, 2))
+    beacon = rng.integers(0, len(layout.beacons), rows)
+    d = distance_m(xy, layout.beacon_xy, beacon_height_offsets_m(layout))[np.arange(rows), beacon]
+    rssi = layout.tx_power_dbm[beacon] - 27.0 * np.log10(d) + rng.normal(0.0, 5.0, rows)
+    floor = float(np.median(rssi))  # half the readings lost
+    heard = rssi >= floor
+    args = (
+        rssi[heard],
+        layout.tx_power_dbm[beacon[heard]],
+        beacon[heard],
+        np.zeros(int(heard.sum()), dtype=np.int64),
+        np.log10(d[heard]),
+        9,
+        2.0,
+    )
+    plain = fit_radio_model(*args, SelfCalParams(), floor_dbm=floor).exponent  # margin 0: off
+    half = fit_radio_model(*args, SelfCalParams(floor_margin_sigmas=0.5), floor_dbm=floor)
+    clear = fit_radio_model(*args, SelfCalParams(floor_margin_sigmas=2.0), floor_dbm=floor)
+    assert plain < 2.0  # the bias this guards against
+    assert half.exponent > plain + 0.2  # half a spread removes part of it
+    assert abs(clear.exponent - 2.7) < 0.15  # rows well clear of the floor: unbiased
+
+
+def test_online_calibrator_learns_the_floor_from_the_readings() -> None:
+    cal = SelfCalibrator(2, 2.0, SelfCalParams(min_rows=10**9))
+    rng = np.random.default_rng(5)
+    rssi = rng.uniform(-94.0, -50.0, (3000, 2))
+    rssi[:, 1] = np.nan
+    count = np.where(np.isnan(rssi), 0, 1)
+    xy = np.full((3000, 2), 5.0)
+    cal.add(0.0, np.arange(3000), rssi, count, xy, np.zeros(3000), np.zeros((2, 2)), np.zeros(2))
+    assert cal.floor_dbm is not None and -94.0 <= cal.floor_dbm <= -93.0
