@@ -57,7 +57,13 @@ from positioning.signal import (
     encode_batch,
 )
 from positioning.tracker_radio import TrackerRadio
-from positioning.tracker_state import ParticleState, Readings, candidate_points, front_line
+from positioning.tracker_state import (
+    ParticleState,
+    Readings,
+    candidate_points,
+    front_line,
+    walking_heading,
+)
 from positioning.walkable import DEFAULT_STREET_DEPTH_M, WalkableGrid
 from positioning.zone_posterior import ZonePosterior
 
@@ -235,12 +241,11 @@ class ParticleTracker:
         st.est_xy[slots] = self._snap(mean)
         st.est_zone_p[slots] = self._zones.p_zone(pos, w, st.est_xy[slots])
         st.est_sigma[slots] = sigma
-        walking = (
-            np.asarray(np.sum(w * ~st.still[slots], axis=1, dtype=np.float64))
-            if p.learn_radio_map
-            else None
+        walking = np.asarray(np.sum(w * ~st.still[slots], axis=1, dtype=np.float64))
+        heading = walking_heading(w * ~st.still[slots], st.heading[slots])
+        self.radio.learn(
+            win, mean, sigma, p.missing_beacons > 0, walking if p.learn_radio_map else None, heading
         )
-        self.radio.learn(win, mean, sigma, p.missing_beacons > 0, walking)
 
     def _readings(self, win: WindowMatrix, anchor_xy: FloatArray) -> Readings:
         p = self.params

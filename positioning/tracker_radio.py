@@ -70,6 +70,7 @@ class TrackerRadio:
             selfcal,
             enabled=self_calibrate,
             calibration=calibration,
+            prior_body_loss_db=radio.body_loss_db,
         )
         self._fits_seen = 0
         self.learner = (
@@ -97,7 +98,7 @@ class TrackerRadio:
         table = self.maps.path_loss_db(
             cal.exponent,
             cal.obstacle_loss_db,
-            self.radio.body_loss_db,
+            cal.body_loss_db,
             None if learned is None else learned.correction_db,
             0 if learned is None else learned.version,
         )
@@ -108,6 +109,13 @@ class TrackerRadio:
         cell *= n_b
         # np.take: 2-3x faster than fancy indexing for a flat gather
         return np.take(table, cell[..., None] + beacon.astype(np.int32)[:, None, :])
+
+    def heading_cos(self, xy: FloatArray, heading_rad: FloatArray) -> FloatArray:
+        """(D, B) cos of the angle between each heading and the bearing to each beacon
+        (-1: straight behind; NaN where the heading is NaN)."""
+        to_beacon = self.layout.beacon_xy[None, :, :] - xy[:, None, :]
+        bearing = np.arctan2(to_beacon[..., 1], to_beacon[..., 0])
+        return np.asarray(np.cos(bearing - heading_rad[:, None]))
 
     def crossings_at(self, xy: FloatArray) -> FloatArray:
         """(D, B) obstacles between each point and each beacon."""
@@ -203,9 +211,11 @@ class TrackerRadio:
         sigma: FloatArray,
         learn_detection: bool,
         walking: FloatArray | None = None,
+        heading_rad: FloatArray | None = None,
     ) -> None:
         """Feed the epoch's fixes to the detection model, the self-calibration and the
-        radio-map learner (``walking`` (D,): posterior probability that each device walks)."""
+        radio-map learner (``walking`` (D,): posterior probability that each device walks;
+        ``heading_rad`` (D,): its walking direction, NaN where unknown)."""
         if learn_detection:
             det = self.detection
             det.add_readings(win.rssi_dbm[win.count > 0])
@@ -224,6 +234,7 @@ class TrackerRadio:
             self.tx_power_dbm,
             self.beacon_h2,
             self.crossings_at(mean),
+            None if heading_rad is None else self.heading_cos(mean, heading_rad),
         )
         if self.learner is not None:
             moving = np.zeros(len(mean)) if walking is None else walking

@@ -182,3 +182,23 @@ def front_line(layout: Layout) -> tuple[int, float]:
         "left": (0, 0.0),
         "right": (0, layout.width_m),
     }[entrance_side(layout)]
+
+
+#: A device's walking direction is known when most of its particles walk (mass over this)
+#: and they agree (mean resultant length over this: within about +-40 degrees).
+HEADING_KNOWN_MASS = 0.5
+HEADING_KNOWN_RESULTANT = 0.75
+
+
+def walking_heading(
+    walk_weight: npt.NDArray[np.float32], sector: npt.NDArray[np.uint8]
+) -> npt.NDArray[np.float64]:
+    """(M,) circular mean heading, radians, of walking particles (weights (M, N), 0 for
+    standing ones; heading sectors (M, N)); NaN where the device is not clearly walking
+    one way."""
+    angle = sector.astype(np.float64) * (2.0 * np.pi / HEADING_SECTORS)
+    w = walk_weight.astype(np.float64)
+    c, s = np.sum(w * np.cos(angle), axis=1), np.sum(w * np.sin(angle), axis=1)
+    mass = w.sum(axis=1)
+    known = (mass > HEADING_KNOWN_MASS) & (np.hypot(c, s) > HEADING_KNOWN_RESULTANT * mass)
+    return np.where(known, np.arctan2(s, c), np.nan)
