@@ -180,12 +180,14 @@ class WindowMatrix:
 
     ``device``: (D,) codes, ascending. ``rssi_dbm``: (D, B) robust mean in dB, NaN where
     a beacon was not heard. ``count``: (D, B) samples kept. ``last_t_s``: (D,) newest row.
+    ``mean_t_s``: (D,) mean time of the rows (None: not computed).
     """
 
     device: IntArray
     rssi_dbm: FloatArray
     count: IntArray
     last_t_s: FloatArray
+    mean_t_s: FloatArray | None = None
 
     @property
     def heard(self) -> npt.NDArray[np.bool_]:
@@ -216,11 +218,14 @@ def aggregate(rows: EncodedRows, n_beacons: int, reject: bool = True) -> WindowM
         mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
     last = np.full(len(devices), -np.inf)
     np.maximum.at(last, dev_row, rows.t_s)
+    rows_per_device = np.bincount(dev_row, minlength=len(devices))
+    mean_t = np.bincount(dev_row, weights=rows.t_s, minlength=len(devices)) / rows_per_device
     return WindowMatrix(
         devices,
         mean.reshape(len(devices), n_beacons),
         count.reshape(len(devices), n_beacons).astype(np.int64),
         last,
+        mean_t,
     )
 
 

@@ -212,9 +212,14 @@ class ParticleTracker:
         step = self.params.chunk_devices
         for a in range(0, len(win.device), step):
             part = slice(a, a + step)
+            mean_t = None if win.mean_t_s is None else win.mean_t_s[part]
             self._epoch_devices(
                 WindowMatrix(
-                    win.device[part], win.rssi_dbm[part], win.count[part], win.last_t_s[part]
+                    win.device[part],
+                    win.rssi_dbm[part],
+                    win.count[part],
+                    win.last_t_s[part],
+                    mean_t,
                 )
             )
 
@@ -232,7 +237,11 @@ class ParticleTracker:
             dt = win.last_t_s[old] - st.t_upd[slots[old]]
             self._propagate(slots[old], win.last_t_s[old])
             settled = win.last_t_s[old] - st.t_start[slots[old]] > p.street_transit_s
-            self._update(slots[old], readings.take(old), np.where(settled, dt, 0.0))
+            # readings were taken on average this long before the particles' time: walkers
+            # are compared with where they were then, not where they are now
+            mean_t = win.last_t_s if win.mean_t_s is None else win.mean_t_s
+            ago = (win.last_t_s - mean_t)[old]
+            self._update(slots[old], readings.take(old), np.where(settled, dt, 0.0), ago)
         st.t_upd[slots] = win.last_t_s
         st.last_heard[slots] = win.last_t_s
         st.n_beacons[slots] = win.n_beacons
@@ -292,12 +301,15 @@ class ParticleTracker:
             )
             st.pos[group], st.vel[group], st.still[group], st.heading[group] = pos, vel, still, head
 
-    def _update(self, slots: IntArray, r: Readings, street_s: FloatArray) -> None:
+    def _update(
+        self, slots: IntArray, r: Readings, street_s: FloatArray, ago_s: FloatArray
+    ) -> None:
         """Weight by the likelihood and the street prior (``street_s`` (M,) seconds it
         applies for, 0 for tracks younger than a passer-by's transit); resample when the
         ESS is low or the device looks lost."""
         st, p = self._state, self.params
-        ll = self.radio.loglik(st.pos[slots], r, st.heading[slots])
+        then = st.pos[slots] - st.vel[slots] * ago_s.astype(np.float32)[:, None, None]
+        ll = self.radio.loglik(then, r, st.heading[slots])
         lost = self.radio.loglik(r.proposals, r).max(axis=1) > ll.max(axis=1) + p.lost_margin_nats
         settled = np.flatnonzero(street_s > 0)
         if len(settled):
