@@ -96,6 +96,7 @@ class TrackerParams:
     shopfront_walls: float = 0.0
     self_calibrate: bool = True
     learn_radio_map: bool = True
+    score_at_reading_time: bool = True
     radio_learn: RadioLearnParams = field(default_factory=RadioLearnParams)
     motion: MotionParams = field(default_factory=MotionParams)
     radio: RadioParams = field(default_factory=RadioParams)
@@ -239,7 +240,9 @@ class ParticleTracker:
             settled = win.last_t_s[old] - st.t_start[slots[old]] > p.street_transit_s
             # readings were taken on average this long before the particles' time: walkers
             # are compared with where they were then, not where they are now
-            mean_t = win.last_t_s if win.mean_t_s is None else win.mean_t_s
+            mean_t = win.last_t_s
+            if p.score_at_reading_time and win.mean_t_s is not None:
+                mean_t = win.mean_t_s
             ago = (win.last_t_s - mean_t)[old]
             self._update(slots[old], readings.take(old), np.where(settled, dt, 0.0), ago)
         st.t_upd[slots] = win.last_t_s
