@@ -55,6 +55,7 @@ class SelfCalParams:
     obstacle_loss_max_db: float = 10.0  # concrete wall (COST 231 heavy wall 6.9 dB) with margin
     fit_body_loss: bool = True  # a tag on a shelf or a phone on a tripod has no body behind it
     body_min_rows: int = 400  # walkers' rows before the body loss moves from its prior
+    body_prior_rows: float = 300.0  # ridge towards the prior body loss, in walkers' rows
     offset_prior_rows: float = 30.0  # ridge weight pulling each offset to 0, in rows
     offset_bound_db: float = 12.0  # no beacon or phone is off its declared power by more
     calibrated_rows: int = 60  # rows after which a device's offset is trusted
@@ -152,17 +153,17 @@ def fit_body_loss(
     walker, which makes beacons ahead louder and those behind quieter as a body would
     (k = 10 n lag / ln 10; a 1 m lag at 5 m looks like 3.5 dB of body loss). The two
     differ in how they fall with distance, so both are fitted together (weighted least
-    squares, the ridge of :func:`_slope` pulling B to its prior); k is a nuisance.
+    squares, a ridge of ``body_prior_rows`` pulling B to its prior); k is a nuisance.
     """
     w = weight / weight.sum()
     x = np.column_stack([0.5 * heading_cos, heading_cos / np.maximum(distance_m, MIN_DISTANCE_M)])
     x -= w @ x
     z = residual_db - w @ residual_db
     xtx = (x * w[:, None]).T @ x
-    # as :func:`_slope`: the prior is worth slope_prior_rows rows of what the data tells
-    # about B once the lag is accounted for (the two regressors are correlated)
+    # the prior is worth body_prior_rows rows of what the data tell about B once the
+    # lag is accounted for (the two regressors are correlated)
     told = xtx[0, 0] - xtx[0, 1] ** 2 / max(xtx[1, 1], 1e-12)
-    ridge = params.slope_prior_rows / weight.sum() * max(told, 0.0)
+    ridge = params.body_prior_rows / weight.sum() * max(told, 0.0)
     xtx[0, 0] += ridge
     xtz = (x * w[:, None]).T @ z + np.array([ridge * prior_db, 0.0])
     try:

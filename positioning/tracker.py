@@ -96,7 +96,7 @@ class TrackerParams:
     shopfront_walls: float = 0.0
     self_calibrate: bool = True
     learn_radio_map: bool = True
-    score_at_reading_time: bool = True
+    score_at_reading_time: bool = False
     radio_learn: RadioLearnParams = field(default_factory=RadioLearnParams)
     motion: MotionParams = field(default_factory=MotionParams)
     radio: RadioParams = field(default_factory=RadioParams)

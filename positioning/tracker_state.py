@@ -196,9 +196,13 @@ def walking_heading(
     """(M,) circular mean heading, radians, of walking particles (weights (M, N), 0 for
     standing ones; heading sectors (M, N)); NaN where the device is not clearly walking
     one way."""
-    angle = sector.astype(np.float64) * (2.0 * np.pi / HEADING_SECTORS)
-    w = walk_weight.astype(np.float64)
-    c, s = np.sum(w * np.cos(angle), axis=1), np.sum(w * np.sin(angle), axis=1)
-    mass = w.sum(axis=1)
+    c = np.sum(walk_weight * np.take(_SECTOR_COS, sector), axis=1, dtype=np.float64)
+    s = np.sum(walk_weight * np.take(_SECTOR_SIN, sector), axis=1, dtype=np.float64)
+    mass = np.sum(walk_weight, axis=1, dtype=np.float64)
     known = (mass > HEADING_KNOWN_MASS) & (np.hypot(c, s) > HEADING_KNOWN_RESULTANT * mass)
     return np.where(known, np.arctan2(s, c), np.nan)
+
+
+_SECTOR_ANGLE = np.arange(HEADING_SECTORS) * (2.0 * np.pi / HEADING_SECTORS)
+_SECTOR_COS = np.cos(_SECTOR_ANGLE).astype(np.float32)
+_SECTOR_SIN = np.sin(_SECTOR_ANGLE).astype(np.float32)
