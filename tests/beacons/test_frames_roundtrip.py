@@ -20,7 +20,7 @@ from beacons.eddystone import (
     encode_url,
 )
 from beacons.frames import decode_payload, encode_payload
-from beacons.ibeacon import IBeacon
+from beacons.ibeacon import APPLE_COMPANY_ID, IBeacon
 
 signed_byte = st.integers(-128, 127)
 u16 = st.integers(0, 0xFFFF)
@@ -34,7 +34,8 @@ ibeacons = st.builds(
 )
 altbeacons = st.builds(
     AltBeacon,
-    company_id=u16,
+    # Apple's manufacturer data is read as iBeacon or nothing (beacons.frames), never as AltBeacon
+    company_id=u16.filter(lambda c: c != APPLE_COMPANY_ID),
     beacon_id=st.binary(min_size=20, max_size=20),
     reference_rssi_dbm=signed_byte,
     reserved=st.integers(0, 255),
