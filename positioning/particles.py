@@ -2,9 +2,7 @@
 
 Arrays carry a leading device axis M and a particle axis N: positions (M, N, 2),
 velocities (M, N, 2), a motion mode (M, N) bool (True = standing still), weights
-(M, N). Measurements are packed per device as the K strongest beacons heard in an
-epoch: beacon index (M, K), mean RSSI (M, K), count (M, K) with 0 for padding.
-The stateful :class:`positioning.tracker.ParticleTracker` only strings these together.
+(M, N). The measurement model is :mod:`positioning.likelihood`. The stateful :class:`positioning.tracker.ParticleTracker` only strings these together.
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage, special
 
-from positioning.pathloss import MIN_DISTANCE_M
 from positioning.radiomap import HEADING_SECTORS
 from positioning.walkable import WalkableGrid
 
@@ -25,8 +22,6 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 FloatLike = npt.NDArray[np.floating]
 U8 = npt.NDArray[np.uint8]
-
-_TEN_OVER_LN10 = np.float32(10.0 / np.log(10.0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,104 +274,6 @@ def path_is_free(x: F32, y: F32, dx: F32, dy: F32, floor: FloorMap) -> BoolArray
         k += 1
         live = live[ok[live] & (steps[live] > k)]
     return ok
-
-
-@dataclass(frozen=True, slots=True)
-class RadioParams:
-    """Measurement model in the RSSI domain (see docs/positioning.md)."""
-
-    sigma_fast_db: float = 5.0  # per-reading fading, averages down with the count
-    sigma_slow_db: float = 3.0  # shadowing correlated over seconds, does not average down
-    student_nu: float = 4.0  # heavy tails: deep fades and body shadowing are not Gaussian
-    offset_prior_db: float = 6.0  # phone/tag gain spread before self-calibration
-    body_loss_db: float = 4.0  # carrier's body between device and beacon (Faragher & Harle 2015)
-
-
-def log10_distance(pos: F32, beacon_xy: F32, beacon_h2: F32) -> F32:
-    """(M, N, K) log10 of particle-beacon distances; beacon_xy (M, K, 2), beacon_h2 (M, K)."""
-    diff = pos[:, :, None, :] - beacon_xy[:, None, :, :]
-    d2 = np.einsum("mnki,mnki->mnk", diff, diff) + beacon_h2[:, None, :]
-    return np.asarray(0.5 * np.log10(np.maximum(d2, np.float32(MIN_DISTANCE_M**2))), np.float32)
-
-
-def log_likelihood(
-    path_loss_db: F32,
-    expected_1m_dbm: F32,
-    rssi_dbm: F32,
-    count: F32,
-    offset_mean_db: F32,
-    offset_sigma_db: F32,
-    radio: RadioParams,
-) -> F32:
-    """log p(readings | particle) for (M, N) particles, Student-t residuals, device offset profiled.
-
-    path_loss_db (M, N, K) model loss from 1 m to each particle (10 n log10 d plus
-    obstacle losses, see :mod:`positioning.radiomap`);
-    expected_1m_dbm (M, K), rssi_dbm (M, K) and count (M, K) are the packed readings
-    (count 0 marks padding). The device's unknown gain offset c is estimated per
-    particle (the precision-weighted mean of the residuals, shrunk towards
-    ``offset_mean_db`` with prior ``offset_sigma_db``) and its prior cost added: a
-    profile likelihood over c, which keeps a phone reading 5 dB low from being
-    placed far from every beacon.
-    """
-    nu = np.float32(radio.student_nu)
-    var = np.float32(radio.sigma_fast_db**2) / np.maximum(count, 1) + np.float32(
-        radio.sigma_slow_db**2
-    )
-    prec = np.where(count > 0, 1.0 / var, 0.0).astype(np.float32)  # (M, K)
-    # resid = rssi - (expected - path loss) on the (M, N, K) array
-    resid = path_loss_db + (rssi_dbm - expected_1m_dbm)[:, None, :]
-    prior_prec = (1.0 / offset_sigma_db**2).astype(np.float32)[:, None]
-    mu0 = offset_mean_db.astype(np.float32)[:, None]
-    # Offset: precision-weighted mean of the residuals shrunk towards the prior (a batched
-    # matrix product); the Student-t below then discounts the beacons it does not fit.
-    weighted = _batched_dot(resid, prec)
-    offset = (weighted + prior_prec * mu0) / (prec.sum(axis=1)[:, None] + prior_prec)
-    resid -= offset[..., None]
-    resid *= resid
-    resid *= (prec / nu)[:, None, :]
-    # sum over the ~10 beacons as a product with ones: 6x faster than .sum(axis=2)
-    ll = _batched_dot(np.log1p(resid, out=resid), np.ones((1, resid.shape[2]), np.float32))
-    ll *= np.float32(-0.5 * (nu + 1.0))
-    ll -= 0.5 * prior_prec * (offset - mu0) ** 2
-    return np.asarray(ll, dtype=np.float32)
-
-
-def _batched_dot(a: F32, b: F32) -> F32:
-    """(M, N) sums over k of a (M, N, K) times b (M or 1, K), as a batched matrix
-    product (several times faster than a sum over the last axis). The BLAS kernel now
-    and then raises a spurious invalid-value flag on finite input (seen twice, on a
-    (1, 3, 5) array, never reproduced): the flag is ignored, and the result checked,
-    with an exact but slower sum as the fallback."""
-    with np.errstate(invalid="ignore"):
-        out = np.matmul(a, np.broadcast_to(b, (len(a), b.shape[1]))[:, :, None])[..., 0]
-    if np.isfinite(out).all() or not np.isfinite(a).all():
-        return np.asarray(out)
-    return np.asarray(np.einsum("mnk,mk->mn", a, np.broadcast_to(b, (len(a), b.shape[1]))))
-
-
-def miss_log_likelihood(
-    path_loss_db: F32,
-    expected_dbm: F32,
-    valid: BoolArray,
-    sensitivity_dbm: float,
-    miss_rate: float,
-    radio: RadioParams,
-) -> F32:
-    """log P(beacon not heard | particle) summed over U unheard beacons: (M, N).
-
-    path_loss_db (M, N, U); expected_dbm (M, U) is the beacon's 1 m power plus the
-    device's offset; valid (M, U) masks padding. Not hearing a beacon means its RSSI
-    fell below the receiver floor, or the scan missed it (``miss_rate``):
-    P = m + (1 - m) * Phi((floor - mu) / sigma), Phi by the logistic approximation
-    1 / (1 + exp(-1.702 z)) (Bowling et al., J. Ind. Eng. Manag. 2(1), 2009).
-    """
-    sigma = np.float32(np.hypot(radio.sigma_fast_db, radio.sigma_slow_db))
-    mu = expected_dbm[:, None, :] - path_loss_db
-    z = (np.float32(sensitivity_dbm) - mu) * np.float32(1.702 / sigma)
-    below = 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
-    p = np.float32(miss_rate) + np.float32(1.0 - miss_rate) * below
-    return np.asarray(np.sum(np.where(valid[:, None, :], np.log(p), 0.0), axis=2), np.float32)
 
 
 def systematic_resample(weights: F32, rng: np.random.Generator) -> IntArray:

@@ -33,20 +33,21 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from beacons.observation import ObservationBatch
+from positioning.detection import DetectionParams
 from positioning.errors import PositioningError
 from positioning.layout import Layout
+from positioning.likelihood import RadioParams
 from positioning.locators import PositionFix
 from positioning.particles import (
     FloorMap,
     MotionParams,
-    RadioParams,
     jump_across_front,
     normalise_log_weights,
     predict,
     systematic_resample,
 )
 from positioning.radiolearn import RadioLearnParams
-from positioning.selfcal import DetectionParams, RadioCalibration, SelfCalibrator, SelfCalParams
+from positioning.selfcal import RadioCalibration, SelfCalibrator, SelfCalParams
 from positioning.shopfront import ShopFront
 from positioning.signal import (
     DeviceCodes,

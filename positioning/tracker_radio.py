@@ -4,7 +4,7 @@ readings of an epoch and their likelihood at particle positions.
 Path loss is looked up in per-beacon maps of the walkable grid
 (:mod:`positioning.radiomap`) with the exponent, obstacle loss and beacon offsets of
 the online self-calibration (:mod:`positioning.selfcal`); the likelihood is the
-Student-t RSSI likelihood of :func:`positioning.particles.log_likelihood` with the
+Student-t RSSI likelihood of :func:`positioning.likelihood.log_likelihood` with the
 device's gain offset profiled out, plus optionally what unheard beacons say.
 """
 
@@ -15,19 +15,15 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
+from positioning.detection import DetectionModel, DetectionParams
 from positioning.layout import Layout
+from positioning.likelihood import RadioParams, log_likelihood, miss_log_likelihood
 from positioning.locators import weighted_centroid
-from positioning.particles import FloorMap, RadioParams, log_likelihood, miss_log_likelihood
+from positioning.particles import FloorMap
 from positioning.pathloss import beacon_height_offsets_m
 from positioning.radiolearn import RadioLearnParams, RadioMapLearner
 from positioning.radiomap import UNKNOWN_HEADING, RadioMaps
-from positioning.selfcal import (
-    DetectionModel,
-    DetectionParams,
-    RadioCalibration,
-    SelfCalibrator,
-    SelfCalParams,
-)
+from positioning.selfcal import RadioCalibration, SelfCalibrator, SelfCalParams
 from positioning.signal import WindowMatrix
 from positioning.tracker_state import Readings
 from positioning.walkable import WalkableGrid

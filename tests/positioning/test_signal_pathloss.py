@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from locators_synth import small_store
 
+from positioning.detection import DetectionModel
 from positioning.pathloss import (
     MIN_DISTANCE_M,
     distance_from_rssi,
@@ -12,7 +13,6 @@ from positioning.pathloss import (
     rssi_gradient_wrt_position,
 )
 from positioning.radiomap import RadioMaps
-from positioning.selfcal import DetectionModel
 from positioning.walkable import WalkableGrid
 
 

@@ -7,12 +7,11 @@ import pytest
 from locators_synth import merge, observe_path, small_store, straight_walk, truth_at
 
 from beacons.observation import ObservationBatch
+from positioning.likelihood import RadioParams, log_likelihood
 from positioning.locators import PositionFix, make_locator
 from positioning.particles import (
     FloorMap,
     MotionParams,
-    RadioParams,
-    log_likelihood,
     predict,
     systematic_resample,
 )
