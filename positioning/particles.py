@@ -35,6 +35,15 @@ class MotionParams:
     along their heading (the driving term of the social-force model, Helbing & Molnar,
     Phys. Rev. E 51(5), 1995, desired speed 1.34 +- 0.26 m/s); 0 turns it off and
     leaves the zero-mean velocity process, whose walkers are too slow.
+
+    Mode durations are semi-Markov: a mixture of short spells (the rates above) and,
+    with prior weight ``long_walk_fraction`` / ``long_stop_fraction``, long ones (a walked
+    track, a staff post). The chance to switch then depends on how long the device has
+    been in its mode: a walk that has lasted a minute is most likely a long one, and is
+    unlikely to stop in the next second (see :func:`switch_probability`). Fractions 0
+    (the defaults) give the memoryless two-state chain; ``long_walk_fraction=0.1`` with
+    ``walk_to_still_per_s=0.11`` keeps a fresh walk's stop rate at 0.1/s and follows
+    walked tracks (docs/positioning.md, "Plain data").
     """
 
     walk_speed_sigma_m_s: float = 0.7  # stationary spread of each velocity component
@@ -42,9 +51,13 @@ class MotionParams:
     max_speed_m_s: float = 2.0  # brisk walk; faster moves are not shoppers
     still_jitter_m_s: float = 0.05  # sway of a standing person, m per sqrt(s)
     still_to_walk_per_s: float = 0.1  # a stop lasts ~10 s on average
-    walk_to_still_per_s: float = 0.1  # a walk lasts ~10 s between stops
+    walk_to_still_per_s: float = 0.1  # a walk lasts ~10 s between stops (0.11 with long walks)
     still_turn_per_s: float = 0.1  # a browsing shopper turns to another shelf every ~10 s
     preferred_speed_m_s: float = 1.3  # walkers relax towards it (Helbing & Molnar: 1.34 m/s)
+    long_walk_fraction: float = 0.0  # prior weight of walks that go on (walked tracks; 0.1)
+    long_walk_to_still_per_s: float = 0.01  # such a walk lasts ~100 s between stops
+    long_stop_fraction: float = 0.0  # prior weight of stops that go on (posts, recordings)
+    long_still_to_walk_per_s: float = 0.01  # such a stop lasts ~100 s
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +137,14 @@ def predict(
     floor: FloorMap,
     rng: np.random.Generator,
     params: MotionParams,
+    mode_age_s: FloatLike | None = None,
 ) -> tuple[F32, F32, BoolArray, U8]:
     """Move (M, N, 2) particles by ``dt_s`` (M,) seconds; moves into or through blocked cells
     are refused (the particle stays, with zero velocity).
+
+    ``mode_age_s`` (M, 2): seconds each device has been walking (column 0) and standing
+    (1) so far, 0 in the other mode; particles switch mode by :func:`switch_probability`
+    for their mode's age (without it, as if every spell had just begun).
 
     The velocity follows an Ornstein-Uhlenbeck process, discretised exactly for any
     dt; standing particles only sway and keep their heading (a 45-degree sector),
@@ -136,9 +154,9 @@ def predict(
     m, n = still.shape
     dt = dt_s.astype(np.float32)[:, None]
     u = rng.random((m, n), dtype=np.float32)
-    p_start = 1.0 - np.exp(-np.float32(params.still_to_walk_per_s) * dt)
-    p_stop = 1.0 - np.exp(-np.float32(params.walk_to_still_per_s) * dt)
-    still = np.where(still, u >= p_start, u < p_stop)
+    ages = np.zeros((m, 2), np.float32) if mode_age_s is None else mode_age_s
+    p_switch = switch_probability(ages, dt, params)
+    still = still ^ (u < np.where(still, p_switch[:, 1:2], p_switch[:, 0:1]))
     walking = (~still).astype(np.float32)
     a = np.exp(-dt / np.float32(params.velocity_time_constant_s))
     kick = np.sqrt(1.0 - a * a) * np.float32(params.walk_speed_sigma_m_s)
@@ -166,6 +184,28 @@ def predict(
     out_vel[..., 0] = vx * okf
     out_vel[..., 1] = vy * okf
     return out_pos, out_vel, still, _headings(heading, still, vx, vy, dt, rng, params)
+
+
+def switch_probability(mode_age_s: F32, dt_s: F32, params: MotionParams) -> F32:
+    """(M, 2) probability that a walking (column 0) or standing (1) particle of each device
+    switches mode within ``dt_s`` (M, 1) seconds, the device's walk or stop having lasted
+    ``mode_age_s`` (M, 2) seconds.
+
+    A spell is short (rate r_s) or, with prior weight pi, long (rate r_l); its survival is
+    S(a) = (1 - pi) exp(-r_s a) + pi exp(-r_l a). Given survival to age a, the spell is
+    short with probability q = (1 - pi) exp(-r_s a) / S(a), and ends within dt with
+    probability 1 - q exp(-r_s dt) - (1 - q) exp(-r_l dt): exact for any dt, and the
+    hazard falls from (1 - pi) r_s + pi r_l to r_l as the spell lasts (a mixture of
+    exponentials).
+    """
+    short = np.array([params.walk_to_still_per_s, params.still_to_walk_per_s], np.float32)
+    long = np.array([params.long_walk_to_still_per_s, params.long_still_to_walk_per_s], np.float32)
+    frac = np.array([params.long_walk_fraction, params.long_stop_fraction], np.float32)
+    # odds long:short at age a = pi / (1 - pi) * exp((r_s - r_l) a), capped against overflow
+    growth = np.exp(np.minimum((short - long) * mode_age_s.astype(np.float32), np.float32(60.0)))
+    q = np.float32(1.0) / (np.float32(1.0) + frac / np.maximum(1.0 - frac, 1e-6) * growth)
+    stay = q * np.exp(-short * dt_s) + (np.float32(1.0) - q) * np.exp(-long * dt_s)
+    return np.asarray(np.float32(1.0) - stay, dtype=np.float32)
 
 
 def _drive(vel: F32, vx: F32, vy: F32, noise: F32, a: F32, speed: np.float32) -> tuple[F32, F32]:

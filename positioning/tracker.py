@@ -15,7 +15,9 @@ correction of the radio map per beacon and floor cell is learned from walking
 shoppers' fixes (:mod:`positioning.radiolearn`, ``learn_radio_map``). Just behind
 the glass and just outside it look alike to the radio, so particles now and then try
 the mirror image across the shop front, and a track heard for longer than a passer-by
-would be loses its street hypotheses (docs/positioning.md, tracker item 6).
+would be loses its street hypotheses (docs/positioning.md, tracker item 6). With
+``mode_mean`` the fix is the mean of the particles in the device's more likely mode: a
+walker's standing particles, left behind, would otherwise pull it back.
 
 The measurement side (radio maps, self-calibration, packed readings, likelihood) is
 :mod:`positioning.tracker_radio`; the shop-front rules and ``p_inside``, the posterior
@@ -98,11 +100,23 @@ class TrackerParams:
     self_calibrate: bool = True
     learn_radio_map: bool = True
     score_at_reading_time: bool = False
+    mode_mean: bool = False
     radio_learn: RadioLearnParams = field(default_factory=RadioLearnParams)
     motion: MotionParams = field(default_factory=MotionParams)
     radio: RadioParams = field(default_factory=RadioParams)
     selfcal: SelfCalParams = field(default_factory=SelfCalParams)
     detection: DetectionParams = field(default_factory=DetectionParams)
+
+
+def _mode_weights(
+    w: npt.NDArray[np.float32], still: npt.NDArray[np.bool_], walking: FloatArray
+) -> npt.NDArray[np.float32]:
+    """(M, N) weights of the particles in each device's more likely mode, renormalised: the
+    estimate of a walker is where its walking particles are, not pulled back by the
+    standing ones left behind (and a standing device's not by walkers wandering off)."""
+    keep = still != (walking > 0.5)[:, None]
+    ws = w * keep
+    return (ws / np.maximum(ws.sum(axis=1, keepdims=True), 1e-30)).astype(np.float32)
 
 
 def tracker_params(params: TrackerParams | None = None, **overrides: Any) -> TrackerParams:
@@ -246,15 +260,19 @@ class ParticleTracker:
                 mean_t = win.mean_t_s
             ago = (win.last_t_s - mean_t)[old]
             self._update(slots[old], readings.take(old), np.where(settled, dt, 0.0), ago)
+        t_before = np.where(new, win.last_t_s, st.t_upd[slots])
         st.t_upd[slots] = win.last_t_s
         st.last_heard[slots] = win.last_t_s
         st.n_beacons[slots] = win.n_beacons
-        pos, w = st.pos[slots], st.w[slots]
+        pos, w, still = st.pos[slots], st.w[slots], st.still[slots]
+        walking = np.asarray(np.sum(w * ~still, axis=1, dtype=np.float64))
         mean, sigma, st.est_inside[slots] = self.front.summarise(pos, w)
+        if p.mode_mean:
+            mean = self.front.summarise(pos, _mode_weights(w, still, walking))[0]
         st.est_xy[slots] = self._snap(mean)
         st.est_zone_p[slots] = self._zones.p_zone(pos, w, st.est_xy[slots])
         st.est_sigma[slots] = sigma
-        walking = np.asarray(np.sum(w * ~st.still[slots], axis=1, dtype=np.float64))
+        st.count_mode_age(slots, walking > 0.5, win.last_t_s - t_before)
         heading = walking_heading(w * ~st.still[slots], st.heading[slots])
         self.radio.learn(
             win, mean, sigma, p.missing_beacons > 0, walking if p.learn_radio_map else None, heading
@@ -290,9 +308,10 @@ class ParticleTracker:
             group = slots[n_sub == n]
             sub_dt = dt[n_sub == n] / n
             pos, vel, still, head = st.pos[group], st.vel[group], st.still[group], st.heading[group]
+            age = st.mode_age[group]
             for _ in range(int(n)):
                 pos, vel, still, head = predict(
-                    pos, vel, still, head, sub_dt, self.floor, self._rng, p.motion
+                    pos, vel, still, head, sub_dt, self.floor, self._rng, p.motion, age
                 )
             pos = jump_across_front(
                 pos,

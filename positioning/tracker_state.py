@@ -45,6 +45,7 @@ class ParticleState:
         self.t_upd: F64 = np.full(c, -np.inf)
         self.last_heard: F64 = np.full(c, -np.inf)
         self.t_start: F64 = np.full(c, np.inf)  # when the current track began
+        self.mode_age: F64 = np.zeros((c, 2))  # seconds walking, standing (posterior) so far
         self.est_xy: F64 = np.zeros((c, 2))
         self.est_sigma: F64 = np.zeros(c)
         self.est_inside: F64 = np.zeros(c)  # posterior probability of being past the front
@@ -57,6 +58,7 @@ class ParticleState:
         self.vel = _grown(self.vel, capacity, 0.0)
         self.still = _grown(self.still, capacity, True)
         self.heading = _grown(self.heading, capacity, 0)
+        self.mode_age = _grown(self.mode_age, capacity, 0.0)
         self.w = _grown(self.w, capacity, 1.0 / self.n)
         self.t_upd = _grown(self.t_upd, capacity, -np.inf)
         self.last_heard = _grown(self.last_heard, capacity, -np.inf)
@@ -91,11 +93,13 @@ class ParticleState:
         return slots, new
 
     def reset(self, slots: IntArray, pos: F32, rng: np.random.Generator) -> None:
-        """Fresh particles at ``pos`` (M, N, 2): standing or walking at random, still, equal weights."""
+        """Fresh particles at ``pos`` (M, N, 2): standing or walking at random, still, equal
+        weights; the device's modes just begun."""
         self.pos[slots] = pos
         self.vel[slots] = 0.0
         self.still[slots] = rng.random((len(slots), self.n)) < 0.5
         self.heading[slots] = rng.integers(0, HEADING_SECTORS, (len(slots), self.n), dtype=np.uint8)
+        self.mode_age[slots] = 0.0
         self.w[slots] = 1.0 / self.n
 
     def take(self, slots: IntArray, idx: IntArray) -> None:
@@ -106,6 +110,16 @@ class ParticleState:
         self.still[slots] = self.still[rows, idx]
         self.heading[slots] = self.heading[rows, idx]
         self.w[slots] = 1.0 / self.n
+
+    def count_mode_age(self, slots: IntArray, walking: BoolArray, dt_s: F64) -> None:
+        """Devices mostly walking (``walking`` (M,): posterior walking mass over one half) add
+        ``dt_s`` (M,) to their walking age and restart their standing one, and the other way
+        round: how long the device has been in its current mode (the semi-Markov motion's
+        clock, :func:`positioning.particles.switch_probability`)."""
+        age = self.mode_age[slots]
+        age[:, 0] = np.where(walking, age[:, 0] + dt_s, 0.0)
+        age[:, 1] = np.where(walking, 0.0, age[:, 1] + dt_s)
+        self.mode_age[slots] = age
 
     def release(self, codes: IntArray) -> None:
         codes = codes[codes < len(self.slot_of_code)]
