@@ -8,8 +8,52 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy.special import log_ndtr
 
 FloatArray = npt.NDArray[np.float64]
+
+
+def inverse_mills(alpha: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Truncated-normal terms at ``alpha`` = (mean - floor) / sigma (any shape).
+
+    A normal reading heard only above the floor has conditional mean
+    mean + sigma * lam and variance sigma^2 (1 - delta), with lam = phi(alpha) /
+    Phi(alpha) (the inverse Mills ratio) and delta = lam (lam + alpha), 0 < delta < 1
+    (Greene, *Econometric Analysis*, 7th ed., theorem 19.2). Returns (lam, delta).
+    """
+    a = np.clip(alpha, -30.0, 30.0)
+    lam = np.exp(-0.5 * a * a - 0.5 * np.log(2.0 * np.pi) - log_ndtr(a))
+    return lam, np.clip(lam * (lam + a), 0.0, 1.0)
+
+
+def irls_step(
+    y: FloatArray,
+    mu: FloatArray,
+    floor: FloatArray | float | None,
+    scale: float,
+    min_rows: int,
+    huber_k: float,
+) -> tuple[FloatArray, FloatArray, float]:
+    """Huber weights, working response and robust spread of one IRLS pass of a fit of
+    readings ``y`` to model means ``mu`` (rows (R,)), the spread ``scale`` from the pass
+    before. With a ``floor`` (None: no truncation) a heard reading is compared with its
+    truncated mean mu + scale lam, weighed by its variance 1 - delta and the working
+    response is mu + e / (1 - delta) (Fisher scoring of the truncated likelihood); the
+    spread comes from the rows two spreads clear of the floor, where truncation does
+    not narrow it, when there are ``min_rows`` of them.
+    """
+    e = y - mu  # centred by the offsets after one pass
+    if floor is None:
+        scale = max(float(np.median(np.abs(e))) * 1.4826, 1.0)
+        return np.minimum(1.0, huber_k * scale / np.maximum(np.abs(e), 1e-9)), y, scale
+    alpha = (mu - floor) / scale
+    lam, delta = inverse_mills(alpha)
+    e -= scale * lam
+    keep, clear = np.maximum(1.0 - delta, 1e-3), alpha > 2.0
+    base = e[clear] if clear.sum() >= min_rows else e
+    scale = max(float(np.median(np.abs(base - np.median(base)))) * 1.4826, 1.0)
+    w = np.minimum(1.0, huber_k * scale / np.maximum(np.abs(e), 1e-9)) * keep
+    return w, mu + e / keep, scale
 
 
 class FloorEstimate:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from positioning.detection import FloorEstimate
+from positioning.detection import FloorEstimate, irls_step
 from positioning.geometry import count_crossed
 from positioning.layout import Layout
 from positioning.pathloss import (
@@ -49,9 +49,7 @@ class SelfCalParams:
     min_rows: int = 400  # no fit before this much evidence
     max_fix_sigma_m: float = 2.0  # only fixes the tracker is sure of feed the fit
     min_distance_m: float = 2.0  # near a beacon a 1 m position error swamps log10(d)
-    slope_prior_rows: float = (
-        300.0  # ridge weight of the exponent's and obstacle loss's priors, in rows
-    )
+    slope_prior_rows: float = 300.0  # ridge of the exponent's and obstacle loss's priors, rows
     obstacle_loss_prior_db: float = 3.0  # per crossing; COST 231 light wall 3.4 dB
     obstacle_loss_max_db: float = 10.0  # concrete wall (COST 231 heavy wall 6.9 dB) with margin
     fit_body_loss: bool = True  # a tag on a shelf or a phone on a tripod has no body behind it
@@ -63,8 +61,7 @@ class SelfCalParams:
     calibrated_offset_sigma_db: float = 2.5  # prior spread of a trusted device offset
     iterations: int = 6
     floor_quantile: float = 0.002  # the weakest 0.2 % of readings mark the detection floor
-    # fit only rows predicted this far above the floor (0: all rows); off: see docs
-    floor_margin_sigmas: float = 0.0
+    truncated_fit: bool = False  # truncated regression at the floor; off: see docs
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,13 +94,12 @@ def fit_radio_model(
     computed for all groups at once with ``bincount``; the two slopes are fitted on
     centred variables so the common level stays with the offsets.
 
-    ``floor_dbm``: the receiver's detection floor (scalar or (R,)). Only readings
-    above it exist, so where the model's mean is near or below it the heard readings
-    are the upper tail and a plain fit flattens the exponent (truncated regression).
-    Each pass fits only the rows whose predicted mean is ``floor_margin_sigmas``
-    robust spreads above the floor: a selection on the regressors (distance, offsets),
-    not on the reading. Two spreads remove the bias, half a spread part of it; off by
-    default (docs/positioning.md, "Self-calibration", for why).
+    ``floor_dbm``: the receiver's detection floor (scalar or (R,)), None: no truncation.
+    Only readings above it exist, so where the model's mean is near or below it the
+    heard readings are the upper tail and a plain fit flattens the exponent. The fit is
+    then a truncated regression (Hausman & Wise, Econometrica 45(4), 1977): each pass
+    compares a reading with its mean given that it was heard (Fisher scoring, see
+    :func:`positioning.detection.irls_step`).
     """
     n_dev = int(device.max(initial=-1)) + 1
     n, a, c = float(prior_exponent), np.zeros(n_beacons), np.zeros(n_dev)
@@ -115,24 +111,18 @@ def fit_radio_model(
     floor = None if floor_dbm is None else floor_dbm - declared_1m_dbm
     scale = 4.0
     for _ in range(params.iterations):
-        e = y - (a[beacon] + c[device] + n * x - loss * cross)
-        mad = float(np.median(np.abs(e))) * 1.4826  # e is centred by the offsets after one pass
-        scale = max(mad, 1.0)
-        w = np.minimum(1.0, HUBER_K * scale / np.maximum(np.abs(e), 1e-9))
-        if floor is not None and params.floor_margin_sigmas > 0:
-            clear = y - e >= floor + params.floor_margin_sigmas * scale
-            if clear.sum() >= params.min_rows:  # else too few rows: keep them all
-                w = w * clear
-        n = _slope(w, x, y - a[beacon] - c[device] + loss * cross, prior_exponent, params)
+        mu = a[beacon] + c[device] + n * x - loss * cross
+        w, y_work, scale = irls_step(y, mu, floor, scale, params.min_rows, HUBER_K)
+        n = _slope(w, x, y_work - a[beacon] - c[device] + loss * cross, prior_exponent, params)
         n = float(np.clip(n, *EXPONENT_BOUNDS))
         if crossings is not None and cross.any():
-            z = y - a[beacon] - c[device] - n * x
+            z = y_work - a[beacon] - c[device] - n * x
             loss = _slope(w, -cross, z, params.obstacle_loss_prior_db, params)
             loss = float(np.clip(loss, 0.0, params.obstacle_loss_max_db))
         if fit_devices and n_dev:
-            r = y - a[beacon] - n * x + loss * cross
+            r = y_work - a[beacon] - n * x + loss * cross
             c = _group_ridge(device, w, r, n_dev, lam_o, bound)
-        r = y - c[device] - n * x + loss * cross
+        r = y_work - c[device] - n * x + loss * cross
         a = _group_ridge(beacon, w, r, n_beacons, lam_o, bound)
     rows = np.bincount(device, minlength=n_dev).astype(np.int64)
     return RadioFit(n, loss, a, c, rows, scale)
@@ -359,7 +349,7 @@ class SelfCalibrator:
             crossings=self._cross[:n],
             floor_dbm=(
                 self._floor.dbm - self._declared[self._beacon[:n]]
-                if self.params.floor_margin_sigmas > 0 and self._floor.seen
+                if self.params.truncated_fit and self._floor.seen
                 else None
             ),
         )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from locators_synth import small_store
 
+from positioning.detection import inverse_mills
 from positioning.pathloss import beacon_height_offsets_m, distance_m
 from positioning.selfcal import (
     SelfCalibrator,
@@ -111,16 +113,16 @@ def test_online_calibrator_learns_a_device_offset_from_fixes() -> None:
     assert abs(cal.exponent - 2.0) < 0.2
 
 
-def test_floor_keeps_the_exponent_unbiased_by_readings_lost_below_it() -> None:
+def _truncated_rows(exponent: float, seed: int) -> tuple[tuple, float]:
     # Readings below the receiver's floor never arrive: far away only the upper tail
     # is heard, which flattens a plain fit of the exponent.
     layout = small_store()
-    rng = np.random.default_rng(4)
+    rng = np.random.default_rng(seed)
     rows = 40_000
     xy = rng.uniform([0.5, 0.5], [19.5, 11.5], (rows, 2))
     beacon = rng.integers(0, len(layout.beacons), rows)
     d = distance_m(xy, layout.beacon_xy, beacon_height_offsets_m(layout))[np.arange(rows), beacon]
-    rssi = layout.tx_power_dbm[beacon] - 27.0 * np.log10(d) + rng.normal(0.0, 5.0, rows)
+    rssi = layout.tx_power_dbm[beacon] - 10.0 * exponent * np.log10(d) + rng.normal(0, 5.0, rows)
     floor = float(np.median(rssi))  # half the readings lost
     heard = rssi >= floor
     args = (
@@ -131,13 +133,70 @@ def test_floor_keeps_the_exponent_unbiased_by_readings_lost_below_it() -> None:
         np.log10(d[heard]),
         9,
         2.0,
+        SelfCalParams(),
     )
-    plain = fit_radio_model(*args, SelfCalParams(), floor_dbm=floor).exponent  # margin 0: off
-    half = fit_radio_model(*args, SelfCalParams(floor_margin_sigmas=0.5), floor_dbm=floor)
-    clear = fit_radio_model(*args, SelfCalParams(floor_margin_sigmas=2.0), floor_dbm=floor)
-    assert plain < 2.0  # the bias this guards against
-    assert half.exponent > plain + 0.2  # half a spread removes part of it
-    assert abs(clear.exponent - 2.7) < 0.15  # rows well clear of the floor: unbiased
+    return args, floor
+
+
+@pytest.mark.parametrize("exponent", [1.7, 2.7, 3.3])
+def test_truncated_fit_recovers_the_exponent_from_readings_above_the_floor(
+    exponent: float,
+) -> None:
+    args, floor = _truncated_rows(exponent, 4)
+    plain = fit_radio_model(*args).exponent
+    truncated = fit_radio_model(*args, floor_dbm=floor).exponent
+    assert plain < exponent - 0.25  # the bias this guards against
+    assert abs(truncated - exponent) < 0.1
+
+
+def test_truncated_fit_changes_nothing_where_no_reading_is_near_the_floor() -> None:
+    args, floor = _truncated_rows(2.7, 5)
+    low = fit_radio_model(*args[:-1], SelfCalParams(), floor_dbm=floor - 60.0).exponent
+    assert abs(low - fit_radio_model(*args).exponent) < 0.01
+
+
+def test_inverse_mills_gives_the_truncated_normal_moments() -> None:
+    z = np.linspace(-12.0, 12.0, 200_001)
+    density = np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
+    for alpha in (-3.0, -1.0, 0.0, 1.0, 4.0):
+        kept = z > -alpha  # readings above the floor, mean 0 and floor -alpha spreads
+        p = np.trapezoid(density[kept], z[kept])
+        mean = np.trapezoid(z[kept] * density[kept], z[kept]) / p
+        var = np.trapezoid((z[kept] - mean) ** 2 * density[kept], z[kept]) / p
+        lam, delta = inverse_mills(np.array(alpha))
+        assert np.isclose(lam, mean, atol=1e-3)
+        assert np.isclose(1.0 - delta, var, atol=1e-3)
+
+
+@pytest.mark.parametrize("truncated", [True, False])
+def test_online_calibrator_fits_the_exponent_through_the_floor(truncated: bool) -> None:
+    # Fixes at known points, readings below -85 dBm lost: only the truncated fit finds 3.0.
+    layout = small_store()
+    rng = np.random.default_rng(6)
+    params = SelfCalParams(refit_every_s=5.0, min_rows=200, truncated_fit=truncated)
+    cal = SelfCalibrator(9, 2.0, params)
+    h2 = beacon_height_offsets_m(layout) ** 2
+    for t in range(300):
+        xy = rng.uniform([1, 1], [19, 11], (4, 2))
+        d = distance_m(xy, layout.beacon_xy, np.sqrt(h2))
+        rssi = layout.tx_power_dbm - 30 * np.log10(d) + rng.normal(0, 4.0, d.shape)
+        heard = rssi >= -85.0
+        cal.add(
+            float(t),
+            np.arange(4),
+            np.where(heard, rssi, np.nan),
+            heard.astype(np.int64),
+            xy,
+            np.full(4, 0.5),
+            layout.beacon_xy,
+            layout.tx_power_dbm,
+            h2,
+        )
+    assert cal.floor_dbm is not None and -86.0 <= cal.floor_dbm <= -84.0
+    if truncated:
+        assert abs(cal.exponent - 3.0) < 0.15
+    else:
+        assert cal.exponent < 2.5
 
 
 def test_online_calibrator_learns_the_floor_from_the_readings() -> None:
