@@ -9,11 +9,10 @@ phone's (or tag's) gain offset are estimated here by a robust regression
 over a sliding history of the tracker's own confident fixes (self-calibration), or
 over recordings at known points (explicit calibration, :func:`calibrate_at_known_points`).
 The body loss (the carrier's body between phone and beacon) is fitted after it, from
-walkers only: :func:`fit_body_loss`.
-Huber weights (Huber, Ann. Math. Stat. 35, 1964; k = 1.345 gives 95 % Gaussian
-efficiency) stop deep fades from dragging the fit; ridge priors pull offsets to 0
-and the exponent to the layout's, and everything is clipped to physical bounds,
-so a bad spell can shift the model only a bounded amount.
+walkers only. The regression itself is :mod:`positioning.radiofit`: Huber weights stop
+deep fades from dragging the fit; ridge priors pull offsets to 0 and the exponent to
+the layout's, and everything is clipped to physical bounds, so a bad spell can shift
+the model only a bounded amount.
 """
 
 from __future__ import annotations
@@ -23,21 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from positioning.detection import FloorEstimate, irls_step
+from positioning.detection import FloorEstimate
 from positioning.geometry import count_crossed
 from positioning.layout import Layout
-from positioning.pathloss import (
-    EXPONENT_BOUNDS,
-    MIN_DISTANCE_M,
-    beacon_height_offsets_m,
-    distance_m,
-)
+from positioning.pathloss import MIN_DISTANCE_M, beacon_height_offsets_m, distance_m
+from positioning.radiofit import HUBER_K, RadioFit, fit_body_loss, fit_radio_model
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-#: Huber tuning constant, in robust standard deviations (Huber 1964; 95 % efficiency).
-HUBER_K = 1.345
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,129 +54,10 @@ class SelfCalParams:
     iterations: int = 6
     floor_quantile: float = 0.002  # the weakest 0.2 % of readings mark the detection floor
     truncated_fit: bool = False  # truncated regression at the floor; off: see docs
-
-
-@dataclass(frozen=True, slots=True)
-class RadioFit:
-    exponent: float
-    obstacle_loss_db: float  # per obstacle crossed by the line of sight
-    beacon_offset_db: FloatArray  # (B,)
-    device_offset_db: FloatArray  # (D,) for the compact device index given to the fit
-    device_rows: IntArray  # (D,)
-    scale_db: float  # robust residual spread
-
-
-def fit_radio_model(
-    rssi_dbm: FloatArray,
-    declared_1m_dbm: FloatArray,
-    beacon: IntArray,
-    device: IntArray,
-    log10_d: FloatArray,
-    n_beacons: int,
-    prior_exponent: float,
-    params: SelfCalParams,
-    fit_devices: bool = True,
-    crossings: FloatArray | None = None,
-    floor_dbm: float | FloatArray | None = None,
-) -> RadioFit:
-    """Huber-IRLS fit of exponent, obstacle loss, beacon and device offsets (all rows (R,)).
-
-    rssi = declared + a_b + c_d - 10 n log10(d) - L * crossings. Block coordinate
-    descent: each block has a closed-form weighted ridge solution given the others,
-    computed for all groups at once with ``bincount``; the two slopes are fitted on
-    centred variables so the common level stays with the offsets.
-
-    ``floor_dbm``: the receiver's detection floor (scalar or (R,)), None: no truncation.
-    Only readings above it exist, so where the model's mean is near or below it the
-    heard readings are the upper tail and a plain fit flattens the exponent. The fit is
-    then a truncated regression (Hausman & Wise, Econometrica 45(4), 1977): each pass
-    compares a reading with its mean given that it was heard (Fisher scoring, see
-    :func:`positioning.detection.irls_step`).
-    """
-    n_dev = int(device.max(initial=-1)) + 1
-    n, a, c = float(prior_exponent), np.zeros(n_beacons), np.zeros(n_dev)
-    loss = params.obstacle_loss_prior_db
-    cross = np.zeros(len(beacon)) if crossings is None else crossings.astype(np.float64)
-    lam_o, bound = params.offset_prior_rows, params.offset_bound_db
-    x = -10.0 * log10_d
-    y = rssi_dbm - declared_1m_dbm
-    floor = None if floor_dbm is None else floor_dbm - declared_1m_dbm
-    scale = 4.0
-    for _ in range(params.iterations):
-        mu = a[beacon] + c[device] + n * x - loss * cross
-        w, y_work, scale = irls_step(y, mu, floor, scale, params.min_rows, HUBER_K)
-        n = _slope(w, x, y_work - a[beacon] - c[device] + loss * cross, prior_exponent, params)
-        n = float(np.clip(n, *EXPONENT_BOUNDS))
-        if crossings is not None and cross.any():
-            z = y_work - a[beacon] - c[device] - n * x
-            loss = _slope(w, -cross, z, params.obstacle_loss_prior_db, params)
-            loss = float(np.clip(loss, 0.0, params.obstacle_loss_max_db))
-        if fit_devices and n_dev:
-            r = y_work - a[beacon] - n * x + loss * cross
-            c = _group_ridge(device, w, r, n_dev, lam_o, bound)
-        r = y_work - c[device] - n * x + loss * cross
-        a = _group_ridge(beacon, w, r, n_beacons, lam_o, bound)
-    rows = np.bincount(device, minlength=n_dev).astype(np.int64)
-    return RadioFit(n, loss, a, c, rows, scale)
-
-
-def fit_body_loss(
-    residual_db: FloatArray,
-    weight: FloatArray,
-    heading_cos: FloatArray,
-    distance_m: FloatArray,
-    prior_db: float,
-    params: SelfCalParams,
-) -> float:
-    """Body loss B, dB, from walkers' rows (R,): residuals of the fitted model (the mean
-    body loss sits in the offsets), Huber weights, cos of the angle between heading and
-    beacon (-1: behind), distances; fitted between 0 and ``prior_db``.
-
-    residual = B (cos / 2 - mean) + k cos / d: the second term is the fix trailing the
-    walker, which makes beacons ahead louder and those behind quieter as a body would
-    (k = 10 n lag / ln 10; a 1 m lag at 5 m looks like 3.5 dB of body loss). The two
-    differ in how they fall with distance, so both are fitted together (weighted least
-    squares, a ridge of ``body_prior_rows`` pulling B to its prior); k is a nuisance.
-    """
-    w = weight / weight.sum()
-    x = np.column_stack([0.5 * heading_cos, heading_cos / np.maximum(distance_m, MIN_DISTANCE_M)])
-    x -= w @ x
-    z = residual_db - w @ residual_db
-    xtx = (x * w[:, None]).T @ x
-    # the prior is worth body_prior_rows rows of what the data tell about B once the
-    # lag is accounted for (the two regressors are correlated)
-    told = xtx[0, 0] - xtx[0, 1] ** 2 / max(xtx[1, 1], 1e-12)
-    ridge = params.body_prior_rows / weight.sum() * max(told, 0.0)
-    xtx[0, 0] += ridge
-    xtz = (x * w[:, None]).T @ z + np.array([ridge * prior_db, 0.0])
-    try:
-        body = float(np.linalg.solve(xtx, xtz)[0])
-    except np.linalg.LinAlgError:
-        return prior_db
-    body = float(np.clip(body, 0.0, prior_db))
-    return body
-
-
-def _slope(
-    w: FloatArray, x: FloatArray, z: FloatArray, prior: float, params: SelfCalParams
-) -> float:
-    """Weighted least-squares slope of z on x (both centred), ridge towards ``prior``."""
-    sw = float(w.sum())
-    xc = x - float(np.sum(w * x)) / sw
-    zc = z - float(np.sum(w * z)) / sw
-    sxx = float(np.sum(w * xc * xc))
-    ridge = params.slope_prior_rows * sxx / sw
-    if sxx + ridge <= 0:
-        return prior
-    return (float(np.sum(w * xc * zc)) + ridge * prior) / (sxx + ridge)
-
-
-def _group_ridge(
-    group: IntArray, w: FloatArray, r: FloatArray, size: int, lam: float, bound: float
-) -> FloatArray:
-    num = np.bincount(group, weights=w * r, minlength=size)
-    den = np.bincount(group, weights=w, minlength=size) + lam
-    return np.asarray(np.clip(num / den, -bound, bound))
+    place_rows: float = (
+        0.0  # weight of one device's rows of one beacon from one place, rows (0: off)
+    )
+    place_cell_m: float = 1.0  # a "place": a fix's floor cell
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,10 +131,12 @@ class SelfCalibrator:
         self._log10_d = np.zeros(h)
         self._cross = np.zeros(h)
         self._cos = np.full(h, np.nan)  # heading vs beacon, NaN: not walking
+        self._place = np.zeros(h, dtype=np.int64)  # the fix's floor cell
         self._size = 0
         self._head = 0
         self._last_fit_s = -np.inf
         self.fits = 0
+        self.walker_rows = 0  # rows of walking devices (heading known) seen so far
         self._declared = np.zeros(n_beacons)
         self._floor = FloorEstimate(p.floor_quantile)
 
@@ -310,8 +185,11 @@ class SelfCalibrator:
         di, bi = np.nonzero(use)
         cross = np.zeros(len(di)) if crossings is None else crossings[di, bi]
         cos = np.full(len(di), np.nan) if heading_cos is None else heading_cos[di, bi]
+        self.walker_rows += int(np.isfinite(cos).sum())
         excess = rssi_dbm[di, bi] - declared_1m_dbm[bi]
-        self._push(codes[di], bi, excess, np.log10(d[di, bi]), cross, cos)
+        cell = np.floor(est_xy[di] / p.place_cell_m).astype(np.int64)
+        place = cell[:, 0] * 100_003 + cell[:, 1]
+        self._push(codes[di], bi, excess, np.log10(d[di, bi]), cross, cos, place)
         if t_s - self._last_fit_s >= p.refit_every_s and self._size >= p.min_rows:
             self._refit()
             self._last_fit_s = t_s
@@ -324,6 +202,7 @@ class SelfCalibrator:
         log10_d: FloatArray,
         cross: FloatArray,
         cos: FloatArray,
+        place: IntArray,
     ) -> None:
         h = len(self._dev)
         m = min(len(dev), h)
@@ -331,6 +210,7 @@ class SelfCalibrator:
         self._dev[at], self._beacon[at] = dev[-m:], beacon[-m:]
         self._rssi[at], self._log10_d[at], self._cross[at] = excess[-m:], log10_d[-m:], cross[-m:]
         self._cos[at] = cos[-m:]
+        self._place[at] = place[-m:]
         self._head = (self._head + m) % h
         self._size = min(h, self._size + m)
 
@@ -352,6 +232,7 @@ class SelfCalibrator:
                 if self.params.truncated_fit and self._floor.seen
                 else None
             ),
+            row_weight=self._place_weight(n),
         )
         self.exponent = fit.exponent
         self.obstacle_loss_db = fit.obstacle_loss_db
@@ -364,6 +245,17 @@ class SelfCalibrator:
         self._device_rows[codes] = fit.device_rows
         self._refit_body_loss(fit, compact.reshape(-1))
         self.fits += 1
+
+    def _place_weight(self, n: int) -> FloatArray | None:
+        """(n,) weight of each row: one device's readings of one beacon from one place
+        share that place's position error, so together they count as ``place_rows``
+        rows, not as many as were taken (a phone left at a spot for an hour would
+        otherwise fit every beacon offset to its own misplaced fix)."""
+        if self.params.place_rows <= 0:
+            return None
+        key = (self._dev[:n] * self.n_beacons + self._beacon[:n]) * 1_000_003 + self._place[:n]
+        _, group, count = np.unique(key, return_inverse=True, return_counts=True)
+        return np.minimum(1.0, self.params.place_rows / count[group.reshape(-1)])
 
     def _refit_body_loss(self, fit: RadioFit, device: IntArray) -> None:
         n = self._size

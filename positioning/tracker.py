@@ -27,7 +27,6 @@ probability of being inside the store, are :mod:`positioning.shopfront`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -35,21 +34,17 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from beacons.observation import ObservationBatch
-from positioning.detection import DetectionParams
-from positioning.errors import PositioningError
 from positioning.layout import Layout
-from positioning.likelihood import RadioParams
 from positioning.locators import PositionFix
 from positioning.particles import (
     FloorMap,
-    MotionParams,
     jump_across_front,
     normalise_log_weights,
     predict,
     systematic_resample,
 )
-from positioning.radiolearn import RadioLearnParams
-from positioning.selfcal import RadioCalibration, SelfCalibrator, SelfCalParams
+from positioning.radiomap import UNKNOWN_HEADING
+from positioning.selfcal import RadioCalibration, SelfCalibrator
 from positioning.shopfront import ShopFront
 from positioning.signal import (
     DeviceCodes,
@@ -59,6 +54,7 @@ from positioning.signal import (
     aggregate,
     encode_batch,
 )
+from positioning.tracker_params import TrackerParams, tracker_params
 from positioning.tracker_radio import TrackerRadio
 from positioning.tracker_state import (
     ParticleState,
@@ -74,40 +70,6 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
-@dataclass(frozen=True, slots=True)
-class TrackerParams:
-    """Every knob of the tracker, with its default; reasons in docs/positioning.md."""
-
-    n_particles: int = 128
-    step_s: float = 1.0
-    window_s: float = 10.0
-    max_beacons: int = 10
-    reinit_after_s: float = 15.0
-    forget_after_s: float = 600.0
-    max_substep_s: float = 2.5
-    resample_ess_fraction: float = 0.5
-    roughen_m: float = 0.1
-    init_cell_m: float = 0.5
-    init_temper: float = 0.5
-    lost_margin_nats: float = 3.0
-    missing_beacons: int = 0
-    chunk_devices: int = 512
-    lost_inject_fraction: float = 0.25
-    street_transit_s: float = 60.0
-    street_nats_per_s: float = 2.0
-    front_jump_per_s: float = 0.01
-    shopfront_walls: float = 0.0
-    self_calibrate: bool = True
-    learn_radio_map: bool = True
-    score_at_reading_time: bool = False
-    mode_mean: bool = False
-    radio_learn: RadioLearnParams = field(default_factory=RadioLearnParams)
-    motion: MotionParams = field(default_factory=MotionParams)
-    radio: RadioParams = field(default_factory=RadioParams)
-    selfcal: SelfCalParams = field(default_factory=SelfCalParams)
-    detection: DetectionParams = field(default_factory=DetectionParams)
-
-
 def _mode_weights(
     w: npt.NDArray[np.float32], still: npt.NDArray[np.bool_], walking: FloatArray
 ) -> npt.NDArray[np.float32]:
@@ -117,18 +79,6 @@ def _mode_weights(
     keep = still != (walking > 0.5)[:, None]
     ws = w * keep
     return (ws / np.maximum(ws.sum(axis=1, keepdims=True), 1e-30)).astype(np.float32)
-
-
-def tracker_params(params: TrackerParams | None = None, **overrides: Any) -> TrackerParams:
-    """TrackerParams with keyword overrides; unknown names raise PositioningError."""
-    base = params or TrackerParams()
-    names = {f.name for f in fields(TrackerParams)}
-    unknown = sorted(set(overrides) - names)
-    if unknown:
-        raise PositioningError(
-            f"unknown tracker parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}"
-        )
-    return replace(base, **overrides)
 
 
 class ParticleTracker:
@@ -284,6 +234,17 @@ class ParticleTracker:
             win, anchor_xy, p.max_beacons, p.missing_beacons, self._snap, self._beacon_snapped
         )
 
+    def _standing_body(self) -> bool:
+        """Whether standing particles get the body loss of their heading. Only once
+        ``standing_body_after_rows`` rows of walkers have been seen: a standing particle's
+        heading is free to explain any pattern with a body, and a phone on a stand or a
+        long stationary recording has none (walkers' rows are what the body loss is
+        fitted from; without the fit, always)."""
+        p = self.params
+        if not (p.self_calibrate and p.selfcal.fit_body_loss):
+            return True
+        return self.radio.calibration.walker_rows >= p.standing_body_after_rows
+
     def _grid_draw(self, r: Readings, n: int) -> npt.NDArray[np.float32]:
         """(M, n, 2) points drawn from this epoch's likelihood over the walkable floor."""
         p, cand = self.params, self._candidates
@@ -332,7 +293,10 @@ class ParticleTracker:
         ESS is low or the device looks lost."""
         st, p = self._state, self.params
         then = st.pos[slots] - st.vel[slots] * ago_s.astype(np.float32)[:, None, None]
-        ll = self.radio.loglik(then, r, st.heading[slots])
+        heading = st.heading[slots]
+        if not self._standing_body():  # a standing particle's heading is a guess: no body side
+            heading = np.where(st.still[slots], np.uint8(UNKNOWN_HEADING), heading)
+        ll = self.radio.loglik(then, r, heading)
         lost = self.radio.loglik(r.proposals, r).max(axis=1) > ll.max(axis=1) + p.lost_margin_nats
         settled = np.flatnonzero(street_s > 0)
         if len(settled):

@@ -188,6 +188,7 @@ class TrackerRadio:
             r.offset_mean_db,
             r.offset_sigma_db,
             self.radio,
+            cal.floor_dbm if cal.params.truncated_fit else None,  # the fit's truncation
         )
         if r.missing.shape[1]:
             ll += miss_log_likelihood(

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from locators_synth import merge, observe_path, small_store
 
-from positioning.selfcal import SelfCalParams, fit_body_loss
+from positioning.radiofit import fit_body_loss
+from positioning.selfcal import SelfCalParams
 from positioning.tracker import ParticleTracker
 
 
@@ -90,3 +91,27 @@ def test_tracker_finds_no_body_where_there_is_none_and_stops_misplacing_a_still_
     assert fitted_body < 1.5
     assert fitted_error < 0.6
     assert fitted_error < prior_error - 0.2
+
+
+def _alone_error(standing_body_after_rows: float) -> float:
+    """A phone left alone at one spot, no body and nobody walking: median error after 1 min."""
+    layout = small_store()
+    rng = np.random.default_rng(11)
+    t = np.arange(0.0, 240.0, 0.25)
+    batch = observe_path(layout, "still", t, np.tile([4.0, 9.0], (len(t), 1)), rng)
+    tracker = ParticleTracker(layout, seed=0, standing_body_after_rows=standing_body_after_rows)
+    errors = []
+    for ts in np.arange(1.0, 240.0, 1.0):
+        tracker.observe(batch.take(np.flatnonzero((batch.t_s > ts - 1.0) & (batch.t_s <= ts))))
+        fix = tracker.estimate(float(ts))
+        if ts > 60.0 and len(fix):
+            errors.append(float(np.hypot(fix.xy_m[0, 0] - 4.0, fix.xy_m[0, 1] - 9.0)))
+    assert tracker.calibration.walker_rows < 400  # nobody walked: no evidence of a body
+    return float(np.median(errors))
+
+
+def test_a_phone_alone_on_a_stand_is_not_given_a_body_until_walkers_show_one() -> None:
+    waits = _alone_error(400.0)  # the default: standing particles get no body side yet
+    always = _alone_error(0.0)  # the 4 dB prior on every standing particle's heading
+    assert waits < 0.8  # measured 0.62 m
+    assert waits < always - 0.5  # 4 dB on every standing heading: 1.61 m

@@ -87,9 +87,12 @@ def _loop_walk(seed: int) -> tuple[np.ndarray, np.ndarray, ObservationBatch]:
     return t, xy, batch
 
 
-#: The memoryless chain (the defaults): walks stop every ~10 s, readings scored at the
-#: epoch's end, the mean over both modes.
-_MEMORYLESS: dict[str, Any] = {}
+#: The memoryless chain (the defaults before long walks): walks stop every ~10 s,
+#: readings scored at the epoch's end, the mean over both modes.
+_MEMORYLESS: dict[str, Any] = {
+    "motion": MotionParams(walk_to_still_per_s=0.1, long_walk_fraction=0.0),
+    "mode_mean": False,
+}
 #: Long walks: a walk just begun stops at 0.9 * 0.11 + 0.1 * 0.01 = 0.1/s, as before.
 _LONG_WALKS = MotionParams(walk_to_still_per_s=0.11, long_walk_fraction=0.1)
 
@@ -117,7 +120,7 @@ def test_a_walker_who_never_stops_is_not_trailed() -> None:
     again."""
     _, xy, batch = _loop_walk(11)
     before = _mean_lag(batch, xy, **_MEMORYLESS)
-    long_walks = _mean_lag(batch, xy, motion=_LONG_WALKS)
+    long_walks = _mean_lag(batch, xy, motion=_LONG_WALKS, mode_mean=False)
     mode_mean = _mean_lag(batch, xy, motion=_LONG_WALKS, mode_mean=True)
     scored = _mean_lag(batch, xy, motion=_LONG_WALKS, mode_mean=True, score_at_reading_time=True)
     assert before < -0.9

@@ -8,12 +8,8 @@ from locators_synth import small_store
 
 from positioning.detection import inverse_mills
 from positioning.pathloss import beacon_height_offsets_m, distance_m
-from positioning.selfcal import (
-    SelfCalibrator,
-    SelfCalParams,
-    calibrate_at_known_points,
-    fit_radio_model,
-)
+from positioning.radiofit import fit_radio_model
+from positioning.selfcal import SelfCalibrator, SelfCalParams, calibrate_at_known_points
 
 
 def _readings(
@@ -111,6 +107,40 @@ def test_online_calibrator_learns_a_device_offset_from_fixes() -> None:
     assert mean[0] > 4.0 and mean[1] < -4.0 and mean[2] == 0.0
     assert sigma[0] < 6.0 and sigma[2] == 6.0
     assert abs(cal.exponent - 2.0) < 0.2
+
+
+@pytest.mark.parametrize("place_rows", [0.0, 5.0])
+def test_a_device_left_at_one_spot_cannot_fit_the_beacon_offsets_to_its_own_fix(
+    place_rows: float,
+) -> None:
+    # One phone standing for ten minutes, its fix 2 m off: without the per-place cap its
+    # thousands of rows bend every beacon offset towards that fix (lock-in); with it they
+    # count as a few rows per beacon and the ridge keeps the offsets near 0.
+    layout = small_store()
+    rng = np.random.default_rng(5)
+    params = SelfCalParams(refit_every_s=5.0, min_rows=100, place_rows=place_rows)
+    cal = SelfCalibrator(9, 2.0, params)
+    h2 = beacon_height_offsets_m(layout) ** 2
+    true_xy, fix_xy = np.array([[6.0, 4.0]]), np.array([[8.0, 5.0]])
+    d = distance_m(true_xy, layout.beacon_xy, np.sqrt(h2))
+    for t in range(600):
+        rssi = layout.tx_power_dbm - 20 * np.log10(d) + rng.normal(0, 2.0, d.shape)
+        cal.add(
+            float(t),
+            np.array([0]),
+            rssi,
+            np.ones_like(rssi, dtype=np.int64),
+            fix_xy,
+            np.full(1, 0.5),
+            layout.beacon_xy,
+            layout.tx_power_dbm,
+            h2,
+        )
+    bent = float(np.abs(cal.beacon_offset_db).max())
+    if place_rows:
+        assert bent < 1.0
+    else:
+        assert bent > 2.0
 
 
 def _truncated_rows(exponent: float, seed: int) -> tuple[tuple, float]:
