@@ -82,6 +82,24 @@ def test_explicit_calibration_at_known_points() -> None:
     assert cal.obstacle_loss_db < 1.0  # no obstacle loss in these data
 
 
+def _feed(
+    cal: SelfCalibrator, t_s: float, rssi: np.ndarray, fix_xy: np.ndarray, layout, h2
+) -> None:
+    """One epoch of devices 0..D-1 with (D, B) readings at confident fixes (sigma 0.5 m)."""
+    n = len(fix_xy)
+    cal.add(
+        t_s,
+        np.arange(n),
+        rssi,
+        np.ones_like(rssi, dtype=np.int64),
+        fix_xy,
+        np.full(n, 0.5),
+        layout.beacon_xy,
+        layout.tx_power_dbm,
+        h2,
+    )
+
+
 def test_online_calibrator_learns_a_device_offset_from_fixes() -> None:
     layout = small_store()
     rng = np.random.default_rng(3)
@@ -92,17 +110,7 @@ def test_online_calibrator_learns_a_device_offset_from_fixes() -> None:
         d = distance_m(xy, layout.beacon_xy, np.sqrt(h2))
         rssi = layout.tx_power_dbm - 20 * np.log10(d) + np.array([[6.0], [-6.0]])
         rssi += rng.normal(0, 2.0, rssi.shape)
-        cal.add(
-            float(t),
-            np.array([0, 1]),
-            rssi,
-            np.ones_like(rssi, dtype=np.int64),
-            xy,
-            np.full(2, 0.5),
-            layout.beacon_xy,
-            layout.tx_power_dbm,
-            h2,
-        )
+        _feed(cal, float(t), rssi, xy, layout, h2)
     mean, sigma = cal.device_prior(np.array([0, 1, 7]), 6.0)
     assert mean[0] > 4.0 and mean[1] < -4.0 and mean[2] == 0.0
     assert sigma[0] < 6.0 and sigma[2] == 6.0
@@ -125,17 +133,7 @@ def test_a_device_left_at_one_spot_cannot_fit_the_beacon_offsets_to_its_own_fix(
     d = distance_m(true_xy, layout.beacon_xy, np.sqrt(h2))
     for t in range(600):
         rssi = layout.tx_power_dbm - 20 * np.log10(d) + rng.normal(0, 2.0, d.shape)
-        cal.add(
-            float(t),
-            np.array([0]),
-            rssi,
-            np.ones_like(rssi, dtype=np.int64),
-            fix_xy,
-            np.full(1, 0.5),
-            layout.beacon_xy,
-            layout.tx_power_dbm,
-            h2,
-        )
+        _feed(cal, float(t), rssi, fix_xy, layout, h2)
     bent = float(np.abs(cal.beacon_offset_db).max())
     if place_rows:
         assert bent < 1.0
