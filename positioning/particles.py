@@ -41,9 +41,9 @@ class MotionParams:
     track, a staff post). The chance to switch then depends on how long the device has
     been in its mode: a walk that has lasted a minute is most likely a long one, and is
     unlikely to stop in the next second (see :func:`switch_probability`). Fractions 0
-    (the defaults) give the memoryless two-state chain; ``long_walk_fraction`` 0.1 with
+    give the memoryless two-state chain; the default ``long_walk_fraction`` 0.1 with
     ``walk_to_still_per_s`` 0.11 keeps a fresh walk's stop rate at 0.1/s and follows
-    walked tracks (docs/positioning.md, "Session 4").
+    walked tracks (docs/positioning.md, "Plain data").
     """
 
     walk_speed_sigma_m_s: float = 0.7  # stationary spread of each velocity component
@@ -51,10 +51,10 @@ class MotionParams:
     max_speed_m_s: float = 2.0  # brisk walk; faster moves are not shoppers
     still_jitter_m_s: float = 0.05  # sway of a standing person, m per sqrt(s)
     still_to_walk_per_s: float = 0.1  # a stop lasts ~10 s on average
-    walk_to_still_per_s: float = 0.1  # a walk lasts ~10 s between stops (0.11 with long walks)
+    walk_to_still_per_s: float = 0.11  # short walks: ~10 s between stops (see long walks)
     still_turn_per_s: float = 0.1  # a browsing shopper turns to another shelf every ~10 s
     preferred_speed_m_s: float = 1.3  # walkers relax towards it (Helbing & Molnar: 1.34 m/s)
-    long_walk_fraction: float = 0.0  # prior weight of walks that go on (walked tracks; 0.1)
+    long_walk_fraction: float = 0.1  # prior weight of walks that go on (walked tracks)
     long_walk_to_still_per_s: float = 0.01  # such a walk lasts ~100 s between stops
     long_stop_fraction: float = 0.0  # prior weight of stops that go on (posts, recordings)
     long_still_to_walk_per_s: float = 0.01  # such a stop lasts ~100 s

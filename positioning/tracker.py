@@ -235,7 +235,7 @@ class ParticleTracker:
         )
 
     def _standing_body(self) -> bool:
-        """Whether standing particles get the body loss of their heading: once
+        """Whether standing particles get the body loss of their heading. Only once
         ``standing_body_after_rows`` rows of walkers have been seen: a standing particle's
         heading is free to explain any pattern with a body, and a phone on a stand or a
         long stationary recording has none (walkers' rows are what the body loss is

@@ -30,7 +30,7 @@ class TrackerParams:
     init_cell_m: float = 0.5
     init_temper: float = 0.5
     lost_margin_nats: float = 3.0
-    missing_beacons: int = 0
+    missing_beacons: int = 2
     chunk_devices: int = 512
     lost_inject_fraction: float = 0.25
     street_transit_s: float = 60.0
@@ -40,8 +40,8 @@ class TrackerParams:
     self_calibrate: bool = True
     learn_radio_map: bool = True
     score_at_reading_time: bool = False
-    mode_mean: bool = False
-    standing_body_after_rows: float = 0.0
+    mode_mean: bool = True
+    standing_body_after_rows: float = 400.0
     radio_learn: RadioLearnParams = field(default_factory=RadioLearnParams)
     motion: MotionParams = field(default_factory=MotionParams)
     radio: RadioParams = field(default_factory=RadioParams)

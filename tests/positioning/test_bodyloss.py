@@ -111,7 +111,7 @@ def _alone_error(standing_body_after_rows: float) -> float:
 
 
 def test_a_phone_alone_on_a_stand_is_not_given_a_body_until_walkers_show_one() -> None:
-    waits = _alone_error(400.0)  # standing particles get no body side before walkers
-    always = _alone_error(0.0)  # the default: the 4 dB prior on every standing heading
+    waits = _alone_error(400.0)  # the default: standing particles get no body side yet
+    always = _alone_error(0.0)  # the 4 dB prior on every standing particle's heading
     assert waits < 0.8  # measured 0.62 m
     assert waits < always - 0.5  # 4 dB on every standing heading: 1.61 m
