@@ -64,14 +64,14 @@ class DoorEvidence(ParticleTracker):
 
 
 def track(
-    layout: Layout, batch: ObservationBatch, seed: int, near_door: dict[str, list[float]]
+    layout: Layout, batch: ObservationBatch, seed: int, crossing: dict[str, float]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fixes (t, dev, p) and door evidence (t, dev, nats) of devices within 3 s before to
-    12 s after one of their door crossings (``near_door``: device -> crossing times)."""
+    12 s after their first door crossing (``crossing``: device -> time)."""
     loc = DoorEvidence(layout, seed, set())
     parts, evidence = [], []
     for t_s, rows in epochs(batch):
-        loc.watch = {d for d, ts in near_door.items() if any(-3 <= t_s - t <= 12 for t in ts)}
+        loc.watch = {d for d, t in crossing.items() if -3 <= t_s - t <= 12}
         loc.observe(rows)
         fix = loc.estimate(t_s)
         assert fix.p_inside is not None
@@ -118,8 +118,8 @@ def main() -> int:
         visits = pd.read_parquet(sim_dir / "visits.parquet")
     visible = visits[visits["visible"].astype(bool)]
     shoppers = visible[(visible["kind"] == "shopper") & visible["enter_t"].notna()]
-    near_door = shoppers.groupby("device_id")["enter_t"].apply(list).to_dict()
-    df, evidence = track(layout, log.batch, scenario.seed, near_door)
+    crossing = shoppers.groupby("device_id")["enter_t"].first().to_dict()
+    df, evidence = track(layout, log.batch, scenario.seed, crossing)
     df = truly_inside(df, truth, layout)
     bands = pd.cut(df["p"], BANDS, right=False)
     print("p_inside band -> share of fixes truly inside (fixes)")
@@ -140,13 +140,12 @@ def main() -> int:
         f"{top.quantile(0.9):.3f}, max {top.max():.3f}; above 0.9: {(top > 0.9).sum()}, "
         f"above {DEFAULT_ENTER_P}: {(top > DEFAULT_ENTER_P).sum()}, above 0.99: {(top > 0.99).sum()}"
     )
-    print(door_table(evidence, df, shoppers))
+    print(door_table(evidence, df, crossing))
     return 0
 
 
-def door_table(evidence: pd.DataFrame, fixes: pd.DataFrame, shoppers: pd.DataFrame) -> str:
+def door_table(evidence: pd.DataFrame, fixes: pd.DataFrame, crossing: dict[str, float]) -> str:
     """Per whole second since the true door crossing: evidence and the tracker's p_inside."""
-    crossing = shoppers.groupby("device_id")["enter_t"].first()
     ev = evidence.merge(fixes[["t", "dev", "p"]], on=["t", "dev"], how="left")
     ev["since"] = np.floor(ev["t"] - ev["dev"].map(crossing))
     ev = ev[(ev["since"] >= -3) & (ev["since"] < 12)]
