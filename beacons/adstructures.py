@@ -22,9 +22,14 @@ AD_TYPE_TX_POWER_LEVEL = 0x0A
 AD_TYPE_SERVICE_DATA_UUID16 = 0x16
 AD_TYPE_MANUFACTURER_DATA = 0xFF
 
-#: Largest AD structure length byte (one octet); extended advertising carries up to
-#: 254 bytes of payload in total (Core 5.x Vol 6 Part B 2.3.4.9), legacy 31.
+#: Largest AD structure length byte (one octet).
 MAX_AD_LENGTH = 0xFF
+#: Advertising data a legacy advertisement holds (Core 5.x Vol 6 Part B 2.3.1).
+LEGACY_PAYLOAD_BYTES = 31
+#: The most advertising data one advertising set can hold: extended advertising chains
+#: AUX_CHAIN_IND PDUs of up to 254 bytes each, to at most 1650 bytes in all (Core 5.x Vol 4
+#: Part E 7.8.57, Max_Extended_Advertising_Data_Length). Longer input is not an advertisement.
+MAX_PAYLOAD_BYTES = 1650
 
 #: Bytes of a company identifier at the head of manufacturer data (little endian).
 COMPANY_ID_BYTES = 2
@@ -76,6 +81,18 @@ def split_ad_structures(payload: bytes) -> tuple[AdStructure, ...]:
         out.append(AdStructure(payload[i + 1], bytes(payload[i + 2 : end]), i))
         i = end
     return tuple(out)
+
+
+def check_payload_size(payload: bytes) -> None:
+    """Raise AdvertisementError for input no radio could have broadcast: empty or too long."""
+    if not payload:
+        raise AdvertisementError("empty payload: an advertisement holds at least one AD structure")
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise AdvertisementError(
+            f"payload of {len(payload)} bytes is longer than any advertisement"
+            f" ({LEGACY_PAYLOAD_BYTES} legacy, {MAX_PAYLOAD_BYTES} extended with chaining)",
+            offset=MAX_PAYLOAD_BYTES,
+        )
 
 
 def join_ad_structures(structures: Iterable[tuple[int, bytes]]) -> bytes:

@@ -8,6 +8,10 @@ github.com/AltBeacon/spec):
     2       20    beacon id (big endian); by convention id1 = 16 bytes, id2 = 2, id3 = 2
     22      1     reference RSSI: average RSSI at 1 m, signed dBm (0 to -127)
     23      1     manufacturer reserved
+
+Leniency: the reserved byte carries neither identity nor power, and the AltBeacon library's
+parser reads a frame without it (its layout's data field is optional at the end), so 23 bytes
+are read with ``reserved`` None. Fewer bytes lack the id or the reference RSSI: malformed.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ OFFSET_REFERENCE_RSSI = 22
 OFFSET_RESERVED = 23
 BEACON_ID_BYTES = 20
 FRAME_BYTES = 24
+#: A frame without the trailing manufacturer-reserved byte (read as the AltBeacon library does).
+FRAME_BYTES_NO_RESERVED = 23
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +44,7 @@ class AltBeacon:
     company_id: int
     beacon_id: bytes
     reference_rssi_dbm: int
-    reserved: int = 0
+    reserved: int | None = 0  # None: the beacon did not send the byte
 
     kind: ClassVar[str] = "altbeacon"
 
@@ -76,9 +82,10 @@ def parse_altbeacon(company_id: int, data: bytes) -> AltBeacon | None:
     """The AltBeacon in manufacturer data (after the company id), None if not one."""
     if data[OFFSET_CODE : OFFSET_CODE + 2] != BEACON_CODE:
         return None
-    if len(data) != FRAME_BYTES:
+    if len(data) not in (FRAME_BYTES_NO_RESERVED, FRAME_BYTES):
         raise AdvertisementError(
-            f"AltBeacon frame has {len(data)} bytes after the company id, expected {FRAME_BYTES}",
+            f"AltBeacon frame has {len(data)} bytes after the company id, expected {FRAME_BYTES}"
+            f" (or {FRAME_BYTES_NO_RESERVED} without the reserved byte)",
             data=data,
             offset=min(len(data), FRAME_BYTES),
         )
@@ -88,7 +95,7 @@ def parse_altbeacon(company_id: int, data: bytes) -> AltBeacon | None:
         reference_rssi_dbm=int.from_bytes(
             data[OFFSET_REFERENCE_RSSI : OFFSET_REFERENCE_RSSI + 1], "big", signed=True
         ),
-        reserved=data[OFFSET_RESERVED],
+        reserved=data[OFFSET_RESERVED] if len(data) == FRAME_BYTES else None,
     )
 
 
@@ -98,11 +105,14 @@ def encode_altbeacon(frame: AltBeacon) -> bytes:
         raise ValueError(
             f"AltBeacon id must be {BEACON_ID_BYTES} bytes, got {len(frame.beacon_id)}"
         )
-    if not -128 <= frame.reference_rssi_dbm <= 127 or not 0 <= frame.reserved <= 0xFF:
+    if not -128 <= frame.reference_rssi_dbm <= 127 or (
+        frame.reserved is not None and not 0 <= frame.reserved <= 0xFF
+    ):
         raise ValueError("reference RSSI must fit a signed byte and reserved an unsigned byte")
+    reserved = b"" if frame.reserved is None else bytes([frame.reserved])
     return (
         BEACON_CODE
         + frame.beacon_id
         + frame.reference_rssi_dbm.to_bytes(1, "big", signed=True)
-        + bytes([frame.reserved])
+        + reserved
     )

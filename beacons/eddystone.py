@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from beacons.errors import AdvertisementError
+from beacons.errors import AdvertisementError, UnsupportedFrameError
 
 #: Eddystone service UUID (16-bit, SIG assigned to Google).
 EDDYSTONE_UUID16 = 0xFEAA
@@ -155,8 +155,8 @@ def parse_eddystone(uuid16: int, data: bytes) -> EddystoneFrame | None:
     if frame_type == FRAME_EID:
         _expect_length(data, (EID_BYTES,), "EID")
         return EddystoneEid(data[2:EID_BYTES].hex(), _power(data))
-    raise AdvertisementError(
-        f"unknown Eddystone frame type 0x{frame_type:02X} (expected 0x00, 0x10, 0x20 or 0x30)",
+    raise UnsupportedFrameError(
+        f"unsupported Eddystone frame type 0x{frame_type:02X} (read: 0x00 UID, 0x10 URL, 0x20 TLM, 0x30 EID)",
         data=data,
         offset=0,
     )

@@ -2,6 +2,7 @@
 
 BeaconsError                 root of everything raised here
 ├── AdvertisementError       a frame claims a beacon format but its bytes are wrong
+│   └── UnsupportedFrameError  a known family's frame of a type we do not read (vendor frames)
 └── ScannerError             the Bluetooth adapter cannot be used (with next steps)
 """
 
@@ -25,6 +26,14 @@ class AdvertisementError(BeaconsError):
         self.reason = message
         self.data = data
         self.offset = offset
+
+
+class UnsupportedFrameError(AdvertisementError):
+    """A frame of a family we know (Eddystone) with a type we do not read.
+
+    Not a fault of the beacon: BlueCharm and KKM send an Eddystone vendor frame (type 0x21)
+    beside their iBeacon, and newer frame types appear. Reported, never fatal to the rest.
+    """
 
 
 class ScannerError(BeaconsError):

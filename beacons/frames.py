@@ -1,20 +1,26 @@
 """Which beacon formats an advertisement carries: one entry point over all parsers.
 
 Works on raw payloads (``decode_payload``, for ``instore decode``) and on the
-already-split dictionaries a scanner reports (``frames_from_fields``), so the
-scanner and the decode tool share every rule.
+already-split dictionaries a scanner reports (``read_frames``), so the scanner and
+the decode tool share every rule.
+
+Each manufacturer-data and service-data entry is read on its own: one that is malformed
+or of a type we do not read is reported as :class:`Skipped` and never costs the others
+(a BlueCharm beacon's Eddystone vendor frame must not hide the iBeacon beside it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from beacons.adstructures import (
     AD_TYPE_MANUFACTURER_DATA,
     AD_TYPE_SERVICE_DATA_UUID16,
     AdvertisementFields,
+    check_payload_size,
     fields_of,
     join_ad_structures,
     split_ad_structures,
@@ -29,7 +35,7 @@ from beacons.eddystone import (
     encode_eddystone,
     parse_eddystone,
 )
-from beacons.errors import AdvertisementError
+from beacons.errors import AdvertisementError, UnsupportedFrameError
 from beacons.ibeacon import APPLE_COMPANY_ID, IBeacon, encode_ibeacon, parse_ibeacon
 
 BeaconFrame = IBeacon | AltBeacon | EddystoneUid | EddystoneUrl | EddystoneTlm | EddystoneEid
@@ -62,36 +68,77 @@ def uuid16_of(service_uuid: str | int) -> int | None:
     return None
 
 
-def frames_from_fields(
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A data entry that gave no frame: ``where`` names it, ``malformed`` tells a broken frame
+    from one of a type we do not read; ``offset`` is within the entry's data (or the payload)."""
+
+    where: str
+    reason: str
+    malformed: bool
+    offset: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "where": self.where,
+            "reason": self.reason,
+            "malformed": self.malformed,
+            "offset": self.offset,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FrameReading:
+    """What one advertisement's data entries gave: frames, and what could not be read."""
+
+    frames: tuple[BeaconFrame, ...]
+    skipped: tuple[Skipped, ...] = ()
+
+
+def _read_manufacturer(company_id: int, data: bytes) -> BeaconFrame | None:
+    frame: BeaconFrame | None = parse_ibeacon(company_id, data)
+    if frame is None and company_id != APPLE_COMPANY_ID:
+        frame = parse_altbeacon(company_id, data)
+    return frame
+
+
+def read_frames(
     manufacturer_data: Mapping[int, bytes], service_data: Mapping[Any, bytes]
-) -> list[BeaconFrame]:
-    """Every beacon frame in the fields; raises AdvertisementError if one is malformed."""
+) -> FrameReading:
+    """Every beacon frame in the fields, each entry read on its own; never raises."""
     frames: list[BeaconFrame] = []
-    for company_id, data in manufacturer_data.items():
-        frame: BeaconFrame | None = parse_ibeacon(company_id, data)
-        if frame is None and company_id != APPLE_COMPANY_ID:
-            frame = parse_altbeacon(company_id, data)
-        if frame is not None:
-            frames.append(frame)
+    skipped: list[Skipped] = []
+    entries: list[tuple[str, Callable[[], BeaconFrame | None]]] = [
+        (f"manufacturer 0x{cid:04X}", partial(_read_manufacturer, cid, data))
+        for cid, data in manufacturer_data.items()
+    ]
     for key, data in service_data.items():
         u16 = uuid16_of(key)
-        if u16 is None:
+        if u16 is not None:
+            entries.append((f"service 0x{u16:04X}", partial(parse_eddystone, u16, data)))
+    for where, read in entries:
+        try:
+            frame = read()
+        except AdvertisementError as e:
+            unsupported = isinstance(e, UnsupportedFrameError)
+            skipped.append(Skipped(where, e.reason, not unsupported, e.offset))
             continue
-        ed = parse_eddystone(u16, data)
-        if ed is not None:
-            frames.append(ed)
-    return frames
+        if frame is not None:
+            frames.append(frame)
+    return FrameReading(tuple(frames), tuple(skipped))
 
 
 @dataclass(frozen=True, slots=True)
 class DecodedAdvertisement:
     fields: AdvertisementFields
     frames: tuple[BeaconFrame, ...]
+    skipped: tuple[Skipped, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         f = self.fields
         return {
             "frames": [fr.to_json() for fr in self.frames],
+            "skipped": [sk.to_json() for sk in self.skipped],
             "flags": f.flags,
             "local_name": f.local_name,
             "tx_power_level_dbm": f.tx_power_dbm,
@@ -104,22 +151,26 @@ class DecodedAdvertisement:
 def decode_payload(payload: bytes) -> DecodedAdvertisement:
     """Split a raw advertising payload and parse every beacon frame in it.
 
-    Errors name the offset within the whole payload.
+    Raises AdvertisementError only when the payload itself is unusable (empty, longer than
+    any advertisement, an AD structure overrunning the end); a bad or unknown frame is
+    reported in ``skipped`` with its offset within the whole payload.
     """
+    check_payload_size(payload)
     fields = fields_of(payload)
     frames: list[BeaconFrame] = []
+    skipped: list[Skipped] = []
     for s in split_ad_structures(payload):
         key = int.from_bytes(s.data[:2], "little")
-        try:
-            if s.ad_type == AD_TYPE_MANUFACTURER_DATA:
-                frames += frames_from_fields({key: s.data[2:]}, {})
-            elif s.ad_type == AD_TYPE_SERVICE_DATA_UUID16:
-                frames += frames_from_fields({}, {key: s.data[2:]})
-        except AdvertisementError as e:
-            # length byte + type byte + 2-byte company id / service UUID precede the frame
-            offset = s.offset + 4 + (e.offset or 0)
-            raise AdvertisementError(e.reason, data=payload, offset=offset) from e
-    return DecodedAdvertisement(fields, tuple(frames))
+        if s.ad_type == AD_TYPE_MANUFACTURER_DATA:
+            reading = read_frames({key: s.data[2:]}, {})
+        elif s.ad_type == AD_TYPE_SERVICE_DATA_UUID16:
+            reading = read_frames({}, {key: s.data[2:]})
+        else:
+            continue
+        frames += reading.frames
+        # length byte + type byte + 2-byte company id / service UUID precede the frame
+        skipped += [replace(sk, offset=s.offset + 4 + (sk.offset or 0)) for sk in reading.skipped]
+    return DecodedAdvertisement(fields, tuple(frames), tuple(skipped))
 
 
 def encode_payload(frame: BeaconFrame, company_id: int | None = None) -> bytes:

@@ -10,6 +10,11 @@ with iBeacon", v1.0 2014, and "Proximity Beacon Specification" R1):
     18      2     major (big endian)
     20      2     minor (big endian)
     22      1     measured power: RSSI at 1 m, signed dBm
+
+Leniency: the frame's own length byte (0x15) delimits it, so bytes after the 23 are vendor
+extras, kept in ``trailing`` and never a reason to drop the beacon (Jaalee beacons append a
+battery byte; the AltBeacon library's iBeacon layout reads bytes 2-24 and ignores the rest).
+A frame shorter than 23 bytes lacks its identity or power and is malformed.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ class IBeacon:
     major: int
     minor: int
     measured_power_dbm: int
+    trailing: bytes = b""  # vendor bytes after the frame (a battery level, say), kept as sent
 
     kind: ClassVar[str] = "ibeacon"
 
@@ -51,13 +57,16 @@ class IBeacon:
         return float(self.measured_power_dbm)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "format": self.kind,
             "uuid": self.uuid,
             "major": self.major,
             "minor": self.minor,
             "measured_power_dbm": self.measured_power_dbm,
         }
+        if self.trailing:
+            out["trailing_bytes"] = self.trailing.hex().upper()
+        return out
 
 
 def parse_ibeacon(company_id: int, data: bytes) -> IBeacon | None:
@@ -75,9 +84,9 @@ def parse_ibeacon(company_id: int, data: bytes) -> IBeacon | None:
             data=data,
             offset=OFFSET_LENGTH,
         )
-    if len(data) != FRAME_BYTES:
+    if len(data) < FRAME_BYTES:
         raise AdvertisementError(
-            f"iBeacon frame has {len(data)} bytes after the company id, expected {FRAME_BYTES}",
+            f"iBeacon frame has {len(data)} bytes after the company id, expected at least {FRAME_BYTES}",
             data=data,
             offset=min(len(data), FRAME_BYTES),
         )
@@ -88,6 +97,7 @@ def parse_ibeacon(company_id: int, data: bytes) -> IBeacon | None:
         measured_power_dbm=int.from_bytes(
             data[OFFSET_POWER : OFFSET_POWER + 1], "big", signed=True
         ),
+        trailing=bytes(data[FRAME_BYTES:]),
     )
 
 
@@ -103,4 +113,5 @@ def encode_ibeacon(frame: IBeacon) -> bytes:
         + frame.major.to_bytes(2, "big")
         + frame.minor.to_bytes(2, "big")
         + frame.measured_power_dbm.to_bytes(1, "big", signed=True)
+        + frame.trailing
     )

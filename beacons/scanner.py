@@ -27,8 +27,8 @@ from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason, BleakError
 
 from beacons.adstructures import fields_of
-from beacons.errors import AdvertisementError, BeaconsError, ScannerError
-from beacons.frames import BASE_UUID_SUFFIX, BeaconFrame, frames_from_fields
+from beacons.errors import BeaconsError, ScannerError
+from beacons.frames import BASE_UUID_SUFFIX, BeaconFrame, read_frames
 from beacons.identity import BeaconIdentities
 from beacons.observation import Observation, rssi_is_valid
 from beacons.testing import AdapterOutage, FakeRadioEvent
@@ -81,7 +81,8 @@ class ScanStats:
     advertisements: int = 0
     matched: int = 0
     unknown: int = 0
-    malformed: int = 0
+    malformed: int = 0  # data entries claiming a beacon format with wrong bytes
+    unsupported: int = 0  # entries of a known family in a type we do not read (vendor frames)
     invalid_rssi: int = 0
     dropped: int = 0
     restarts: int = 0
@@ -169,12 +170,14 @@ class BleakObservationSource:
     def _on_advertisement(self, device: BLEDevice, adv: AdvertisementData) -> None:
         """bleak's detection callback: runs once per advertisement received."""
         self.stats.advertisements += 1
-        try:
-            frames = frames_from_fields(adv.manufacturer_data, adv.service_data)
-        except AdvertisementError as e:
-            self.stats.malformed += 1
-            log.debug("malformed beacon frame: %s", e)
-            return
+        reading = read_frames(adv.manufacturer_data, adv.service_data)
+        for skipped in reading.skipped:
+            if skipped.malformed:
+                self.stats.malformed += 1
+            else:
+                self.stats.unsupported += 1
+            log.debug("%s skipped: %s", skipped.where, skipped.reason)
+        frames = reading.frames
         if not frames:
             return
         if adv.rssi == BLEAK_NO_RSSI_DBM or not rssi_is_valid(adv.rssi):

@@ -6,7 +6,7 @@ through bleak's detection callback into ours. This measures, on the same mix of 
 
 * baseline: the least a Python iBeacon reader can do (check two bytes, slice, int.from_bytes),
   with no checks, no other formats and no identity matching;
-* parse: ``frames_from_fields`` (all formats, length checks, errors naming bytes);
+* parse: ``read_frames`` (all formats, length checks, errors naming bytes);
 * parse + match: plus the layout identity lookup (what the callback does per frame);
 * full path: advertisements emitted by the fake backend through bleak's real
   ``BleakScanner`` callback path into ``BleakObservationSource`` and out as Observations.
@@ -27,7 +27,7 @@ import numpy as np
 from beacons.adstructures import fields_of
 from beacons.altbeacon import AltBeacon
 from beacons.eddystone import EddystoneTlm, EddystoneUid, EddystoneUrl
-from beacons.frames import BeaconFrame, encode_payload, frames_from_fields
+from beacons.frames import BeaconFrame, encode_payload, read_frames
 from beacons.ibeacon import IBeacon
 from beacons.identity import BeaconIdentities
 from beacons.scanner import BleakObservationSource, RetryPolicy, fake_backend
@@ -76,7 +76,7 @@ def baseline(rows: list[tuple[dict[int, bytes], dict[int, bytes]]]) -> int:
 
 
 def parse(rows: list[tuple[dict[int, bytes], dict[int, bytes]]]) -> int:
-    return sum(len(frames_from_fields(m, s)) for m, s in rows)
+    return sum(len(read_frames(m, s).frames) for m, s in rows)
 
 
 def parse_match(
@@ -85,7 +85,7 @@ def parse_match(
     def run(rows: list[tuple[dict[int, bytes], dict[int, bytes]]]) -> int:
         hits = 0
         for m, s in rows:
-            for frame in frames_from_fields(m, s):
+            for frame in read_frames(m, s).frames:
                 hits += ids.match(frame) is not None
         return hits
 

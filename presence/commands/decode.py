@@ -7,6 +7,7 @@ import json
 import sys
 
 from beacons.adstructures import parse_hex
+from beacons.errors import AdvertisementError
 from beacons.frames import decode_payload
 from beacons.identity import BeaconIdentities
 from positioning.layout import load_layout
@@ -16,8 +17,11 @@ EPILOG = """examples:
   instore decode "02 01 06 03 03 AA FE 0D 16 AA FE 10 EE 01 67 6F 6F 67 6C 65 00"
 
 HEX is the AD structures as broadcast (length, type, data ...), e.g. from
-`btmon`, nRF Connect's "raw data" or `hcidump --raw`. A malformed payload exits
-with status 2 and names the byte at fault."""
+`btmon`, nRF Connect's "raw data" or `hcidump --raw`. Each manufacturer and
+service data entry is read on its own; one that cannot be read is listed under
+"skipped" with its reason and offset. A payload that is empty, longer than any
+advertisement or broken in its AD structures, or whose only beacon frames are
+malformed, exits with status 2 and names the byte at fault."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     payload = parse_hex("".join(args.hex))
     decoded = decode_payload(payload)
+    broken = [sk for sk in decoded.skipped if sk.malformed]
+    if broken and not decoded.frames:
+        first = broken[0]
+        raise AdvertisementError(
+            f"{first.where}: {first.reason}", data=payload, offset=first.offset
+        )
     doc = {"payload": payload.hex().upper(), "length": len(payload), **decoded.to_json()}
     if args.store:
         identities = BeaconIdentities(load_layout(args.store).beacons)

@@ -99,29 +99,87 @@ EDDY = "0303AAFE"  # complete list of 16-bit UUIDs: 0xFEAA; the service data the
         # iBeacon length byte 0x16 instead of 0x15: offset of that byte in the payload.
         ("0201061AFF4C000216E2C56DB5DFFB48D2B060D0F5A71096E000000000C5", 8, "length byte"),
         # iBeacon one byte short (measured power missing).
-        ("02010619FF4C000215E2C56DB5DFFB48D2B060D0F5A71096E000000000", 29, "expected 23"),
-        # AD structure claims more bytes than there are.
-        ("0201061BFF4C00", 3, "declares length 27"),
+        ("02010619FF4C000215E2C56DB5DFFB48D2B060D0F5A71096E000000000", 29, "at least 23"),
         # Eddystone-URL with an undefined scheme 0x07 (frame byte 2 -> payload 4 + 4 + 2).
         (EDDY + ad(0x16, "AAFE 10 EE 07 616263"), 10, "scheme prefix 0x07"),
         # Eddystone-URL with a reserved byte 0x7F (frame byte 4).
         (EDDY + ad(0x16, "AAFE 10 EE 03 61 7F 63"), 12, "reserved"),
         # Eddystone-UID of 11 bytes: the fault is where byte 12 should follow (payload 8 + 11).
         (EDDY + ad(0x16, "AAFE 00 E7 8B0CA750095477CB3E"), 19, "has 11 bytes"),
-        # Unknown Eddystone frame type.
-        (EDDY + ad(0x16, "AAFE 50 00"), 8, "frame type 0x50"),
         # AltBeacon code with a truncated id (8 bytes after the company id).
         (ad(0xFF, "1801 BEAC 010203040506"), 12, "expected 24"),
-        # Service data too short for its 16-bit UUID.
-        (ad(0x16, "AA"), 0, "2-byte service UUID"),
     ],
 )
-def test_malformed_frames_name_the_offset(hex_payload: str, offset: int, words: str) -> None:
+def test_malformed_frames_are_skipped_naming_the_offset(
+    hex_payload: str, offset: int, words: str
+) -> None:
+    decoded = decode_payload(parse_hex(hex_payload))
+    assert decoded.frames == ()
+    (skipped,) = decoded.skipped
+    assert skipped.malformed and skipped.offset == offset and words in skipped.reason
+
+
+@pytest.mark.parametrize(
+    ("hex_payload", "offset", "words"),
+    [
+        # AD structure claims more bytes than there are.
+        ("0201061BFF4C00", 3, "declares length 27"),
+        # Service data too short for its 16-bit UUID.
+        (ad(0x16, "AA"), 0, "2-byte service UUID"),
+        ("", None, "empty payload"),
+        # 54,000 bytes of repeated structures: no radio broadcasts that (at most 1650).
+        ("0201061AFF4C000215E2C56DB5DFFB48D2B060D0F5A71096E000000000C5" * 1800, 1650, "longer"),
+    ],
+)
+def test_unusable_payloads_raise_naming_the_offset(
+    hex_payload: str, offset: int | None, words: str
+) -> None:
     with pytest.raises(AdvertisementError) as info:
         decode_payload(parse_hex(hex_payload))
     assert info.value.offset == offset
     assert words in str(info.value)
-    assert hex_payload.upper() in str(info.value)
+
+
+def test_unknown_eddystone_frame_type_is_unsupported_not_malformed() -> None:
+    decoded = decode_payload(parse_hex(EDDY + ad(0x16, "AAFE 50 00")))
+    (skipped,) = decoded.skipped
+    assert not skipped.malformed and "frame type 0x50" in skipped.reason and skipped.offset == 8
+
+
+# Real advertisements from public projects' test suites (facts about hardware, not code).
+BLUECHARM_VENDOR_FRAME = "0201061016AAFE21010B0C1318000021FFFDFC12"
+JAALEE_IBEACON = "020106030325F51BFF4C000215EBEFD08370A247C89837E7B5634DF52567F857BECB64"
+ALTBEACON_NO_RESERVED = "1AFF1801BEAC2F234454CF6D4A0FADF2F4911BA9FFA600010002C5"
+
+
+@pytest.mark.parametrize("vendor_type", ["21", "40"])
+def test_an_eddystone_vendor_frame_never_hides_the_ibeacon_beside_it(vendor_type: str) -> None:
+    vendor = BLUECHARM_VENDOR_FRAME.replace("AAFE21", "AAFE" + vendor_type)
+    ibeacon = "1AFF4C000215E2C56DB5DFFB48D2B060D0F5A71096E000010002C5"
+    decoded = decode_payload(parse_hex(vendor + ibeacon))
+    assert [f.to_json()["major"] for f in decoded.frames] == [1]  # type: ignore[union-attr]
+    (skipped,) = decoded.skipped
+    assert skipped.where == "service 0xFEAA" and not skipped.malformed
+    assert f"0x{vendor_type}" in skipped.reason and skipped.offset == 7
+
+
+def test_jaalee_ibeacon_with_a_battery_byte_is_read() -> None:
+    (frame,) = decode_payload(parse_hex(JAALEE_IBEACON)).frames
+    assert frame.to_json() == {
+        "format": "ibeacon",
+        "uuid": "ebefd083-70a2-47c8-9837-e7b5634df525",
+        "major": 26616,
+        "minor": 22462,
+        "measured_power_dbm": -53,
+        "trailing_bytes": "64",
+    }
+
+
+def test_altbeacon_without_the_reserved_byte_reads_as_the_altbeacon_library_does() -> None:
+    (frame,) = decode_payload(parse_hex(ALTBEACON_NO_RESERVED)).frames
+    out = frame.to_json()
+    assert (out["id1"], out["id2"], out["id3"]) == ("2f234454-cf6d-4a0f-adf2-f4911ba9ffa6", 1, 2)
+    assert out["reference_rssi_dbm"] == -59 and out["reserved"] is None
 
 
 def test_zero_length_ends_significant_part() -> None:

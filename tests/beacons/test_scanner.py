@@ -92,6 +92,16 @@ def test_layout_beacons_become_observations_and_strangers_are_dropped(showroom_p
     assert [h.beacon_id for h in heard] == ["s1", None, None, "s2", "s1"]
 
 
+def test_a_vendor_frame_in_the_advertisement_keeps_its_ibeacon(showroom_path: Path) -> None:
+    # A BlueCharm/KKM beacon: an Eddystone vendor frame (type 0x21) beside its iBeacon.
+    vendor = bytes.fromhex("1016AAFE21010B0C1318000021FFFDFC12")
+    bluecharm = FakeAdvertisement(0.001, ad(4, -58).payload + vendor, -58)
+    source = make_source(showroom_path, [bluecharm, ad(1, -61)])
+    got = asyncio.run(take(source, 2))
+    assert [(o.beacon_id, o.rssi_dbm) for o in got] == [("s4", -58.0), ("s1", -61.0)]
+    assert (source.stats.unsupported, source.stats.malformed) == (1, 0)
+
+
 def test_repeated_identical_advertisements_are_all_kept(showroom_path: Path) -> None:
     source = make_source(showroom_path, [ad(3, -66) for _ in range(50)])
     got = asyncio.run(take(source, 50))

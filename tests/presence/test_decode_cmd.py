@@ -39,6 +39,8 @@ def test_non_beacon_payload_has_no_frames(capsys: pytest.CaptureFixture[str]) ->
         ("0201061AFF4C000216E2C56DB5DFFB48D2B060D0F5A71096E000000000C5", "length byte is 0x16"),
         ("0201061BFF4C00", "declares length 27"),
         ("02010G", "not a hex string"),
+        ("", "empty payload"),
+        ("0201061AFF4C000215E2C56DB5DFFB48D2B060D0F5A71096E000000000C5" * 1800, "longer than any"),
     ],
 )
 def test_malformed_payload_exits_2_with_the_reason(
@@ -57,3 +59,20 @@ def test_decode_names_the_layout_beacon(
     payload = "0201061AFF4C000215F7826DA64FA24E988024BC5B71E0893E00020003C5"
     assert main(["decode", "--compact", "--store", str(showroom_path), payload]) == 0
     assert json.loads(capsys.readouterr().out)["frames"][0]["layout_beacon"] == "s3"
+
+
+def test_a_vendor_frame_is_listed_as_skipped_beside_the_frame_read(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    payload = "0201061016AAFE21010B0C1318000021FFFDFC12" + "1AFF4C000215" + "AB" * 16 + "00010002C5"
+    assert main(["decode", "--compact", payload]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [f["format"] for f in out["frames"]] == ["ibeacon"]
+    assert out["skipped"] == [
+        {
+            "where": "service 0xFEAA",
+            "reason": "unsupported Eddystone frame type 0x21 (read: 0x00 UID, 0x10 URL, 0x20 TLM, 0x30 EID)",
+            "malformed": False,
+            "offset": 7,
+        }
+    ]
