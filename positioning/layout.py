@@ -6,6 +6,7 @@ and raises :class:`~positioning.errors.LayoutError` naming the file and the key.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from beacons.validity import id_problem
 from positioning.errors import LayoutError
 from positioning.geometry import as_polygon, points_in_polygon, polygon_area, polygon_is_simple
 
@@ -26,6 +28,15 @@ DEFAULT_PATH_LOSS_EXPONENT = 2.0
 
 #: Geometry tolerance in metres: points this close outside the outline still count as inside.
 EDGE_TOLERANCE_M = 1e-6
+
+#: Longest side a layout may have. The largest single-floor stores (hypermarkets, a mall
+#: level) are under 400 m; the bound keeps the 0.25 m occupancy grid under 4 M cells, where
+#: ``width = 1e6`` would ask for 116 TiB.
+MAX_SIDE_M = 500.0
+#: Largest layout file read. A hand-typed store is a few kB; 1 MB holds thousands of beacons.
+MAX_LAYOUT_BYTES = 1_000_000
+#: Shortest entrance: a door narrower than this is a typo (a zero-length entrance finds nothing).
+MIN_ENTRANCE_M = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,13 +142,23 @@ def load_layout(path: str | Path) -> Layout:
     """Read and validate a layout TOML file. Raises LayoutError naming file and key."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as f:
+            raw = f.read(MAX_LAYOUT_BYTES + 1)
     except OSError as e:
         raise LayoutError(str(p), "-", f"cannot read the layout file: {e.strerror or e}") from e
+    if len(raw) > MAX_LAYOUT_BYTES:
+        raise LayoutError(str(p), "-", f"file is larger than {MAX_LAYOUT_BYTES:,} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise LayoutError(str(p), f"line {line}", f"not UTF-8 text ({e.reason})") from e
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise LayoutError(str(p), "-", f"not valid TOML: {e}") from e
+    except RecursionError as e:
+        raise LayoutError(str(p), "-", "not valid TOML: nested too deeply") from e
     return parse_layout(doc, source=str(p))
 
 
@@ -145,12 +166,12 @@ def parse_layout(doc: Mapping[str, Any], source: str = "<layout>") -> Layout:
     """Validate an already-parsed TOML document into a Layout."""
     v = _Validator(source)
     store = v.table(doc, "store")
-    name = v.string(store, "store.name")
-    width = v.positive(store, "store.width")
-    height = v.positive(store, "store.height")
-    radio = dict(doc.get("radio", {}) or {})
+    name = v.identifier(store, "store.name")
+    width = v.side(store, "store.width")
+    height = v.side(store, "store.height")
     if not isinstance(doc.get("radio", {}), Mapping):
         raise LayoutError(source, "radio", "must be a table")
+    radio = dict(doc.get("radio", {}) or {})
     ple = radio.get("path_loss_exponent", DEFAULT_PATH_LOSS_EXPONENT)
     if not isinstance(ple, int | float) or isinstance(ple, bool) or not 1.0 <= float(ple) <= 6.0:
         raise LayoutError(
@@ -166,6 +187,12 @@ def parse_layout(doc: Mapping[str, Any], source: str = "<layout>") -> Layout:
                 source,
                 "store.entrance",
                 f"must be a segment on the store outline, got {entrance.tolist()}",
+            )
+        if float(np.hypot(*(entrance[1] - entrance[0]))) < MIN_ENTRANCE_M:
+            raise LayoutError(
+                source,
+                "store.entrance",
+                f"is shorter than {MIN_ENTRANCE_M} m: give the door's two end points, got {entrance.tolist()}",
             )
 
     beacons = tuple(
@@ -197,7 +224,14 @@ def parse_layout(doc: Mapping[str, Any], source: str = "<layout>") -> Layout:
             raise LayoutError(
                 source, f"{key}.kind", f"must be one of {', '.join(OBSTACLE_KINDS)}, got {kind!r}"
             )
-        obstacles.append(Obstacle(kind, v.polygon(o, f"{key}.polygon")))
+        poly = v.polygon(o, f"{key}.polygon")
+        if not outline_check.contains(poly).all():
+            raise LayoutError(
+                source,
+                f"{key}.polygon",
+                f"{kind} reaches outside the store outline (0..{width} x 0..{height})",
+            )
+        obstacles.append(Obstacle(kind, poly))
 
     return Layout(
         name=name,
@@ -218,6 +252,16 @@ def _on_outline(points: npt.NDArray[np.float64], width: float, height: float) ->
     x, y = points[:, 0], points[:, 1]
     on = (np.abs(x) < t) | (np.abs(x - width) < t) | (np.abs(y) < t) | (np.abs(y - height) < t)
     return bool(on.all())
+
+
+def _is_finite_number(value: Any) -> bool:
+    """A TOML int or float that is a finite float (TOML integers may be 10**400)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 class _Validator:
@@ -259,10 +303,23 @@ class _Validator:
             raise self.fail(key, f"must be a non-empty string, got {value!r}")
         return value
 
+    def identifier(self, table: Mapping[str, Any], key: str) -> str:
+        value = self._get(table, key)
+        problem = id_problem(value)
+        if problem is not None:
+            raise self.fail(key, f"{problem}, got {str(value)[:80]!r}")
+        return str(value)
+
+    def side(self, table: Mapping[str, Any], key: str) -> float:
+        value = self.positive(table, key)
+        if value > MAX_SIDE_M:
+            raise self.fail(key, f"must be at most {MAX_SIDE_M:g} m, got {value:g}")
+        return value
+
     def number(self, table: Mapping[str, Any], key: str) -> float:
         value = self._get(table, key)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
-            raise self.fail(key, f"must be a number, got {value!r}")
+        if not _is_finite_number(value):
+            raise self.fail(key, f"must be a finite number, got {str(value)[:40]!r}")
         return float(value)
 
     def positive(self, table: Mapping[str, Any], key: str) -> float:
@@ -275,11 +332,11 @@ class _Validator:
         ok = isinstance(value, list) and all(
             isinstance(p, list)
             and len(p) == 2
-            and all(isinstance(c, int | float) and not isinstance(c, bool) for c in p)
+            and all(_is_finite_number(c) for c in p)
             for p in value
         )
         if not ok:
-            raise self.fail(key, "must be a list of [x, y] number pairs")
+            raise self.fail(key, "must be a list of [x, y] pairs of finite numbers")
         if exact is not None and len(value) != exact:
             raise self.fail(key, f"must have exactly {exact} points, got {len(value)}")
         return np.asarray(value, dtype=np.float64)
@@ -302,12 +359,11 @@ class _Validator:
     def beacon(self, table: Mapping[str, Any], i: int, outline: Layout) -> Beacon:
         key = f"beacons[{i}]"
         raw_id = self._get(table, f"{key}.id")
-        if (
-            isinstance(raw_id, bool)
-            or not isinstance(raw_id, str | int)
-            or str(raw_id).strip() == ""
-        ):
+        if isinstance(raw_id, bool) or not isinstance(raw_id, str | int):
             raise self.fail(f"{key}.id", f"must be a string, got {raw_id!r}")
+        problem = id_problem(str(raw_id))
+        if problem is not None:
+            raise self.fail(f"{key}.id", f"{problem}, got {str(raw_id)[:80]!r}")
         x, y = self.number(table, f"{key}.x"), self.number(table, f"{key}.y")
         if not outline.contains([[x, y]])[0]:
             raise self.fail(
@@ -320,9 +376,14 @@ class _Validator:
                 f"{key}.tx_power", f"must be the RSSI at 1 m in dBm (-127..20), got {tx}"
             )
         optional: dict[str, Any] = {}
-        for name in ("z", "adv_interval_ms"):
-            if name in table:
-                optional["z_m" if name == "z" else name] = self.number(table, f"{key}.{name}")
+        if "z" in table:
+            optional["z_m"] = self.number(table, f"{key}.z")
+        if "adv_interval_ms" in table:
+            adv = self.positive(table, f"{key}.adv_interval_ms")
+            # BLE advertising intervals run from 20 ms to 10.24 s (Core 5.x Vol 6 Part B 4.4.2.2.1)
+            if not 20.0 <= adv <= 10_240.0:
+                raise self.fail(f"{key}.adv_interval_ms", f"must be 20..10240 ms, got {adv:g}")
+            optional["adv_interval_ms"] = adv
         for name in ("major", "minor"):
             if name in table:
                 value = table[name]

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from beacons.validity import MAX_ID_CHARS, id_problem
 from sim.errors import ObservationLogError
 
 REQUIRED_COLUMNS = ("t", "device_id", "beacon_id", "rssi")
@@ -35,6 +36,11 @@ class RawChunk:
     missing_rssi: npt.NDArray[np.bool_]
     line: npt.NDArray[np.int64]  # CSV: 1-based file line; Parquet: 0-based row index
     malformed_lines: tuple[int, ...] = ()
+    #: ids breaking the id rule (beacons.validity); such ids are blanked, so memory stays
+    #: bounded by MAX_ID_CHARS per id whatever the file holds
+    invalid_id: npt.NDArray[np.bool_] | None = None
+    #: (first row, row count) of a stretch that could not be read at all (a corrupt page)
+    unreadable: tuple[int, int] | None = None
 
 
 def _check_columns(path: Path, names: list[str], line: int | None) -> dict[str, int]:
@@ -51,7 +57,8 @@ def _check_columns(path: Path, names: list[str], line: int | None) -> dict[str, 
 def csv_chunks(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
     """Arrow's fast reader; Python's csv module from where Arrow gives up (bad UTF-8...)."""
     try:
-        with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        # utf-8-sig: a byte order mark (Excel writes one) is not part of the first column's name
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
             header = next(csv.reader(f), None)
     except OSError as e:
         raise ObservationLogError(str(path), f"cannot read: {e.strerror or e}") from e
@@ -113,10 +120,17 @@ def _arrow_csv_chunks(
             reported += len(fresh)
             fields = [
                 np.asarray(part.column(c).to_numpy(zero_copy_only=False), dtype=object)
-                for c in REQUIRED_COLUMNS
+                for c in ("t", "rssi")
             ]
             done[0] = last
-            yield _raw_from_fields(fields, lines, tuple(int(x) for x in fresh))
+            yield _raw_from_columns(
+                fields[0],
+                _strings(part.column("device_id")),
+                _strings(part.column("beacon_id")),
+                fields[1],
+                lines,
+                tuple(int(x) for x in fresh),
+            )
     if -1 in invalid:
         raise pa.ArrowInvalid("a malformed line without a line number")
     rest = np.sort(np.asarray(invalid, dtype=np.int64))[reported:]
@@ -160,22 +174,44 @@ def _csv_chunk(block: list[tuple[int, list[str]]], width: int, cols: list[int]) 
 def _raw_from_fields(
     fields: list[npt.NDArray[np.object_]], lines: npt.NDArray[np.int64], malformed: tuple[int, ...]
 ) -> RawChunk:
-    """Text fields (t, device_id, beacon_id, rssi) stripped; rows with all four empty are blank lines."""
-    t, dev, bcn, rssi = (
-        np.char.strip(np.asarray(f, dtype=str)) if len(f) else np.empty(0, dtype=str)
-        for f in fields
+    """Text fields (t, device_id, beacon_id, rssi) as Python strings (the slow, line-by-line path)."""
+    t, dev, bcn, rssi = fields
+    return _raw_from_columns(
+        t,
+        _strings(pa.array(dev, pa.string())),
+        _strings(pa.array(bcn, pa.string())),
+        rssi,
+        lines,
+        malformed,
     )
-    blank = (t == "") & (dev == "") & (bcn == "") & (rssi == "")
+
+
+def _raw_from_columns(
+    t_text: npt.NDArray[np.object_],
+    dev: tuple[npt.NDArray[np.str_], npt.NDArray[np.bool_]],
+    bcn: tuple[npt.NDArray[np.str_], npt.NDArray[np.bool_]],
+    rssi_text: npt.NDArray[np.object_],
+    lines: npt.NDArray[np.int64],
+    malformed: tuple[int, ...],
+) -> RawChunk:
+    """Text t and rssi stripped, checked ids; rows with all four fields empty are blank lines."""
+    t, rssi = (
+        np.char.strip(np.asarray(f, dtype=str)) if len(f) else np.empty(0, dtype=str)
+        for f in (t_text, rssi_text)
+    )
+    (dev_ids, dev_bad), (bcn_ids, bcn_bad) = dev, bcn
+    blank = (t == "") & (dev_ids == "") & (bcn_ids == "") & (rssi == "") & ~dev_bad & ~bcn_bad
     keep = ~blank
     return RawChunk(
         t=t[keep],
-        device_id=dev[keep],
-        beacon_id=bcn[keep],
+        device_id=dev_ids[keep],
+        beacon_id=bcn_ids[keep],
         rssi=rssi[keep],
         missing_t=np.asarray(t[keep] == "", dtype=bool),
         missing_rssi=np.asarray(rssi[keep] == "", dtype=bool),
         line=np.asarray(lines, dtype=np.int64)[keep],
         malformed_lines=malformed,
+        invalid_id=(dev_bad | bcn_bad)[keep],
     )
 
 
@@ -184,22 +220,73 @@ def parquet_chunks(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
         pf = pq.ParquetFile(path)
     except (OSError, pa.ArrowInvalid) as e:
         raise ObservationLogError(str(path), f"not a readable Parquet file: {e}") from e
-    _check_columns(path, list(pf.schema_arrow.names), None)
+    schema = pf.schema_arrow
+    _check_columns(path, list(schema.names), None)
+    for name in ("device_id", "beacon_id"):
+        kind = schema.field(name).type
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        if not (_is_text(kind) or _is_scalar(kind)):
+            raise ObservationLogError(
+                str(path), f"column {name} has type {kind}; ids must be strings or numbers"
+            )
     start = 0
-    for rb in pf.iter_batches(batch_size=chunk_rows, columns=list(REQUIRED_COLUMNS)):
-        n = rb.num_rows
-        t, missing_t = _numeric(rb.column("t"))
-        rssi, missing_rssi = _numeric(rb.column("rssi"))
-        yield RawChunk(
-            t=t,
-            device_id=_strings(rb.column("device_id")),
-            beacon_id=_strings(rb.column("beacon_id")),
-            rssi=rssi,
-            missing_t=missing_t,
-            missing_rssi=missing_rssi,
-            line=np.arange(start, start + n, dtype=np.int64),
+    for group in range(pf.metadata.num_row_groups):
+        group_end = start + pf.metadata.row_group(group).num_rows
+        batches = pf.iter_batches(
+            batch_size=chunk_rows, row_groups=[group], columns=list(REQUIRED_COLUMNS)
         )
-        start += n
+        while start < group_end:
+            try:
+                rb = next(batches)
+            except StopIteration:
+                break
+            except (OSError, pa.ArrowException):
+                # A corrupt page: the rest of this row group is lost and counted; rows
+                # already handed out stay accepted, and the next row group is tried.
+                yield _unreadable(start, group_end - start)
+                break
+            yield _parquet_chunk(rb, start)
+            start += rb.num_rows
+        start = group_end
+
+
+def _parquet_chunk(rb: pa.RecordBatch, start: int) -> RawChunk:
+    t, missing_t = _numeric(rb.column("t"))
+    rssi, missing_rssi = _numeric(rb.column("rssi"))
+    dev, dev_bad = _strings(rb.column("device_id"))
+    bcn, bcn_bad = _strings(rb.column("beacon_id"))
+    return RawChunk(
+        t=t,
+        device_id=dev,
+        beacon_id=bcn,
+        rssi=rssi,
+        missing_t=missing_t,
+        missing_rssi=missing_rssi,
+        line=np.arange(start, start + rb.num_rows, dtype=np.int64),
+        invalid_id=dev_bad | bcn_bad,
+    )
+
+
+def _unreadable(start: int, n: int) -> RawChunk:
+    empty = np.empty(0, dtype=str)
+    none = np.empty(0, dtype=bool)
+    return RawChunk(
+        empty, empty, empty, empty, none, none, np.empty(0, np.int64), unreadable=(start, n)
+    )
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+    )
+
+
+def _is_scalar(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind))
 
 
 def _numeric(col: pa.Array) -> tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]:
@@ -217,16 +304,49 @@ def _numeric(col: pa.Array) -> tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]:
     return np.asarray(as_float.fill_null(np.nan).to_numpy(), dtype=np.float64), missing
 
 
-def _strings(col: pa.Array) -> npt.NDArray[np.str_]:
-    """Ids as numpy str, fast through a dictionary (few distinct ids); nulls become ""."""
+def _strings(col: pa.Array | pa.ChunkedArray) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.bool_]]:
+    """Ids as numpy str, checked once per distinct id through a dictionary (few distinct
+    ids); nulls become "". Ids breaking the id rule are blanked and flagged (second array),
+    before any fixed-width numpy array is made: its width is that of the longest id."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
     if not pa.types.is_dictionary(col.type):
-        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        if not _is_text(col.type):
             col = pc.cast(col, pa.string())
         col = pc.dictionary_encode(col)
     dictionary = col.dictionary
-    if not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
+    not_utf8 = np.zeros(len(dictionary), dtype=bool)
+    if pa.types.is_binary(dictionary.type) or pa.types.is_large_binary(dictionary.type):
+        dictionary, not_utf8 = _decode_utf8(dictionary)
+    elif not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
         dictionary = pc.cast(dictionary, pa.string())
+    dictionary = pc.utf8_trim_whitespace(dictionary)
+    too_long = pc.greater(pc.utf8_length(dictionary), MAX_ID_CHARS)
+    dictionary = pc.if_else(too_long, "x", dictionary)  # placeholder, flagged below
     words = np.asarray(dictionary.to_numpy(zero_copy_only=False), dtype=str)
-    words = np.char.strip(np.append(words, ""))
+    bad_word = (
+        not_utf8
+        | np.asarray(too_long.to_numpy(zero_copy_only=False), dtype=bool)
+        | np.fromiter(
+            (w != "" and id_problem(w) is not None for w in words), dtype=bool, count=len(words)
+        )
+    )
+    words[bad_word] = ""
+    words = np.append(words, "")
+    bad_word = np.append(bad_word, False)
     indices = col.indices.fill_null(len(words) - 1).to_numpy(zero_copy_only=False)
-    return np.asarray(words[indices], dtype=str)
+    return np.asarray(words[indices], dtype=str), bad_word[indices]
+
+
+def _decode_utf8(words: pa.Array) -> tuple[pa.Array, npt.NDArray[np.bool_]]:
+    """Binary ids as text; those that are not UTF-8 become "x" and are flagged."""
+    text: list[str | None] = []
+    bad: list[bool] = []
+    for w in words.to_pylist():
+        try:
+            text.append(None if w is None else w.decode("utf-8"))
+            bad.append(False)
+        except UnicodeDecodeError:
+            text.append("x")
+            bad.append(True)
+    return pa.array(text, pa.string()), np.asarray(bad, dtype=bool)

@@ -7,11 +7,15 @@ never fatal. Only a file that cannot be used at all (missing, unreadable, withou
 the four columns) raises :class:`~sim.errors.ObservationLogError`.
 
 Row checks, in order (a row gets the first reason that applies):
-``missing_field`` (an empty or null field), ``not_a_number`` (``t`` or ``rssi`` not
-a finite number), ``rssi_out_of_range`` (not -127 <= rssi < 0), ``unknown_beacon``
+``invalid_id`` (a device or beacon id breaking the id rule of :mod:`beacons.validity`:
+control characters, ``/ + #``, longer than 128 characters), ``missing_field`` (an empty
+or null field), ``not_a_number`` (``t`` or ``rssi`` not a finite number),
+``time_out_of_range`` (``t`` not within 1970..2100, :mod:`beacons.validity`), ``rssi_out_of_range`` (not -127 <= rssi < 0), ``unknown_beacon``
 (not in ``beacon_ids`` when given), ``duplicate`` (same t, device and beacon as an
 earlier usable row: a radio cannot report one beacon twice at the same instant).
-CSV lines with the wrong number of fields are ``malformed_line``; every line is one row, so
+Parquet rows in a corrupt page are ``unreadable_data`` (counted from the first row lost to
+the end of its row group; the next row group is read). CSV lines with the wrong number of
+fields are ``malformed_line``; every line is one row, so
 a quote left open spoils only its own line. Rows earlier than
 a previous row are kept, re-sorted and counted in ``out_of_order``. An empty
 (0-byte) file is an empty log: a recorder that has heard nothing yet.
@@ -33,6 +37,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from beacons.observation import RSSI_MAX_DBM, RSSI_MIN_DBM, ObservationBatch
+from beacons.validity import EARLIEST_T_S, LATEST_T_S
 from sim._rawlog import RawChunk, csv_chunks, parquet_chunks
 from sim.errors import ObservationLogError
 
@@ -48,12 +53,15 @@ __all__ = [
 ]
 
 REASONS = (
+    "invalid_id",
     "missing_field",
     "not_a_number",
+    "time_out_of_range",
     "rssi_out_of_range",
     "unknown_beacon",
     "duplicate",
     "malformed_line",
+    "unreadable_data",
 )
 #: How many (line, reason) examples a report keeps.
 MAX_EXAMPLES = 20
@@ -159,16 +167,20 @@ class _Cleaner:
         reason = np.full(len(raw.t), "", dtype=object)
         t = _to_float(raw.t)
         rssi = _to_float(raw.rssi)
+        if raw.invalid_id is not None:
+            _mark(reason, raw.invalid_id, "invalid_id")
         missing = raw.missing_t | raw.missing_rssi | _empty(raw.device_id) | _empty(raw.beacon_id)
         _mark(reason, missing, "missing_field")
         _mark(reason, ~np.isfinite(t) | ~np.isfinite(rssi), "not_a_number")
+        with np.errstate(invalid="ignore"):
+            _mark(reason, (t <= EARLIEST_T_S) | (t >= LATEST_T_S), "time_out_of_range")
         with np.errstate(invalid="ignore"):
             _mark(reason, (rssi < RSSI_MIN_DBM) | (rssi >= RSSI_MAX_DBM), "rssi_out_of_range")
         if self.beacon_ids is not None:
             _mark(reason, ~np.isin(raw.beacon_id, self.beacon_ids), "unknown_beacon")
         _mark(reason, self._duplicates(t, raw, reason == ""), "duplicate")
         ok = reason == ""
-        rejected = _report(reason, raw.line, raw.malformed_lines)
+        rejected = _report(reason, raw.line, raw.malformed_lines, raw.unreadable)
         tt = t[ok]
         running = np.maximum.accumulate(np.concatenate([[self.max_t], tt]))[:-1]
         late = int(np.count_nonzero(tt < running))
@@ -235,6 +247,7 @@ def _report(
     reason: npt.NDArray[np.object_],
     line: npt.NDArray[np.int64],
     malformed: tuple[int, ...],
+    unreadable: tuple[int, int] | None = None,
 ) -> RejectedRows:
     counts: dict[str, int] = {}
     bad = np.flatnonzero(reason != "")
@@ -246,6 +259,9 @@ def _report(
         counts["malformed_line"] = len(malformed)
     examples = [(int(line[i]), str(reason[i])) for i in bad[:MAX_EXAMPLES]]
     examples += [(n, "malformed_line") for n in malformed[:MAX_EXAMPLES]]
+    if unreadable is not None:
+        counts["unreadable_data"] = unreadable[1]
+        examples.append((unreadable[0], "unreadable_data"))
     examples.sort()
     return RejectedRows(counts, tuple(examples[:MAX_EXAMPLES]))
 
