@@ -330,9 +330,7 @@ class _Validator:
 
     def points(self, value: Any, key: str, exact: int | None = None) -> npt.NDArray[np.float64]:
         ok = isinstance(value, list) and all(
-            isinstance(p, list)
-            and len(p) == 2
-            and all(_is_finite_number(c) for c in p)
+            isinstance(p, list) and len(p) == 2 and all(_is_finite_number(c) for c in p)
             for p in value
         )
         if not ok:

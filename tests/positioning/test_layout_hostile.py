@@ -47,26 +47,54 @@ def test_the_good_file_loads(tmp_path: Path) -> None:
     ("text", "key", "words"),
     [
         (GOOD.replace('name = "t"', 'name = "caf\xe9"').encode("latin-1"), "line 3", "not UTF-8"),
-        (GOOD.replace("width = 10.0", "width = 100000000000000000000000000000000"), "store.width", "at most 500"),
+        (
+            GOOD.replace("width = 10.0", "width = 100000000000000000000000000000000"),
+            "store.width",
+            "at most 500",
+        ),
         (GOOD.replace("width = 10.0", "width = 1e300"), "store.width", "at most 500"),
         (GOOD.replace("width = 10.0", "width = 1e6"), "store.width", "at most 500"),
-        (GOOD.replace("[8, 5], [6, 5]]", "[8, 1e12], [6, 1e12]]"), "obstacles[0].polygon", "outside"),
+        (
+            GOOD.replace("[8, 5], [6, 5]]", "[8, 1e12], [6, 1e12]]"),
+            "obstacles[0].polygon",
+            "outside",
+        ),
         (GOOD.replace("width = 10.0", "width = " + "9" * 400), "store.width", "finite"),
         (GOOD.replace("[[6, 4], [8, 4]", "[[6, nan], [8, 4]"), "obstacles[0].polygon", "finite"),
         (GOOD.replace("[[6, 4], [8, 4]", "[[6, inf], [8, 4]"), "obstacles[0].polygon", "finite"),
-        (GOOD.replace("[[6, 4], [8, 4], [8, 5], [6, 5]]", "[[16, 4], [18, 4], [18, 5], [16, 5]]"), "obstacles[0].polygon", "outside"),
+        (
+            GOOD.replace(
+                "[[6, 4], [8, 4], [8, 5], [6, 5]]", "[[16, 4], [18, 4], [18, 5], [16, 5]]"
+            ),
+            "obstacles[0].polygon",
+            "outside",
+        ),
         (GOOD + "\n[store]\n", "-", "TOML"),  # a table header twice is invalid TOML
         ('radio = "x"\n' + GOOD, "radio", "must be a table"),
         ("a = " + "[" * 200_000 + "]" * 200_000 + "\n" + GOOD, "-", "TOML"),
-        (GOOD.replace("tx_power = -59", "tx_power = -59\nadv_interval_ms = -100"), "beacons[0].adv_interval_ms", "positive"),
-        (GOOD.replace("tx_power = -59", "tx_power = -59\nadv_interval_ms = 5"), "beacons[0].adv_interval_ms", "20..10240"),
-        (GOOD.replace("[[4.0, 0.0], [6.0, 0.0]]", "[[4.0, 0.0], [4.0, 0.0]]"), "store.entrance", "shorter than"),
+        (
+            GOOD.replace("tx_power = -59", "tx_power = -59\nadv_interval_ms = -100"),
+            "beacons[0].adv_interval_ms",
+            "positive",
+        ),
+        (
+            GOOD.replace("tx_power = -59", "tx_power = -59\nadv_interval_ms = 5"),
+            "beacons[0].adv_interval_ms",
+            "20..10240",
+        ),
+        (
+            GOOD.replace("[[4.0, 0.0], [6.0, 0.0]]", "[[4.0, 0.0], [4.0, 0.0]]"),
+            "store.entrance",
+            "shorter than",
+        ),
         (GOOD.replace('name = "t"', 'name = "a/#+"'), "store.name", "topic"),
         (GOOD.replace('name = "t"', 'name = "a\\u0000b"'), "store.name", "control"),
         (GOOD.replace('id = "a"', f'id = "{"x" * 129}"'), "beacons[0].id", "at most 128"),
     ],
 )
-def test_bad_layouts_name_the_file_and_key(tmp_path: Path, text: str | bytes, key: str, words: str) -> None:
+def test_bad_layouts_name_the_file_and_key(
+    tmp_path: Path, text: str | bytes, key: str, words: str
+) -> None:
     path = write(tmp_path, text)
     with pytest.raises(LayoutError) as info:
         load_layout(path)
