@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from beacons.validity import id_problem, time_problem
 from positioning.events import PresenceEvent
 from presence.payloads import PositionMessage
 
@@ -65,9 +66,20 @@ class ArchiveWriter:
         self._rows: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         self._seen: set[str] = set()
         self._seen_order: deque[str] = deque()
-        self.counts = {"events": 0, "positions": 0, "duplicates": 0, "files": 0}
+        self.counts = {"events": 0, "positions": 0, "duplicates": 0, "files": 0, "rejected": 0}
+
+    def _rejects(self, store: str, t_s: float) -> bool:
+        """Count and refuse a row whose store or time cannot name a partition folder
+        (``../..`` in a store would write outside the archive; 1e300 has no date)."""
+        if id_problem(store) is None and time_problem(t_s) is None:
+            return False
+        with self._lock:
+            self.counts["rejected"] += 1
+        return True
 
     def add_event(self, e: PresenceEvent) -> None:
+        if self._rejects(e.store, e.time_s):
+            return
         with self._lock:
             if e.id in self._seen:
                 self.counts["duplicates"] += 1
@@ -91,6 +103,8 @@ class ArchiveWriter:
             self.counts["events"] += 1
 
     def add_position(self, p: PositionMessage) -> None:
+        if self._rejects(p.store, p.t_s):
+            return
         row = {
             "device_id": p.device_id,
             "t_s": p.t_s,
@@ -110,6 +124,8 @@ class ArchiveWriter:
         for (kind, store, date), part in rows.items():
             schema = EVENT_SCHEMA if kind == "events" else POSITION_SCHEMA
             folder = self.root / kind / f"store={store}" / f"date={date}"
+            if not folder.resolve().is_relative_to(self.root.resolve()):
+                raise ValueError(f"archive folder {folder} is outside {self.root}")  # unreachable
             folder.mkdir(parents=True, exist_ok=True)
             name = f"part-{datetime.now(tz=UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.parquet"
             tmp = folder / f".{name}.tmp"

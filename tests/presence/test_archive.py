@@ -52,6 +52,22 @@ def test_writer_partitions_by_store_and_date_and_drops_redeliveries(tmp_path: Pa
     assert not list(tmp_path.rglob("*.tmp"))
 
 
+@pytest.mark.parametrize("store", ["../../..", "a/../../b", "x\x00y", "ok"])
+def test_no_row_writes_outside_the_archive(tmp_path: Path, store: str) -> None:
+    root = tmp_path / "deep" / "archive"
+    w = ArchiveWriter(root)
+    for e in _events(store):
+        w.add_event(e)
+    w.add_position(PositionMessage(store, "d1", T0 + 1, 1.0, 2.0, "", 0.5))
+    w.add_position(PositionMessage("ok2", "d1", 1e300, 1.0, 2.0, "", 0.5))  # no date: refused
+    w.flush()
+    written = list(tmp_path.rglob("*.parquet"))
+    assert all(p.is_relative_to(root) for p in written)
+    valid = store == "ok"
+    assert w.counts["rejected"] == (1 if valid else 4)
+    assert len(written) == (3 if valid else 0)
+
+
 @pytest.mark.broker
 @pytest.mark.slow
 def test_archive_command_writes_what_the_bus_carries(mqtt_url: str, tmp_path: Path) -> None:
