@@ -194,7 +194,13 @@ def run_show(args: argparse.Namespace) -> int:
                 raise UsageError(f"{args.who!r} is neither a customer id nor a linked device")
             history = consent.history(conn, customer)
             made = conn.execute(
-                sa.select(decisions.c.decided_s, decisions.c.outcome, decisions.c.reason)
+                sa.select(
+                    decisions.c.decided_s,
+                    decisions.c.outcome,
+                    decisions.c.reason,
+                    decisions.c.final_outcome,
+                    decisions.c.final_reason,
+                )
                 .where(decisions.c.customer_id == customer)
                 .order_by(decisions.c.decided_s.desc())
                 .limit(10)
@@ -210,5 +216,7 @@ def run_show(args: argparse.Namespace) -> int:
         print(f"  {when}  {e.purpose:15s} {change:9s} via {e.source} (text {e.text_version})")
     for d in made:
         when = datetime.fromtimestamp(d.decided_s, UTC).isoformat(timespec="seconds")
-        print(f"  welcome {when}: {d.outcome} ({d.reason})")
+        end = f" -> {d.final_outcome} ({d.final_reason})" if d.final_outcome else ""
+        pending = " -> pending" if d.outcome == "send" and not d.final_outcome else ""
+        print(f"  welcome {when}: {d.outcome} ({d.reason}){end}{pending}")
     return 0

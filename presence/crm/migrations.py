@@ -56,6 +56,26 @@ def _v2_ledger_append_only(conn: sa.Connection) -> None:
         conn.exec_driver_sql(_SQLITE_LEDGER_TRIGGER)
 
 
+#: Columns migration 3 adds to ``decisions`` (a database made at version 1 by an older
+#: release lacks them; one made now has them from ``create_all``).
+_V3_DECISION_COLUMNS = (
+    ("message_id", "VARCHAR(64)"),
+    ("final_outcome", "VARCHAR(16)"),
+    ("final_reason", "VARCHAR(64)"),
+    ("final_wall_s", "DOUBLE PRECISION"),
+)
+
+
+def _v3_decisions_record_the_end(conn: sa.Connection) -> None:
+    have = {c["name"] for c in sa.inspect(conn).get_columns("decisions")}
+    for name, kind in _V3_DECISION_COLUMNS:
+        if name not in have:
+            conn.exec_driver_sql(f"ALTER TABLE decisions ADD COLUMN {name} {kind}")
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_decisions_message_id ON decisions (message_id)"
+    )
+
+
 #: (version, description, function), in order. Append only; never edit a released one.
 MIGRATIONS: tuple[tuple[int, str, Callable[[sa.Connection], None]], ...] = (
     (
@@ -64,6 +84,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[sa.Connection], None]], ...] = (
         _v1_tables,
     ),
     (2, "consent ledger refuses UPDATE", _v2_ledger_append_only),
+    (3, "decisions record what was finally done with their message", _v3_decisions_record_the_end),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

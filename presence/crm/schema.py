@@ -121,7 +121,10 @@ visits = sa.Table(
 )
 
 #: Every welcome decision with its reason; one per (event, trigger) so a
-#: redelivered event is recognised and not decided twice.
+#: redelivered event is recognised and not decided twice. A ``send`` names its outbox
+#: ``message_id``; when the outbox finishes that message, ``final_outcome`` says what was
+#: finally done (``sent`` or ``cancelled``) and ``final_reason`` why, so the log never
+#: claims a message that was not delivered (migration 3).
 decisions = sa.Table(
     "decisions",
     metadata,
@@ -137,6 +140,10 @@ decisions = sa.Table(
     sa.Column("reason", sa.String(64), nullable=False),
     sa.Column("template", sa.String(64), nullable=True),
     sa.Column("recorded_wall_s", sa.Double, nullable=False),
+    sa.Column("message_id", sa.String(64), nullable=True, index=True),
+    sa.Column("final_outcome", sa.String(16), nullable=True),
+    sa.Column("final_reason", sa.String(64), nullable=True),
+    sa.Column("final_wall_s", sa.Double, nullable=True),
     sa.UniqueConstraint("event_id", "trigger", name="uq_decisions_event_trigger"),
 )
 

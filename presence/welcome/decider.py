@@ -108,7 +108,8 @@ class WelcomeDecider:
                 sent.append(message)
             else:
                 decision = Decision(SUPPRESS, REASON_VISIT_DONE)
-        self._log(conn, event, trigger, customer_id, visit_id, decision)
+        message_id = sent[0].message_id if sent else None
+        self._log(conn, event, trigger, customer_id, visit_id, decision, message_id)
         return sent
 
     def _request(
@@ -171,6 +172,7 @@ class WelcomeDecider:
         customer_id: str | None,
         visit_id: str | None,
         decision: Decision,
+        message_id: str | None = None,
     ) -> None:
         self.counts[f"{decision.outcome}:{decision.reason}"] += 1
         insert_ignore(
@@ -188,6 +190,7 @@ class WelcomeDecider:
                 "reason": decision.reason,
                 "template": decision.content.template if decision.content else None,
                 "recorded_wall_s": self.wall_clock(),
+                "message_id": message_id,
             },
         )
 

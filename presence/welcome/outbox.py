@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from positioning.events import format_time
 from presence.crm import consent
 from presence.crm.db import write_transaction
-from presence.crm.schema import outbox
+from presence.crm.schema import decisions, outbox
 
 #: Namespace of message ids (a fixed random UUID; never change it).
 MESSAGE_ID_NAMESPACE = uuid.UUID("0b7f3a52-91d4-4c1e-8e0a-5d2b6c9f1a47")
@@ -28,6 +28,9 @@ CHANNEL_APP = "app"
 RESEND_GRACE_S = 2.0
 #: A claim this old belongs to a sender that died between claim and publish.
 CLAIM_TIMEOUT_S = 30.0
+#: Why a committed message was not delivered: marketing consent was withdrawn after the
+#: decision (which was right at its event time) and before delivery.
+REASON_WITHDRAWN = "consent_withdrawn_before_delivery"
 
 
 def message_id(customer_id: str, visit_id: str, kind: str) -> str:
@@ -119,11 +122,11 @@ def deliver(
         if not _claim(conn, message.message_id, wall_clock()):
             return False
         if not consent.granted_at(conn, message.customer_id, "marketing", None):
-            _finish(conn, message.message_id, "cancelled", None)
+            _finish(conn, message.message_id, "cancelled", wall_clock(), REASON_WITHDRAWN)
             return False
     publish(message)
     with write_transaction(engine) as conn:
-        _finish(conn, message.message_id, "sent", wall_clock())
+        _finish(conn, message.message_id, "sent", wall_clock(), "delivered")
     return True
 
 
@@ -142,9 +145,16 @@ def _claim(conn: sa.Connection, mid: str, now_wall_s: float) -> bool:
     return claimed is not None
 
 
-def _finish(conn: sa.Connection, mid: str, status: str, sent_wall_s: float | None) -> None:
-    conn.execute(
+def _finish(conn: sa.Connection, mid: str, status: str, wall_s: float, reason: str) -> None:
+    """Close a pending message and record the end on the decision that made it."""
+    done = conn.execute(
         outbox.update()
         .where(outbox.c.message_id == mid, outbox.c.status == "pending")
-        .values(status=status, sent_wall_s=sent_wall_s)
+        .values(status=status, sent_wall_s=wall_s if status == "sent" else None)
     )
+    if done.rowcount:
+        conn.execute(
+            decisions.update()
+            .where(decisions.c.message_id == mid)
+            .values(final_outcome=status, final_reason=reason, final_wall_s=wall_s)
+        )

@@ -25,6 +25,22 @@ def test_a_new_database_is_migrated_once(crm_url: str) -> None:
         assert migrate(again.engine) == []
 
 
+def test_a_version_2_database_gains_the_decision_end_columns(crm_url: str) -> None:
+    from presence.crm.migrations import schema_version
+
+    new = ("message_id", "final_outcome", "final_reason", "final_wall_s")
+    with CrmStore(crm_url) as crm:
+        with crm.begin() as conn:  # make it look like a database an older release made
+            conn.exec_driver_sql("DROP INDEX ix_decisions_message_id")
+            for name in new:
+                conn.exec_driver_sql(f"ALTER TABLE decisions DROP COLUMN {name}")
+            conn.execute(schema_version.delete().where(schema_version.c.version == 3))
+        assert migrate(crm.engine) == [3]
+        with crm.engine.connect() as conn:
+            have = {c["name"] for c in sa.inspect(conn).get_columns("decisions")}
+        assert set(new) <= have
+
+
 def test_seed_is_deterministic_and_plausible() -> None:
     config = seed.SeedConfig(customers=1500, seed=7, device_ids=tuple(f"d{i}" for i in range(500)))
     a, b = seed.generate(config), seed.generate(config)

@@ -93,6 +93,25 @@ def test_a_withdrawal_while_waiting_cancels_the_message(crm_url: str) -> None:
         with crm.engine.connect() as conn:
             assert ob.pending(conn) == []
             assert conn.execute(sa.select(outbox.c.status)).scalar() == "cancelled"
+            logged = conn.execute(
+                sa.select(decisions.c.outcome, decisions.c.final_outcome, decisions.c.final_reason)
+            ).one()
+        # The decision was right at its time (consent held at T0); the log says how it ended.
+        assert tuple(logged) == ("send", "cancelled", ob.REASON_WITHDRAWN)
+
+
+def test_a_delivered_message_is_logged_as_sent(crm_url: str) -> None:
+    with CrmStore(crm_url) as crm:
+        setup(crm)
+        committed = WelcomeDecider(crm, PARAMS).handle(ev(STORE_ENTER, "p1", T0))
+        assert ob.deliver(crm.engine, committed[0], lambda m: None, lambda: T0 + 1)
+        with crm.engine.connect() as conn:
+            logged = conn.execute(
+                sa.select(
+                    decisions.c.message_id, decisions.c.final_outcome, decisions.c.final_wall_s
+                )
+            ).one()
+        assert tuple(logged) == (committed[0].message_id, "sent", T0 + 1)
 
 
 def test_dwell_triggers_only_on_request_and_only_inside_a_visit(crm_url: str) -> None:
@@ -170,3 +189,21 @@ def test_resend_waits_for_the_grace_and_for_dead_claims(crm_url: str) -> None:
             assert ob.pending(conn, "s1", now_wall_s=late) == committed
         assert ob.deliver(crm.engine, committed[0], sent.append, lambda: late)
         assert sent == committed
+
+
+def test_crm_show_tells_how_a_welcome_ended(
+    crm_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 18, finding 9: consent withdrawn at 11:00, a store.enter timed 10:30.
+    from presence.cli import main
+
+    with CrmStore(crm_url) as crm:
+        setup(crm)
+        committed = WelcomeDecider(crm, PARAMS).handle(ev(STORE_ENTER, "p1", T0 + 1800))
+        crm.record_consent("C1", "marketing", False, T0 + 2 * 1800)
+        assert not ob.deliver(crm.engine, committed[0], lambda m: None, lambda: T0 + 2 * 1800 + 5)
+    capsys.readouterr()
+    assert main(["crm", "show", "C1", "--crm", crm_url]) == 0
+    welcome = [ln for ln in capsys.readouterr().out.splitlines() if "welcome" in ln]
+    assert len(welcome) == 1
+    assert welcome[0].endswith(f"send (generic) -> cancelled ({ob.REASON_WITHDRAWN})"), welcome
