@@ -35,7 +35,7 @@ from scipy import ndimage
 
 from beacons.observation import ObservationBatch
 from positioning.layout import Layout
-from positioning.locators import PositionFix
+from positioning.locator import PositionFix
 from positioning.particles import (
     FloorMap,
     jump_across_front,

@@ -10,8 +10,8 @@ from positioning.detection import DetectionParams
 from positioning.errors import PositioningError
 from positioning.likelihood import RadioParams
 from positioning.particles import MotionParams
+from positioning.radiofit import SelfCalParams
 from positioning.radiolearn import RadioLearnParams
-from positioning.selfcal import SelfCalParams
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,15 +15,16 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
+from positioning.baselines import weighted_centroid
 from positioning.detection import DetectionModel, DetectionParams
 from positioning.layout import Layout
 from positioning.likelihood import RadioParams, log_likelihood, miss_log_likelihood
-from positioning.locators import weighted_centroid
 from positioning.particles import FloorMap
 from positioning.pathloss import beacon_height_offsets_m
+from positioning.radiofit import SelfCalParams
 from positioning.radiolearn import RadioLearnParams, RadioMapLearner
 from positioning.radiomap import UNKNOWN_HEADING, RadioMaps
-from positioning.selfcal import RadioCalibration, SelfCalibrator, SelfCalParams
+from positioning.selfcal import RadioCalibration, SelfCalibrator
 from positioning.signal import WindowMatrix
 from positioning.tracker_state import Readings
 from positioning.walkable import WalkableGrid

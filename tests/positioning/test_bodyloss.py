@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from locators_synth import merge, observe_path, small_store
 
-from positioning.radiofit import fit_body_loss
-from positioning.selfcal import SelfCalParams
+from positioning.radiofit import SelfCalParams, fit_body_loss
 from positioning.tracker import ParticleTracker
 
 

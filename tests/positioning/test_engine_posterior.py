@@ -13,7 +13,8 @@ from beacons.observation import ObservationBatch
 from positioning.engine import Engine, EngineOutput, EngineParams
 from positioning.events import STORE_ENTER
 from positioning.layout import Layout, load_layout
-from positioning.locators import PositionFix, make_locator
+from positioning.locator import PositionFix
+from positioning.registry import make_locator
 from positioning.tracker import ParticleTracker
 from positioning.zones import ZoneIndex
 

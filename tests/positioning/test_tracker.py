@@ -8,7 +8,7 @@ from locators_synth import merge, observe_path, small_store, straight_walk, trut
 
 from beacons.observation import ObservationBatch
 from positioning.likelihood import RadioParams, log_likelihood
-from positioning.locators import PositionFix, make_locator
+from positioning.locator import PositionFix
 from positioning.particles import (
     FloorMap,
     MotionParams,
@@ -17,6 +17,7 @@ from positioning.particles import (
 )
 from positioning.pathloss import beacon_height_offsets_m, distance_m
 from positioning.radiolearn import RadioLearnParams
+from positioning.registry import make_locator
 from positioning.tracker import ParticleTracker
 from positioning.walkable import DEFAULT_STREET_DEPTH_M, WalkableGrid
 
