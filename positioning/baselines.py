@@ -3,7 +3,7 @@
 Three baselines work on a sliding window of aggregated RSSI (see
 :mod:`positioning.signal`): the nearest beacon, a weighted centroid, and RSSI-domain
 weighted least squares solved by damped Gauss-Newton for all devices at once. The
-tracker (:mod:`positioning.tracker`) keeps state between estimates and is the one
+tracker (:mod:`positioning.tracker.filter`) keeps state between estimates and is the one
 to use; the baselines are what it is measured against.
 """
 

@@ -2,7 +2,7 @@
 
 A :class:`Locator` buffers rows with ``observe`` and answers ``estimate(t_s)`` with a
 :class:`PositionFix`. The baselines are :mod:`positioning.baselines`, the tracker
-:mod:`positioning.tracker`; :mod:`positioning.registry` builds one by name or from
+:mod:`positioning.tracker.filter`; :mod:`positioning.registry` builds one by name or from
 its typed configuration.
 
 Every locator is deterministic for the same seed and the same sequence of

@@ -28,10 +28,10 @@ from positioning.errors import PositioningError
 from positioning.layout import Layout
 from positioning.locator import Locator
 from positioning.pathloss import DEFAULT_SIGMA_DB
-from positioning.selfcal import RadioCalibration
 from positioning.signal import DEFAULT_WINDOW_S
-from positioning.tracker import ParticleTracker
-from positioning.tracker_params import TrackerParams, tracker_params
+from positioning.tracker.filter import ParticleTracker
+from positioning.tracker.params import TrackerParams, tracker_params
+from positioning.tracker.selfcal import RadioCalibration
 
 __all__ = [
     "CONFIGS",
@@ -76,7 +76,7 @@ class WlsConfig:
 
 @dataclass(frozen=True, slots=True)
 class TrackerConfig:
-    """:class:`~positioning.tracker.ParticleTracker`: its parameters and, optionally, an
+    """:class:`~positioning.tracker.filter.ParticleTracker`: its parameters and, optionally, an
     explicit radio calibration to start from."""
 
     name: ClassVar[str] = "tracker"

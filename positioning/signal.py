@@ -8,7 +8,7 @@ whole window: rows are grouped by a flat (device, beacon) key with sorting and
 Topologies (ARCHITECTURE 1): a phone hearing fixed beacons, or fixed receivers
 hearing a tag. Both give the same rows; they differ in where the hardware spread
 sits (the phone's gain is per device, a receiver's per anchor), which
-:mod:`positioning.selfcal` estimates both ways, and in the report rate, which the
+:mod:`positioning.tracker.selfcal` estimates both ways, and in the report rate, which the
 window length absorbs.
 """
 

@@ -15,7 +15,7 @@ from positioning.events import STORE_ENTER
 from positioning.layout import Layout, load_layout
 from positioning.locator import PositionFix
 from positioning.registry import make_locator
-from positioning.tracker import ParticleTracker
+from positioning.tracker.filter import ParticleTracker
 from positioning.zones import ZoneIndex
 
 T0_S = 1_700_000_000.0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from positioning.likelihood import RadioParams, log_heard, log_likelihood
+from positioning.tracker.likelihood import RadioParams, log_heard, log_likelihood
 
 
 @pytest.mark.parametrize("nu", [4.0, 3.0, 7.5])

@@ -7,18 +7,13 @@ import pytest
 from locators_synth import merge, observe_path, small_store, straight_walk, truth_at
 
 from beacons.observation import ObservationBatch
-from positioning.likelihood import RadioParams, log_likelihood
 from positioning.locator import PositionFix
-from positioning.particles import (
-    FloorMap,
-    MotionParams,
-    predict,
-    systematic_resample,
-)
 from positioning.pathloss import beacon_height_offsets_m, distance_m
-from positioning.radiolearn import RadioLearnParams
 from positioning.registry import make_locator
-from positioning.tracker import ParticleTracker
+from positioning.tracker.filter import ParticleTracker
+from positioning.tracker.likelihood import RadioParams, log_likelihood
+from positioning.tracker.particles import FloorMap, MotionParams, predict, systematic_resample
+from positioning.tracker.radiolearn import RadioLearnParams
 from positioning.walkable import DEFAULT_STREET_DEPTH_M, WalkableGrid
 
 
@@ -235,7 +230,7 @@ def test_a_device_heard_every_five_seconds_stays_located() -> None:
 
 
 def test_explicit_calibration_is_used_when_self_calibration_is_off() -> None:
-    from positioning.selfcal import RadioCalibration
+    from positioning.tracker.selfcal import RadioCalibration
 
     layout = small_store()
     cal = RadioCalibration(2.5, np.full(len(layout.beacons), -3.0), 4.0)

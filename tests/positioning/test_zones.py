@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from positioning.layout import Layout, parse_layout
-from positioning.zone_posterior import ZonePosterior
+from positioning.tracker.zone_posterior import ZonePosterior
 from positioning.zones import (
     NO_ZONE,
     ZONE_RASTER_M,

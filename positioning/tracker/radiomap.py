@@ -95,7 +95,7 @@ class RadioMaps:
         """Flat (cells * 9 * B,) table, cell-major, index ``(cell * 9 + heading) * B + b``:
         10 n log10(d) + L * crossings + body loss * share - correction (cached per model;
         ``correction_db`` (cells, B) dB added to the predicted RSSI, e.g. the learned
-        radio map of :mod:`positioning.radiolearn`, identified by ``correction_version``).
+        radio map of :mod:`positioning.tracker.radiolearn`, identified by ``correction_version``).
         One particle's beacons lie side by side, so a lookup of its K beacons touches one
         or two cache lines instead of K scattered ones."""
         key = (

@@ -2,8 +2,8 @@
 devices x particles x beacons (see docs/positioning.md, tracker item 2).
 
 Readings are packed per device as the K strongest beacons heard in an epoch
-(:mod:`positioning.tracker_state`); path losses come from the radio maps
-(:mod:`positioning.radiomap`, :mod:`positioning.tracker_radio`).
+(:mod:`positioning.tracker.state`); path losses come from the radio maps
+(:mod:`positioning.tracker.radiomap`, :mod:`positioning.tracker.radio`).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def log_likelihood(
     """log p(readings | particle) for (M, N) particles, Student-t residuals, device offset profiled.
 
     path_loss_db (M, N, K) model loss from 1 m to each particle (10 n log10 d plus
-    obstacle losses, see :mod:`positioning.radiomap`);
+    obstacle losses, see :mod:`positioning.tracker.radiomap`);
     expected_1m_dbm (M, K), rssi_dbm (M, K) and count (M, K) are the packed readings
     (count 0 marks padding). The device's unknown gain offset c is estimated per
     particle (the precision-weighted mean of the residuals, shrunk towards

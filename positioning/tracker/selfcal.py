@@ -9,7 +9,7 @@ phone's (or tag's) gain offset are estimated here by a robust regression
 over a sliding history of the tracker's own confident fixes (self-calibration), or
 over recordings at known points (explicit calibration, :func:`calibrate_at_known_points`).
 The body loss (the carrier's body between phone and beacon) is fitted after it, from
-walkers only. The regression itself is :mod:`positioning.radiofit`: Huber weights stop
+walkers only. The regression itself is :mod:`positioning.tracker.radiofit`: Huber weights stop
 deep fades from dragging the fit; ridge priors pull offsets to 0 and the exponent to
 the layout's, and everything is clipped to physical bounds, so a bad spell can shift
 the model only a bounded amount.
@@ -22,11 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from positioning.detection import FloorEstimate
 from positioning.geometry import count_crossed
 from positioning.layout import Layout
 from positioning.pathloss import MIN_DISTANCE_M, beacon_height_offsets_m, distance_m
-from positioning.radiofit import (
+from positioning.tracker.detection import FloorEstimate
+from positioning.tracker.radiofit import (
     HUBER_K,
     RadioFit,
     SelfCalParams,

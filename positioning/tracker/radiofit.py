@@ -1,4 +1,4 @@
-"""The robust regression behind the self-calibration (:mod:`positioning.selfcal`).
+"""The robust regression behind the self-calibration (:mod:`positioning.tracker.selfcal`).
 
     rssi = P_b + a_b + c_d - 10 n log10(d) - L x crossings
 
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from positioning.detection import irls_step
 from positioning.pathloss import EXPONENT_BOUNDS, MIN_DISTANCE_M
+from positioning.tracker.detection import irls_step
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -26,7 +26,7 @@ HUBER_K = 1.345
 
 @dataclass(frozen=True, slots=True)
 class SelfCalParams:
-    """Knobs of the self-calibration (:mod:`positioning.selfcal`) and of the fit it runs;
+    """Knobs of the self-calibration (:mod:`positioning.tracker.selfcal`) and of the fit it runs;
     reasons in docs/positioning.md."""
 
     history_rows: int = 20_000  # ring buffer of (device, beacon, rssi, distance) rows
@@ -89,7 +89,7 @@ def fit_radio_model(
     heard readings are the upper tail and a plain fit flattens the exponent. The fit is
     then a truncated regression (Hausman & Wise, Econometrica 45(4), 1977): each pass
     compares a reading with its mean given that it was heard (Fisher scoring, see
-    :func:`positioning.detection.irls_step`).
+    :func:`positioning.tracker.detection.irls_step`).
     """
     n_dev = int(device.max(initial=-1)) + 1
     n, a, c = float(prior_exponent), np.zeros(n_beacons), np.zeros(n_dev)

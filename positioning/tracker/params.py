@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from positioning.detection import DetectionParams
 from positioning.errors import PositioningError
-from positioning.likelihood import RadioParams
-from positioning.particles import MotionParams
-from positioning.radiofit import SelfCalParams
-from positioning.radiolearn import RadioLearnParams
+from positioning.tracker.detection import DetectionParams
+from positioning.tracker.likelihood import RadioParams
+from positioning.tracker.particles import MotionParams
+from positioning.tracker.radiofit import SelfCalParams
+from positioning.tracker.radiolearn import RadioLearnParams
 
 
 @dataclass(frozen=True, slots=True)

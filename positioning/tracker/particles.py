@@ -2,7 +2,7 @@
 
 Arrays carry a leading device axis M and a particle axis N: positions (M, N, 2),
 velocities (M, N, 2), a motion mode (M, N) bool (True = standing still), weights
-(M, N). The measurement model is :mod:`positioning.likelihood`. The stateful :class:`positioning.tracker.ParticleTracker` only strings these together.
+(M, N). The measurement model is :mod:`positioning.tracker.likelihood`. The stateful :class:`positioning.tracker.filter.ParticleTracker` only strings these together.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage, special
 
-from positioning.radiomap import HEADING_SECTORS
+from positioning.tracker.radiomap import HEADING_SECTORS
 from positioning.walkable import WalkableGrid
 
 F32 = npt.NDArray[np.float32]
