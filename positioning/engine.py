@@ -24,16 +24,17 @@ import numpy as np
 import numpy.typing as npt
 
 from beacons.observation import ObservationBatch, rssi_is_valid
-from positioning.dwell import DwellParams
 from positioning.errors import PositioningError
 from positioning.events import PresenceEvent
 from positioning.layout import Layout
 from positioning.locator import Locator
 from positioning.positions import PositionRows
-from positioning.presence_machine import DevicePresence, Fix, MachineParams
 from positioning.registry import LocatorConfig, build_locator, locator_config
-from positioning.store_presence import EntranceDepth, StoreParams
-from positioning.zones import ZoneIndex, ZoneParams
+from positioning.visits.dwell import DwellParams
+from positioning.visits.machine import DevicePresence, Fix, MachineParams
+from positioning.visits.store import EntranceDepth, StoreParams
+from positioning.visits.zones import ZoneParams
+from positioning.zonemap import ZoneIndex
 
 __all__ = ["Engine", "EngineOutput", "EngineParams", "PositionRows"]
 
@@ -57,8 +58,8 @@ class EngineParams:
     """Every threshold of the engine; the reasons are at each default's constant.
 
     ``epoch_s``/``reorder_s``/``forget_after_s``: :mod:`positioning.engine`;
-    ``zones``: :mod:`positioning.zones`; ``dwell``: :mod:`positioning.dwell`;
-    ``store``: :mod:`positioning.store_presence`. ``locator`` is the typed configuration
+    ``zones``: :mod:`positioning.visits.zones`; ``dwell``: :mod:`positioning.visits.dwell`;
+    ``store``: :mod:`positioning.visits.store`. ``locator`` is the typed configuration
     (:mod:`positioning.registry`) of the locator the engine is given by name; None: that
     locator's defaults.
     """

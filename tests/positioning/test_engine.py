@@ -17,7 +17,7 @@ from positioning.errors import PositioningError
 from positioning.events import STORE_ENTER, STORE_EXIT, PresenceEvent
 from positioning.layout import Layout, load_layout
 from positioning.registry import CentroidConfig, WlsConfig
-from positioning.store_presence import StoreParams
+from positioning.visits.store import StoreParams
 
 #: The baselines report 1-sigma radii of 5-10 m, which the default store rules do not
 #: trust for entering (docs/presence-detection.md); these tests are about the engine's

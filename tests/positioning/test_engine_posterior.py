@@ -16,7 +16,7 @@ from positioning.layout import Layout, load_layout
 from positioning.locator import PositionFix
 from positioning.registry import make_locator
 from positioning.tracker.filter import ParticleTracker
-from positioning.zones import ZoneIndex
+from positioning.zonemap import ZoneIndex
 
 T0_S = 1_700_000_000.0
 #: The scripted device: heard from T0, its posterior says "inside" from T0 + INSIDE_AFTER_S.
