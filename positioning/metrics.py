@@ -224,7 +224,7 @@ def visit_metrics(truth: Truth, found: Detected) -> dict[str, object]:
 
 
 @dataclass(frozen=True, slots=True)
-class RadioModel:
+class CrbRadio:
     """What the Cramer-Rao bound needs of the true radio: exponent, per-reading spread
     (the static shadowing, which averaging over time does not remove) and the
     beacon-to-device height difference."""
@@ -239,7 +239,7 @@ CRB_MAX_POINTS = 20_000
 
 
 def crb_ratio(
-    errors_m: FloatArray, true_xy: FloatArray, layout: Layout, radio: RadioModel
+    errors_m: FloatArray, true_xy: FloatArray, layout: Layout, radio: CrbRadio
 ) -> dict[str, float]:
     """Median error over the median Cramer-Rao bound at the same true positions.
 
@@ -262,7 +262,7 @@ def crb_ratio(
 
 
 def evaluate(
-    truth: Truth, found: Detected, layout: Layout, radio: RadioModel | None = None
+    truth: Truth, found: Detected, layout: Layout, radio: CrbRadio | None = None
 ) -> dict[str, object]:
     """Every accuracy figure of a run against the truth, as a JSON-ready dict."""
     true_xy = interpolate_truth(

@@ -19,7 +19,7 @@ BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)
-class RadioParams:
+class LikelihoodParams:
     """Measurement model in the RSSI domain (see docs/positioning.md)."""
 
     sigma_fast_db: float = 5.0  # per-reading fading, averages down with the count
@@ -36,7 +36,7 @@ def log_likelihood(
     count: F32,
     offset_mean_db: F32,
     offset_sigma_db: F32,
-    radio: RadioParams,
+    radio: LikelihoodParams,
     floor_dbm: float | None = None,
 ) -> F32:
     """log p(readings | particle) for (M, N) particles, Student-t residuals, device offset profiled.
@@ -86,7 +86,7 @@ def log_likelihood(
     return np.asarray(ll, dtype=np.float32)
 
 
-def log_heard(mean_dbm: F32, floor_dbm: float, count: F32, radio: RadioParams) -> F32:
+def log_heard(mean_dbm: F32, floor_dbm: float, count: F32, radio: LikelihoodParams) -> F32:
     """(M, N) sum over heard beacons of log P(reading > floor) for model means (M, N, K).
 
     One reading is Student-t (``student_nu``) about the mean with the spread of
@@ -134,7 +134,7 @@ def miss_log_likelihood(
     valid: BoolArray,
     sensitivity_dbm: float,
     miss_rate: float,
-    radio: RadioParams,
+    radio: LikelihoodParams,
 ) -> F32:
     """log P(beacon not heard | particle) summed over U unheard beacons: (M, N).
 

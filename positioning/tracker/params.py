@@ -8,7 +8,7 @@ from typing import Any
 
 from positioning.errors import PositioningError
 from positioning.tracker.detection import DetectionParams
-from positioning.tracker.likelihood import RadioParams
+from positioning.tracker.likelihood import LikelihoodParams
 from positioning.tracker.particles import MotionParams
 from positioning.tracker.radiofit import SelfCalParams
 from positioning.tracker.radiolearn import RadioLearnParams
@@ -44,7 +44,7 @@ class TrackerParams:
     standing_body_after_rows: float = 400.0
     radio_learn: RadioLearnParams = field(default_factory=RadioLearnParams)
     motion: MotionParams = field(default_factory=MotionParams)
-    radio: RadioParams = field(default_factory=RadioParams)
+    radio: LikelihoodParams = field(default_factory=LikelihoodParams)
     selfcal: SelfCalParams = field(default_factory=SelfCalParams)
     detection: DetectionParams = field(default_factory=DetectionParams)
 

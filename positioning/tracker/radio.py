@@ -20,7 +20,7 @@ from positioning.layout import Layout
 from positioning.pathloss import beacon_height_offsets_m
 from positioning.signal import WindowMatrix
 from positioning.tracker.detection import DetectionModel, DetectionParams
-from positioning.tracker.likelihood import RadioParams, log_likelihood, miss_log_likelihood
+from positioning.tracker.likelihood import LikelihoodParams, log_likelihood, miss_log_likelihood
 from positioning.tracker.particles import FloorMap
 from positioning.tracker.radiofit import SelfCalParams
 from positioning.tracker.radiolearn import RadioLearnParams, RadioMapLearner
@@ -43,7 +43,7 @@ class TrackerRadio:
         grid: WalkableGrid,
         floor: FloorMap,
         *,
-        radio: RadioParams,
+        radio: LikelihoodParams,
         selfcal: SelfCalParams,
         detection: DetectionParams,
         self_calibrate: bool,

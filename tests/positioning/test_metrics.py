@@ -9,9 +9,9 @@ import pytest
 
 from positioning.layout import load_layout
 from positioning.metrics import (
+    CrbRadio,
     Detected,
     Intervals,
-    RadioModel,
     Truth,
     crb_ratio,
     error_summary,
@@ -54,7 +54,7 @@ def test_error_summary_ignores_unscored_fixes() -> None:
 def test_crb_ratio_is_error_over_bound() -> None:
     layout = load_layout(FASHION)
     pts = np.array([[15.0, 10.0], [5.0, 5.0]])
-    r = crb_ratio(np.array([1.0, 1.0]), pts, layout, RadioModel(2.0, 4.0, 1.5))
+    r = crb_ratio(np.array([1.0, 1.0]), pts, layout, CrbRadio(2.0, 4.0, 1.5))
     assert r["bound_median_m"] > 0 and r["error_over_bound"] == pytest.approx(
         1.0 / r["bound_median_m"]
     )
@@ -77,7 +77,7 @@ def test_evaluate_scores_a_perfect_run_as_perfect() -> None:
         Intervals.of(["s"], [enter_t], [np.nan]), np.array([enter_t + 2.0]), np.array([np.nan]),
         1, Intervals.of(["s"], [41.0], [59.0]),
     )  # fmt: skip
-    r = evaluate(truth, found, layout, RadioModel(2.0, 4.0, 1.5))
+    r = evaluate(truth, found, layout, CrbRadio(2.0, 4.0, 1.5))
     assert r["position_error"]["median_m"] == 0.0
     assert r["zone_accuracy"] == 1.0 and r["zone_enters_per_true_visit"] == 1.0
     assert r["dwell"]["f1"] == 1.0
