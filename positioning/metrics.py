@@ -14,6 +14,7 @@ below. Definitions (docs/presence-detection.md explains each):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -55,8 +56,10 @@ def interpolate_truth(
     truth_t_s: FloatArray,
     truth_device: StrArray,
     truth_xy: FloatArray,
+    max_gap_s: float = math.inf,
 ) -> FloatArray:
-    """(N, 2) true position of each (t, device), NaN outside that device's truth span."""
+    """(N, 2) true position of each (t, device), NaN outside that device's truth span and
+    where the truth samples either side of t are more than ``max_gap_s`` apart."""
     out = np.full((len(t_s), 2), np.nan)
     order = np.lexsort((truth_t_s, truth_device))
     td, tt, txy = truth_device[order], truth_t_s[order], truth_xy[order]
@@ -70,6 +73,9 @@ def interpolate_truth(
         rows = np.flatnonzero(device_id == device)
         t = t_s[rows]
         inside = (t >= tt[a]) & (t <= tt[b - 1])
+        if math.isfinite(max_gap_s) and b - a > 1:
+            hi = np.clip(np.searchsorted(tt[a:b], t, side="left"), 1, b - a - 1)
+            inside &= tt[a:b][hi] - tt[a:b][hi - 1] <= max_gap_s
         rows, t = rows[inside], t[inside]
         out[rows, 0] = np.interp(t, tt[a:b], txy[a:b, 0])
         out[rows, 1] = np.interp(t, tt[a:b], txy[a:b, 1])

@@ -35,6 +35,17 @@ def test_truth_is_interpolated_per_device_and_not_extrapolated() -> None:
     assert np.isnan(got[2]).all() and np.isnan(got[3]).all()
 
 
+def test_truth_is_not_interpolated_across_a_gap_longer_than_max_gap() -> None:
+    t = np.array([0.0, 1.0, 10.0, 11.0])
+    dev = np.array(["a"] * 4)
+    xy = np.array([[0.0, 0.0], [1.0, 0.0], [10.0, 0.0], [11.0, 0.0]])
+    at = np.array([0.0, 0.5, 5.0, 10.5, 11.0])
+    got = interpolate_truth(at, np.array(["a"] * 5), t, dev, xy, max_gap_s=2.0)
+    assert got[:, 0][[0, 1, 3, 4]] == pytest.approx([0.0, 0.5, 10.5, 11.0])
+    assert np.isnan(got[2]).all()
+    assert interpolate_truth(at, np.array(["a"] * 5), t, dev, xy)[2, 0] == pytest.approx(5.0)
+
+
 def test_matching_is_one_to_one_by_largest_overlap() -> None:
     truth = Intervals.of(["a", "a", "b"], [0.0, 100.0, 0.0], [50.0, 150.0, 50.0])
     found = Intervals.of(
