@@ -24,6 +24,24 @@ import numpy.typing as npt
 from positioning.crb import position_crb_m
 from positioning.layout import Layout
 
+__all__ = [
+    "CRB_MAX_POINTS",
+    "CrbRadio",
+    "Detected",
+    "EXIT_MATCH_TOLERANCE_S",
+    "Intervals",
+    "Truth",
+    "crb_ratio",
+    "error_summary",
+    "evaluate",
+    "interpolate_truth",
+    "latency_summary",
+    "match_intervals",
+    "precision_recall",
+    "visit_metrics",
+]
+
+
 FloatArray = npt.NDArray[np.float64]
 StrArray = npt.NDArray[np.str_]
 

@@ -22,6 +22,23 @@ import numpy.typing as npt
 
 from beacons.observation import ObservationBatch, rssi_is_valid
 
+__all__ = [
+    "DEFAULT_WINDOW_S",
+    "DeviceCodes",
+    "Encoded",
+    "EncodedRows",
+    "MAD_TO_SIGMA",
+    "OUTLIER_FLOOR_DB",
+    "OUTLIER_GATE_SIGMAS",
+    "RowBuffer",
+    "WindowMatrix",
+    "aggregate",
+    "encode_batch",
+    "group_median",
+    "reject_outliers",
+]
+
+
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 

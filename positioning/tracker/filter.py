@@ -66,6 +66,9 @@ from positioning.tracker.state import (
 from positioning.tracker.zone_posterior import ZonePosterior
 from positioning.walkable import DEFAULT_STREET_DEPTH_M, WalkableGrid
 
+__all__ = ["ParticleTracker"]
+
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 

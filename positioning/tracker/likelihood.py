@@ -14,6 +14,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import stdtr
 
+__all__ = ["LikelihoodParams", "log_heard", "log_likelihood", "miss_log_likelihood"]
+
+
 F32 = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
 

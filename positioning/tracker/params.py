@@ -13,6 +13,8 @@ from positioning.tracker.particles import MotionParams
 from positioning.tracker.radiofit import SelfCalParams
 from positioning.tracker.radiolearn import RadioLearnParams
 
+__all__ = ["TrackerParams", "tracker_params"]
+
 
 @dataclass(frozen=True, slots=True)
 class TrackerParams:

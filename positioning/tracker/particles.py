@@ -16,6 +16,23 @@ from scipy import ndimage, special
 from positioning.tracker.radiomap import HEADING_SECTORS
 from positioning.walkable import WalkableGrid
 
+__all__ = [
+    "FloatLike",
+    "FloorMap",
+    "MotionParams",
+    "U8",
+    "jump_across_front",
+    "moves_are_free",
+    "normal_draws",
+    "normalise_log_weights",
+    "path_is_free",
+    "predict",
+    "switch_probability",
+    "systematic_resample",
+    "weighted_mean_and_sigma",
+]
+
+
 F32 = npt.NDArray[np.float32]
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

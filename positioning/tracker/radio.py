@@ -29,6 +29,9 @@ from positioning.tracker.selfcal import RadioCalibration, SelfCalibrator
 from positioning.tracker.state import Readings
 from positioning.walkable import WalkableGrid
 
+__all__ = ["TrackerRadio"]
+
+
 F32 = npt.NDArray[np.float32]
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -17,6 +17,9 @@ import numpy.typing as npt
 from positioning.pathloss import EXPONENT_BOUNDS, MIN_DISTANCE_M
 from positioning.tracker.detection import irls_step
 
+__all__ = ["HUBER_K", "RadioFit", "SelfCalParams", "fit_body_loss", "fit_radio_model"]
+
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 

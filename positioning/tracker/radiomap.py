@@ -27,6 +27,9 @@ from positioning.layout import Layout
 from positioning.pathloss import MIN_DISTANCE_M
 from positioning.walkable import WalkableGrid
 
+__all__ = ["CROSSING_STRIDE", "HEADING_SECTORS", "RadioMaps", "UNKNOWN_HEADING"]
+
+
 F32 = npt.NDArray[np.float32]
 #: Obstacle crossings are counted at every CROSSING_STRIDE-th cell (0.5 m with 0.25 m
 #: cells): a wall's effect does not change within half a metre, and counting is the

@@ -34,6 +34,9 @@ from positioning.tracker.radiofit import (
     fit_radio_model,
 )
 
+__all__ = ["RadioCalibration", "SelfCalibrator", "calibrate_at_known_points"]
+
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 

@@ -26,6 +26,9 @@ from positioning.layout import Layout
 from positioning.tracker.particles import FloorMap, weighted_mean_and_sigma
 from positioning.walkable import WalkableGrid
 
+__all__ = ["ShopFront"]
+
+
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]

@@ -17,6 +17,19 @@ from positioning.layout import Layout
 from positioning.tracker.radiomap import HEADING_SECTORS
 from positioning.walkable import WalkableGrid, entrance_side
 
+__all__ = [
+    "A",
+    "HEADING_KNOWN_MASS",
+    "HEADING_KNOWN_RESULTANT",
+    "ParticleState",
+    "Readings",
+    "U8",
+    "candidate_points",
+    "front_line",
+    "walking_heading",
+]
+
+
 IntArray = npt.NDArray[np.int64]
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]

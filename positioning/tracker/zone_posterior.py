@@ -15,6 +15,9 @@ import numpy.typing as npt
 from positioning.layout import Layout
 from positioning.zonemap import ZoneIndex
 
+__all__ = ["ZonePosterior"]
+
+
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 

@@ -28,6 +28,8 @@ from positioning.visits.store import StoreChange, StoreParams, StorePresence
 from positioning.visits.zones import ZoneHysteresis, ZoneParams
 from positioning.zonemap import NO_ZONE, ZoneIndex
 
+__all__ = ["DevicePresence", "Fix", "MachineParams"]
+
 
 @dataclass(frozen=True, slots=True)
 class MachineParams:

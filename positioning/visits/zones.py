@@ -41,6 +41,19 @@ from positioning.geometry import points_in_polygon
 from positioning.layout import Layout
 from positioning.zonemap import NO_ZONE
 
+__all__ = [
+    "DEFAULT_ZONE_FAST_MIN_S",
+    "DEFAULT_ZONE_FAST_P",
+    "DEFAULT_ZONE_MARGIN_M",
+    "DEFAULT_ZONE_MIN_S",
+    "ZoneChange",
+    "ZoneHysteresis",
+    "ZoneParams",
+    "distance_outside_polygon",
+    "within_margin",
+]
+
+
 FloatArray = npt.NDArray[np.float64]
 
 #: Outside distance under which a fix still counts as in the current zone, metres.
