@@ -1,7 +1,7 @@
 """Positioning accuracy against ground truth: error CDF and the confusion matrix of zones.
 
 The truth track (>= 5 Hz) is linearly interpolated to every located sample's time, per
-device, with one ``np.searchsorted`` over a (device, time) key; no loop per sample.
+device (:func:`positioning.metrics.interpolate_truth`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from positioning.layout import Layout
+from positioning.metrics import interpolate_truth
 
 #: A located sample is compared only when truth exists within this time of it on both
 #: sides (the device was being simulated then, not outside the truth's span).
@@ -49,36 +50,21 @@ class Accuracy:
         }
 
 
-def interpolate_truth(
-    located: pd.DataFrame, truth: pd.DataFrame
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
-    """(N, 2) true positions at the located samples' times, and which samples have truth."""
-    ids = pd.Index(np.unique(np.asarray(truth["device_id"].astype(str))))
-    tc = ids.get_indexer(truth["device_id"].astype(str))
-    lc = ids.get_indexer(located["device_id"].astype(str))
-    t0 = float(min(truth["t_s"].min(), located["t_s"].min()))
-    span = float(max(truth["t_s"].max(), located["t_s"].max())) - t0 + 10 * MAX_TRUTH_GAP_S
-    tkey = tc * span + (truth["t_s"].to_numpy() - t0)
-    order = np.argsort(tkey, kind="stable")
-    tkey = tkey[order]
-    txy = truth[["x_m", "y_m"]].to_numpy()[order]
-    lkey = lc * span + (located["t_s"].to_numpy() - t0)
-    hi = np.clip(np.searchsorted(tkey, lkey, side="left"), 1, max(1, len(tkey) - 1))
-    lo = hi - 1
-    dt = tkey[hi] - tkey[lo]
-    frac = np.clip(np.where(dt > 0, (lkey - tkey[lo]) / np.where(dt > 0, dt, 1.0), 0.0), 0.0, 1.0)
-    xy = txy[lo] + (txy[hi] - txy[lo]) * frac[:, None]
-    ok = (lc >= 0) & (lkey >= tkey[lo] - 1e-6) & (lkey <= tkey[hi] + 1e-6) & (dt <= MAX_TRUTH_GAP_S)
-    return xy, np.asarray(ok)
-
-
 def accuracy(located: pd.DataFrame, truth: pd.DataFrame, layout: Layout) -> Accuracy:
     """Compare located positions (t_s, device_id, x_m, y_m) with the truth track."""
     zones = tuple(z.name for z in layout.zones) + (NO_ZONE,)
     n = len(zones)
     if located.empty or truth.empty:
         return Accuracy(np.zeros(0), zones, np.zeros((n, n), dtype=np.int64), len(located))
-    true_xy, ok = interpolate_truth(located, truth)
+    true_xy = interpolate_truth(
+        located["t_s"].to_numpy(np.float64),
+        located["device_id"].astype(str).to_numpy(str),
+        truth["t_s"].to_numpy(np.float64),
+        truth["device_id"].astype(str).to_numpy(str),
+        truth[["x_m", "y_m"]].to_numpy(np.float64),
+        max_gap_s=MAX_TRUTH_GAP_S,
+    )
+    ok = np.isfinite(true_xy[:, 0])
     est_xy = located[["x_m", "y_m"]].to_numpy()[ok]
     true_xy = true_xy[ok]
     err = np.sort(np.hypot(*(est_xy - true_xy).T))

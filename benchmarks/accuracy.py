@@ -38,8 +38,9 @@ sys.path.insert(0, str(REPO))
 from beacons.observation import ObservationBatch  # noqa: E402
 from positioning.engine import Engine, EngineOutput, EngineParams  # noqa: E402
 from positioning.layout import load_layout  # noqa: E402
-from positioning.locators import LOCATOR_NAMES, Locator, PositionFix  # noqa: E402
+from positioning.locator import Locator, PositionFix  # noqa: E402
 from positioning.metrics import Truth, evaluate  # noqa: E402
+from positioning.registry import LOCATOR_NAMES  # noqa: E402
 from presence.commands.evaluate import detected, json_safe, load_truth, radio_model  # noqa: E402
 from sim.obslog import read_observation_log  # noqa: E402
 from sim.params import RadioParams, ScanParams, SimConfig  # noqa: E402

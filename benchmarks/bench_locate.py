@@ -39,8 +39,9 @@ from scipy.optimize import least_squares
 
 from beacons.observation import ObservationBatch
 from positioning.layout import Layout, load_layout
-from positioning.locators import LOCATOR_NAMES, PositionFix, make_locator
+from positioning.locator import PositionFix
 from positioning.pathloss import beacon_height_offsets_m, distance_m, rssi_at_distance
+from positioning.registry import LOCATOR_NAMES, make_locator
 from positioning.signal import DeviceCodes, aggregate, encode_batch
 from sim.obslog import read_observation_log
 

@@ -33,9 +33,9 @@ from bench_locate import epochs  # noqa: E402
 
 from beacons.observation import ObservationBatch  # noqa: E402
 from positioning.layout import Layout, load_layout  # noqa: E402
-from positioning.radiomap import UNKNOWN_HEADING  # noqa: E402
-from positioning.store_presence import DEFAULT_ENTER_P  # noqa: E402
-from positioning.tracker import ParticleTracker  # noqa: E402
+from positioning.tracker.filter import ParticleTracker  # noqa: E402
+from positioning.tracker.radiomap import UNKNOWN_HEADING  # noqa: E402
+from positioning.visits.store import DEFAULT_ENTER_P  # noqa: E402
 from sim.obslog import read_observation_log  # noqa: E402
 
 BANDS = [0.0, 0.01, 0.1, 0.5, 0.9, 0.99, 1.0 + 1e-9]

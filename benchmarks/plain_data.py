@@ -37,7 +37,7 @@ from bench_locate import epochs  # noqa: E402
 
 from beacons.observation import ObservationBatch  # noqa: E402
 from positioning.layout import Layout, parse_layout  # noqa: E402
-from positioning.locators import make_locator  # noqa: E402
+from positioning.registry import make_locator  # noqa: E402
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -20,8 +20,25 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from positioning.errors import PositioningError
+from positioning.errors import CalibrationError
 from positioning.pathloss import EXPONENT_BOUNDS, MIN_DISTANCE_M
+
+__all__ = [
+    "BISQUARE_C",
+    "BeaconResiduals",
+    "DEFAULT_PRIOR_SIGMA_DB",
+    "HUBER_ITERATIONS",
+    "HUBER_K",
+    "IRLS_ITERATIONS",
+    "MAD_TO_SIGMA",
+    "MIN_SAMPLES",
+    "OUTLIER_SIGMAS",
+    "OneMetrePower",
+    "WalkFit",
+    "fit_walk",
+    "one_metre_power",
+]
+
 
 #: Fewest samples for a 1 m power: at ~1 Hz for 30 s a beacon gives ~30; below 5 the
 #: median of a 4-8 dB spread (DEFAULT_SIGMA_DB) is worse than a datasheet value.
@@ -41,10 +58,6 @@ DEFAULT_PRIOR_SIGMA_DB = 6.0
 IRLS_ITERATIONS = 30
 #: A residual beyond this many robust sigmas is reported as an outlier.
 OUTLIER_SIGMAS = 3.0
-
-
-class CalibrationError(PositioningError):
-    """The data cannot give a calibration (too few samples, no spread of distances...)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,9 @@ from positioning.layout import Layout
 from positioning.pathloss import DEFAULT_SIGMA_DB, beacon_height_offsets_m, distance_m
 from positioning.walkable import WalkableGrid
 
+__all__ = ["CrbSummary", "MAX_BOUND_M", "layout_crb", "position_crb_m"]
+
+
 FloatArray = npt.NDArray[np.float64]
 
 #: Cap on the bound where the geometry gives (almost) no information, metres.

@@ -24,15 +24,17 @@ import numpy as np
 import numpy.typing as npt
 
 from beacons.observation import ObservationBatch, rssi_is_valid
-from positioning.dwell import DwellParams
 from positioning.errors import PositioningError
 from positioning.events import PresenceEvent
 from positioning.layout import Layout
-from positioning.locators import Locator, make_locator
+from positioning.locator import Locator
 from positioning.positions import PositionRows
-from positioning.presence_machine import DevicePresence, Fix, MachineParams
-from positioning.store_presence import EntranceDepth, StoreParams
-from positioning.zones import ZoneIndex, ZoneParams
+from positioning.registry import LocatorConfig, build_locator, locator_config
+from positioning.visits.dwell import DwellParams
+from positioning.visits.machine import DevicePresence, Fix, MachineParams
+from positioning.visits.store import EntranceDepth, StoreParams
+from positioning.visits.zones import ZoneParams
+from positioning.zonemap import ZoneIndex
 
 __all__ = ["Engine", "EngineOutput", "EngineParams", "PositionRows"]
 
@@ -56,9 +58,10 @@ class EngineParams:
     """Every threshold of the engine; the reasons are at each default's constant.
 
     ``epoch_s``/``reorder_s``/``forget_after_s``: :mod:`positioning.engine`;
-    ``zones``: :mod:`positioning.zones`; ``dwell``: :mod:`positioning.dwell`;
-    ``store``: :mod:`positioning.store_presence`. ``locator`` holds extra keyword
-    parameters for :func:`positioning.locators.make_locator`.
+    ``zones``: :mod:`positioning.visits.zones`; ``dwell``: :mod:`positioning.visits.dwell`;
+    ``store``: :mod:`positioning.visits.store`. ``locator`` is the typed configuration
+    (:mod:`positioning.registry`) of the locator the engine is given by name; None: that
+    locator's defaults.
     """
 
     epoch_s: float = DEFAULT_EPOCH_S
@@ -67,7 +70,7 @@ class EngineParams:
     zones: ZoneParams = ZoneParams()
     dwell: DwellParams = DwellParams()
     store: StoreParams = StoreParams()
-    locator: dict[str, float] = field(default_factory=dict, hash=False)
+    locator: LocatorConfig | None = field(default=None, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +95,7 @@ class Engine:
         layout: Layout,
         params: EngineParams | None = None,
         *,
-        locator: str | Locator = "tracker",
+        locator: str | LocatorConfig | Locator = "tracker",
         seed: int = 0,
     ) -> None:
         self.layout = layout
@@ -102,10 +105,7 @@ class Engine:
                 f"engine parameters: epoch_s must be > 0 and reorder_s >= 0, got "
                 f"{self.params.epoch_s!r} and {self.params.reorder_s!r}"
             )
-        if isinstance(locator, str):
-            self._locator: Locator = make_locator(locator, layout, seed=seed, **self.params.locator)
-        else:
-            self._locator = locator
+        self._locator = self._build_locator(locator, seed)
         self._machine_params = MachineParams(
             self.params.zones, self.params.dwell, self.params.store
         )
@@ -124,6 +124,21 @@ class Engine:
              "rows_unknown_beacon", "epochs", "positions", "events", "devices", "visits"),
             0,
         )  # fmt: skip
+
+    def _build_locator(self, locator: str | LocatorConfig | Locator, seed: int) -> Locator:
+        """``locator`` by name (configured by ``params.locator``, or its defaults), by
+        configuration, or an instance used as it is."""
+        if isinstance(locator, str):
+            config = self.params.locator or locator_config(locator)
+            if config.name != locator:
+                raise PositioningError(
+                    f"engine parameters: locator configuration is for {config.name!r}, "
+                    f"but the engine was asked for {locator!r}"
+                )
+            return build_locator(config, self.layout, seed=seed)
+        if isinstance(locator, LocatorConfig):
+            return build_locator(locator, self.layout, seed=seed)
+        return locator
 
     @property
     def stats(self) -> dict[str, int]:

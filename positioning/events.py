@@ -14,7 +14,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from positioning.errors import PositioningError
+from positioning.errors import EventFormatError
+
+__all__ = [
+    "CLOSING_TYPES",
+    "DWELL_END",
+    "DWELL_START",
+    "EVENT_ID_NAMESPACE",
+    "EVENT_TYPES",
+    "EventFormatError",
+    "PresenceEvent",
+    "SPECVERSION",
+    "STORE_ENTER",
+    "STORE_EXIT",
+    "ZONE_ENTER",
+    "ZONE_EXIT",
+    "ZONE_TYPES",
+    "format_time",
+    "parse_time",
+]
+
 
 SPECVERSION = "1.0"
 STORE_ENTER = "instore.store.enter"
@@ -31,14 +50,6 @@ ZONE_TYPES = (ZONE_ENTER, ZONE_EXIT, DWELL_START, DWELL_END)
 
 #: Namespace of event ids (a fixed random UUID; never change it or replayed ids change).
 EVENT_ID_NAMESPACE = uuid.UUID("6f0d5c1e-3b9a-4d7e-9a61-2c8f4e1b7a30")
-
-
-class EventFormatError(PositioningError):
-    """A CloudEvent payload does not follow the presence-event contract; ``field`` names the part."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
 
 
 @dataclass(frozen=True, slots=True)

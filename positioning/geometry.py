@@ -11,6 +11,17 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+__all__ = [
+    "as_polygon",
+    "count_crossed",
+    "point_segment_distance",
+    "points_in_polygon",
+    "polygon_area",
+    "polygon_is_simple",
+    "segments_cross_polygon",
+]
+
+
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 

@@ -20,6 +20,19 @@ from beacons.validity import id_problem
 from positioning.errors import LayoutError
 from positioning.geometry import as_polygon, points_in_polygon, polygon_area, polygon_is_simple
 
+__all__ = [
+    "Beacon",
+    "DEFAULT_PATH_LOSS_EXPONENT",
+    "EDGE_TOLERANCE_M",
+    "Layout",
+    "OBSTACLE_KINDS",
+    "Obstacle",
+    "Zone",
+    "load_layout",
+    "parse_layout",
+]
+
+
 OBSTACLE_KINDS = ("shelf", "wall", "counter", "pillar")
 
 #: Default log-distance path-loss exponent when the layout gives none. 2.0 is free

@@ -14,6 +14,7 @@ below. Definitions (docs/presence-detection.md explains each):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,24 @@ import numpy.typing as npt
 
 from positioning.crb import position_crb_m
 from positioning.layout import Layout
+
+__all__ = [
+    "CRB_MAX_POINTS",
+    "CrbRadio",
+    "Detected",
+    "EXIT_MATCH_TOLERANCE_S",
+    "Intervals",
+    "Truth",
+    "crb_ratio",
+    "error_summary",
+    "evaluate",
+    "interpolate_truth",
+    "latency_summary",
+    "match_intervals",
+    "precision_recall",
+    "visit_metrics",
+]
+
 
 FloatArray = npt.NDArray[np.float64]
 StrArray = npt.NDArray[np.str_]
@@ -55,8 +74,10 @@ def interpolate_truth(
     truth_t_s: FloatArray,
     truth_device: StrArray,
     truth_xy: FloatArray,
+    max_gap_s: float = math.inf,
 ) -> FloatArray:
-    """(N, 2) true position of each (t, device), NaN outside that device's truth span."""
+    """(N, 2) true position of each (t, device), NaN outside that device's truth span and
+    where the truth samples either side of t are more than ``max_gap_s`` apart."""
     out = np.full((len(t_s), 2), np.nan)
     order = np.lexsort((truth_t_s, truth_device))
     td, tt, txy = truth_device[order], truth_t_s[order], truth_xy[order]
@@ -70,6 +91,9 @@ def interpolate_truth(
         rows = np.flatnonzero(device_id == device)
         t = t_s[rows]
         inside = (t >= tt[a]) & (t <= tt[b - 1])
+        if math.isfinite(max_gap_s) and b - a > 1:
+            hi = np.clip(np.searchsorted(tt[a:b], t, side="left"), 1, b - a - 1)
+            inside &= tt[a:b][hi] - tt[a:b][hi - 1] <= max_gap_s
         rows, t = rows[inside], t[inside]
         out[rows, 0] = np.interp(t, tt[a:b], txy[a:b, 0])
         out[rows, 1] = np.interp(t, tt[a:b], txy[a:b, 1])
@@ -224,7 +248,7 @@ def visit_metrics(truth: Truth, found: Detected) -> dict[str, object]:
 
 
 @dataclass(frozen=True, slots=True)
-class RadioModel:
+class CrbRadio:
     """What the Cramer-Rao bound needs of the true radio: exponent, per-reading spread
     (the static shadowing, which averaging over time does not remove) and the
     beacon-to-device height difference."""
@@ -239,7 +263,7 @@ CRB_MAX_POINTS = 20_000
 
 
 def crb_ratio(
-    errors_m: FloatArray, true_xy: FloatArray, layout: Layout, radio: RadioModel
+    errors_m: FloatArray, true_xy: FloatArray, layout: Layout, radio: CrbRadio
 ) -> dict[str, float]:
     """Median error over the median Cramer-Rao bound at the same true positions.
 
@@ -262,7 +286,7 @@ def crb_ratio(
 
 
 def evaluate(
-    truth: Truth, found: Detected, layout: Layout, radio: RadioModel | None = None
+    truth: Truth, found: Detected, layout: Layout, radio: CrbRadio | None = None
 ) -> dict[str, object]:
     """Every accuracy figure of a run against the truth, as a JSON-ready dict."""
     true_xy = interpolate_truth(

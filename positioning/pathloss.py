@@ -16,6 +16,20 @@ import numpy.typing as npt
 
 from positioning.layout import Layout
 
+__all__ = [
+    "DEFAULT_HEIGHT_OFFSET_M",
+    "DEFAULT_SIGMA_DB",
+    "DEVICE_HEIGHT_M",
+    "EXPONENT_BOUNDS",
+    "MIN_DISTANCE_M",
+    "beacon_height_offsets_m",
+    "distance_from_rssi",
+    "distance_m",
+    "rssi_at_distance",
+    "rssi_gradient_wrt_position",
+]
+
+
 FloatArray = npt.NDArray[np.floating]
 
 #: Closest distance the model is evaluated at. Below ~0.5 m a phone is in the antenna's

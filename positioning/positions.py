@@ -12,6 +12,9 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     import pandas as pd
 
+__all__ = ["COLUMNS", "PositionRows"]
+
+
 #: CSV column for each field, in file order: the contract's t, device_id, x, y first.
 COLUMNS = {
     "t_s": "t",

@@ -8,7 +8,7 @@ whole window: rows are grouped by a flat (device, beacon) key with sorting and
 Topologies (ARCHITECTURE 1): a phone hearing fixed beacons, or fixed receivers
 hearing a tag. Both give the same rows; they differ in where the hardware spread
 sits (the phone's gain is per device, a receiver's per anchor), which
-:mod:`positioning.selfcal` estimates both ways, and in the report rate, which the
+:mod:`positioning.tracker.selfcal` estimates both ways, and in the report rate, which the
 window length absorbs.
 """
 
@@ -21,6 +21,23 @@ import numpy as np
 import numpy.typing as npt
 
 from beacons.observation import ObservationBatch, rssi_is_valid
+
+__all__ = [
+    "DEFAULT_WINDOW_S",
+    "DeviceCodes",
+    "Encoded",
+    "EncodedRows",
+    "MAD_TO_SIGMA",
+    "OUTLIER_FLOOR_DB",
+    "OUTLIER_GATE_SIGMAS",
+    "RowBuffer",
+    "WindowMatrix",
+    "aggregate",
+    "encode_batch",
+    "group_median",
+    "reject_outliers",
+]
+
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]

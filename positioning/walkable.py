@@ -15,6 +15,15 @@ from scipy import ndimage
 from positioning.geometry import points_in_polygon
 from positioning.layout import Layout
 
+__all__ = [
+    "DEFAULT_CLEARANCE_M",
+    "DEFAULT_RESOLUTION_M",
+    "DEFAULT_STREET_DEPTH_M",
+    "WalkableGrid",
+    "entrance_side",
+]
+
+
 #: Grid cell size. 0.25 m resolves the narrowest aisle of a shop (about 1 m) in 4 cells.
 DEFAULT_RESOLUTION_M = 0.25
 #: Half a shoulder width: a walker's centre keeps this far from shelves and walls.

@@ -16,10 +16,10 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from positioning.layout import Layout
+from positioning.zonemap import ZoneLookup
 from sim.obslog import LOG_SCHEMA
 from sim.population import Population
 from sim.radio import RadioModel
-from sim.zonegrid import ZoneLookup
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

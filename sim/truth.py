@@ -20,10 +20,10 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from positioning.layout import Layout
+from positioning.zonemap import ZoneLookup
 from sim.population import Population
 from sim.trajectory import Stop
 from sim.venue import Venue
-from sim.zonegrid import ZoneLookup
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -26,7 +26,7 @@ from positioning.events import (
     PresenceEvent,
 )
 from positioning.layout import Layout, load_layout
-from positioning.metrics import Detected, Intervals, RadioModel, Truth, evaluate
+from positioning.metrics import CrbRadio, Detected, Intervals, Truth, evaluate
 from presence.errors import UsageError
 
 
@@ -245,7 +245,7 @@ def _open_starts(events: list[PresenceEvent], start: str, end: str) -> list[tupl
     return sorted(open_.items())
 
 
-def radio_model(truth_dir: Path, layout: Layout) -> RadioModel | None:
+def radio_model(truth_dir: Path, layout: Layout) -> CrbRadio | None:
     """The simulation's true radio (meta.json parameters.radio), for the Cramer-Rao bound."""
     radio = _read_json(truth_dir / "meta.json").get("parameters", {}).get("radio")
     if not isinstance(radio, dict):
@@ -253,6 +253,6 @@ def radio_model(truth_dir: Path, layout: Layout) -> RadioModel | None:
     try:
         exponent = radio.get("path_loss_exponent") or layout.path_loss_exponent
         height = float(radio.get("beacon_height_m", 0.0)) - float(radio.get("device_height_m", 0.0))
-        return RadioModel(float(exponent), float(radio["shadowing_sigma_db"]), abs(height))
+        return CrbRadio(float(exponent), float(radio["shadowing_sigma_db"]), abs(height))
     except (KeyError, TypeError, ValueError):
         return None

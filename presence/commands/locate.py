@@ -25,8 +25,8 @@ from tqdm import tqdm
 from beacons.observation import ObservationBatch
 from positioning.engine import Engine, EngineOutput
 from positioning.layout import Layout, load_layout
-from positioning.locators import LOCATOR_NAMES
 from positioning.positions import COLUMNS, PositionRows
+from positioning.registry import LOCATOR_NAMES
 from presence.errors import UsageError
 from sim.obslog import ObservationLog, read_observation_log
 

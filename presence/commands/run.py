@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from positioning.layout import Layout, load_layout
-from positioning.locators import LOCATOR_NAMES
+from positioning.registry import LOCATOR_NAMES
 from presence.bus import BusClient
 from presence.commands._bus_args import add_broker_args, broker_url, bus_config
 from presence.errors import UsageError

@@ -7,29 +7,20 @@ baseline with ``python benchmarks/accuracy.py --write-baseline`` and commit it.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from benchmarks import accuracy
+
 #: Allowed relative regression.
 TOLERANCE = 0.05
 
 
 def harness() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "accuracy_harness", REPO / "benchmarks" / "accuracy.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
+    return accuracy
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from locators_synth import merge, observe_path, small_store
 
-from positioning.radiofit import fit_body_loss
-from positioning.selfcal import SelfCalParams
-from positioning.tracker import ParticleTracker
+from positioning.tracker.filter import ParticleTracker
+from positioning.tracker.radiofit import SelfCalParams, fit_body_loss
 
 
 def _walkers(seed: int, body_db: float, lag_m: float, rows: int = 4000):

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from positioning.calibration import CalibrationError, fit_walk, one_metre_power
+from positioning.calibration import fit_walk, one_metre_power
+from positioning.errors import CalibrationError
 from positioning.layout import load_layout
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from positioning.dwell import DwellChange, DwellDetector, DwellParams
+from positioning.visits.dwell import DwellChange, DwellDetector, DwellParams
 
 
 def track(segments: list[tuple[str, float, float, float]], seed: int = 0, noise_m: float = 0.5):

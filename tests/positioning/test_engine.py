@@ -16,7 +16,8 @@ from positioning.engine import Engine, EngineOutput, EngineParams
 from positioning.errors import PositioningError
 from positioning.events import STORE_ENTER, STORE_EXIT, PresenceEvent
 from positioning.layout import Layout, load_layout
-from positioning.store_presence import StoreParams
+from positioning.registry import CentroidConfig, WlsConfig
+from positioning.visits.store import StoreParams
 
 #: The baselines report 1-sigma radii of 5-10 m, which the default store rules do not
 #: trust for entering (docs/presence-detection.md); these tests are about the engine's
@@ -162,3 +163,14 @@ def test_events_survive_a_json_round_trip_with_their_ids(
 def test_nonsense_parameters_are_refused(fashion: Layout) -> None:
     with pytest.raises(PositioningError, match="epoch_s"):
         Engine(fashion, EngineParams(epoch_s=0.0), locator="nearest")
+
+
+def test_engine_takes_a_typed_locator_configuration(
+    fashion: Layout, rows: ObservationBatch
+) -> None:
+    params = EngineParams(locator=CentroidConfig(window_s=3.0))
+    by_name = Engine(fashion, params, locator="centroid").push(rows)
+    by_config = Engine(fashion, locator=CentroidConfig(window_s=3.0)).push(rows)
+    assert np.array_equal(by_name.positions.x_m, by_config.positions.x_m)
+    with pytest.raises(PositioningError, match="'wls'"):
+        Engine(fashion, EngineParams(locator=WlsConfig()), locator="centroid")

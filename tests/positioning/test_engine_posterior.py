@@ -13,9 +13,10 @@ from beacons.observation import ObservationBatch
 from positioning.engine import Engine, EngineOutput, EngineParams
 from positioning.events import STORE_ENTER
 from positioning.layout import Layout, load_layout
-from positioning.locators import PositionFix, make_locator
-from positioning.tracker import ParticleTracker
-from positioning.zones import ZoneIndex
+from positioning.locator import PositionFix
+from positioning.registry import make_locator
+from positioning.tracker.filter import ParticleTracker
+from positioning.zonemap import ZoneIndex
 
 T0_S = 1_700_000_000.0
 #: The scripted device: heard from T0, its posterior says "inside" from T0 + INSIDE_AFTER_S.

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from positioning.events import DWELL_END, STORE_ENTER, EventFormatError, PresenceEvent
+from positioning.errors import EventFormatError
+from positioning.events import DWELL_END, STORE_ENTER, PresenceEvent
 
 
 def test_cloudevent_round_trip_and_stable_id() -> None:

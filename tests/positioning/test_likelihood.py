@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from positioning.likelihood import RadioParams, log_heard, log_likelihood
+from positioning.tracker.likelihood import LikelihoodParams, log_heard, log_likelihood
 
 
 @pytest.mark.parametrize("nu", [4.0, 3.0, 7.5])
 def test_log_heard_is_the_student_t_probability_of_reading_above_the_floor(nu: float) -> None:
-    radio = RadioParams(sigma_fast_db=4.0, sigma_slow_db=3.0, student_nu=nu)  # one reading: 5 dB
+    radio = LikelihoodParams(
+        sigma_fast_db=4.0, sigma_slow_db=3.0, student_nu=nu
+    )  # one reading: 5 dB
     mean = np.array([[[-110.0, -96.0, -80.0]]], np.float32)
     count = np.array([[1.0, 3.0, 0.0]], np.float32)  # the third is padding
     got = log_heard(mean, -96.0, count, radio)
@@ -30,7 +32,7 @@ def _one_beacon(mean_dbm: list[float], floor_dbm: float | None) -> np.ndarray:
         np.ones((1, 1), np.float32),
         np.zeros(1, np.float32),
         np.full(1, 0.01, np.float32),  # offset known: 0
-        RadioParams(),
+        LikelihoodParams(),
         floor_dbm,
     )[0]
 

@@ -7,8 +7,17 @@ import pytest
 from locators_synth import merge, observe_path, small_store, straight_walk, truth_at
 
 from beacons.observation import ObservationBatch
+from positioning.baselines import weighted_centroid
 from positioning.errors import PositioningError
-from positioning.locators import LOCATOR_NAMES, PositionFix, make_locator, weighted_centroid
+from positioning.locator import PositionFix
+from positioning.registry import (
+    LOCATOR_NAMES,
+    CentroidConfig,
+    TrackerConfig,
+    build_locator,
+    locator_config,
+    make_locator,
+)
 
 
 def _standing(xy: tuple[float, float], sigma_db: float, seed: int = 0) -> ObservationBatch:
@@ -105,3 +114,22 @@ def test_unknown_beacons_and_bad_rssi_are_counted_not_fatal() -> None:
     loc.observe(ObservationBatch.from_arrays([0.1, 0.2], ["d", "d"], ["nope", "1"], [-60.0, 5.0]))
     assert len(loc.estimate(1.0)) == 0
     assert loc.rejected == {"unknown_beacon": 1, "invalid_rssi": 1}
+
+
+def test_typed_configuration_builds_the_same_locator_as_keywords() -> None:
+    layout = small_store()
+    config = locator_config("centroid", window_s=2.0, top_k=3)
+    assert config == CentroidConfig(window_s=2.0, top_k=3)
+    rng = np.random.default_rng(5)
+    batch = observe_path(layout, "a", np.array([0.0, 1.0]), np.array([[3.0, 3.0]] * 2), rng)
+    by_config, by_name = (
+        build_locator(config, layout),
+        make_locator("centroid", layout, window_s=2.0, top_k=3),
+    )
+    for loc in (by_config, by_name):
+        loc.observe(batch)
+    assert np.array_equal(by_config.estimate(1.0).xy_m, by_name.estimate(1.0).xy_m)
+    tracker = locator_config("tracker", n_particles=64)
+    assert isinstance(tracker, TrackerConfig) and tracker.params.n_particles == 64
+    with pytest.raises(PositioningError, match="top_k"):
+        locator_config("wls", top_k=3)

@@ -9,9 +9,9 @@ import pytest
 
 from positioning.layout import load_layout
 from positioning.metrics import (
+    CrbRadio,
     Detected,
     Intervals,
-    RadioModel,
     Truth,
     crb_ratio,
     error_summary,
@@ -35,6 +35,17 @@ def test_truth_is_interpolated_per_device_and_not_extrapolated() -> None:
     assert np.isnan(got[2]).all() and np.isnan(got[3]).all()
 
 
+def test_truth_is_not_interpolated_across_a_gap_longer_than_max_gap() -> None:
+    t = np.array([0.0, 1.0, 10.0, 11.0])
+    dev = np.array(["a"] * 4)
+    xy = np.array([[0.0, 0.0], [1.0, 0.0], [10.0, 0.0], [11.0, 0.0]])
+    at = np.array([0.0, 0.5, 5.0, 10.5, 11.0])
+    got = interpolate_truth(at, np.array(["a"] * 5), t, dev, xy, max_gap_s=2.0)
+    assert got[:, 0][[0, 1, 3, 4]] == pytest.approx([0.0, 0.5, 10.5, 11.0])
+    assert np.isnan(got[2]).all()
+    assert interpolate_truth(at, np.array(["a"] * 5), t, dev, xy)[2, 0] == pytest.approx(5.0)
+
+
 def test_matching_is_one_to_one_by_largest_overlap() -> None:
     truth = Intervals.of(["a", "a", "b"], [0.0, 100.0, 0.0], [50.0, 150.0, 50.0])
     found = Intervals.of(
@@ -54,7 +65,7 @@ def test_error_summary_ignores_unscored_fixes() -> None:
 def test_crb_ratio_is_error_over_bound() -> None:
     layout = load_layout(FASHION)
     pts = np.array([[15.0, 10.0], [5.0, 5.0]])
-    r = crb_ratio(np.array([1.0, 1.0]), pts, layout, RadioModel(2.0, 4.0, 1.5))
+    r = crb_ratio(np.array([1.0, 1.0]), pts, layout, CrbRadio(2.0, 4.0, 1.5))
     assert r["bound_median_m"] > 0 and r["error_over_bound"] == pytest.approx(
         1.0 / r["bound_median_m"]
     )
@@ -77,7 +88,7 @@ def test_evaluate_scores_a_perfect_run_as_perfect() -> None:
         Intervals.of(["s"], [enter_t], [np.nan]), np.array([enter_t + 2.0]), np.array([np.nan]),
         1, Intervals.of(["s"], [41.0], [59.0]),
     )  # fmt: skip
-    r = evaluate(truth, found, layout, RadioModel(2.0, 4.0, 1.5))
+    r = evaluate(truth, found, layout, CrbRadio(2.0, 4.0, 1.5))
     assert r["position_error"]["median_m"] == 0.0
     assert r["zone_accuracy"] == 1.0 and r["zone_enters_per_true_visit"] == 1.0
     assert r["dwell"]["f1"] == 1.0

@@ -9,9 +9,9 @@ import pytest
 from locators_synth import observe_path, small_store
 
 from beacons.observation import ObservationBatch
-from positioning.particles import FloorMap, MotionParams, predict, switch_probability
-from positioning.tracker import ParticleTracker, _mode_weights
-from positioning.tracker_state import ParticleState
+from positioning.tracker.filter import ParticleTracker, _mode_weights
+from positioning.tracker.particles import FloorMap, MotionParams, predict, switch_probability
+from positioning.tracker.state import ParticleState
 from positioning.walkable import DEFAULT_STREET_DEPTH_M, WalkableGrid
 
 

@@ -3,25 +3,15 @@ at a few spots in turn, and only standing samples scored for a standing device."
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
+from benchmarks import plain_data
 
 
 def plain() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "plain_data_bench", REPO / "benchmarks" / "plain_data.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
+    return plain_data
 
 
 def test_walker_alone_walks_about_one_metre_per_second_with_a_few_stops() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from positioning.radiolearn import N_TERMS, RadioLearnParams, RadioMapLearner
+from positioning.tracker.radiolearn import N_TERMS, RadioLearnParams, RadioMapLearner
 
 NX, NY, RES_M, BEACONS = 80, 48, 0.25, 8
 BUMP_XY_M, BUMP_DB, BUMP_SIGMA_M = (7.0, 6.0), 5.0, 2.5

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from locators_synth import small_store
 
-from positioning.detection import inverse_mills
 from positioning.pathloss import beacon_height_offsets_m, distance_m
-from positioning.radiofit import fit_radio_model
-from positioning.selfcal import SelfCalibrator, SelfCalParams, calibrate_at_known_points
+from positioning.tracker.detection import inverse_mills
+from positioning.tracker.radiofit import SelfCalParams, fit_radio_model
+from positioning.tracker.selfcal import SelfCalibrator, calibrate_at_known_points
 
 
 def _readings(

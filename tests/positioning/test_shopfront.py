@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from positioning.layout import Layout, load_layout
-from positioning.particles import FloorMap
-from positioning.shopfront import ShopFront
+from positioning.tracker.particles import FloorMap
+from positioning.tracker.shopfront import ShopFront
 from positioning.walkable import DEFAULT_STREET_DEPTH_M, WalkableGrid
 
 FASHION = Path(__file__).resolve().parents[2] / "examples" / "stores" / "fashion.toml"

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 from locators_synth import small_store
 
-from positioning.detection import DetectionModel
 from positioning.pathloss import (
     MIN_DISTANCE_M,
     distance_from_rssi,
     rssi_at_distance,
     rssi_gradient_wrt_position,
 )
-from positioning.radiomap import RadioMaps
+from positioning.tracker.detection import DetectionModel
+from positioning.tracker.radiomap import RadioMaps
 from positioning.walkable import WalkableGrid
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from positioning.layout import Layout, load_layout
-from positioning.store_presence import (
+from positioning.visits.store import (
     EntranceDepth,
     StoreChange,
     StoreParams,

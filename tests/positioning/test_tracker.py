@@ -7,17 +7,13 @@ import pytest
 from locators_synth import merge, observe_path, small_store, straight_walk, truth_at
 
 from beacons.observation import ObservationBatch
-from positioning.likelihood import RadioParams, log_likelihood
-from positioning.locators import PositionFix, make_locator
-from positioning.particles import (
-    FloorMap,
-    MotionParams,
-    predict,
-    systematic_resample,
-)
+from positioning.locator import PositionFix
 from positioning.pathloss import beacon_height_offsets_m, distance_m
-from positioning.radiolearn import RadioLearnParams
-from positioning.tracker import ParticleTracker
+from positioning.registry import make_locator
+from positioning.tracker.filter import ParticleTracker
+from positioning.tracker.likelihood import LikelihoodParams, log_likelihood
+from positioning.tracker.particles import FloorMap, MotionParams, predict, systematic_resample
+from positioning.tracker.radiolearn import RadioLearnParams
 from positioning.walkable import DEFAULT_STREET_DEPTH_M, WalkableGrid
 
 
@@ -188,7 +184,7 @@ def test_silent_devices_leave_the_output_and_forget_frees_them() -> None:
 
 def test_log_likelihood_matches_a_hand_computation() -> None:
     # One device, one particle, two beacons; Gaussian-profiled offset then Student-t.
-    radio = RadioParams(sigma_fast_db=4.0, sigma_slow_db=3.0, student_nu=4.0)
+    radio = LikelihoodParams(sigma_fast_db=4.0, sigma_slow_db=3.0, student_nu=4.0)
     loss = np.array([[[40.0, 50.0]]], np.float32)
     expected = np.array([[-59.0, -59.0]], np.float32)
     rssi = np.array([[-97.0, -112.0]], np.float32)
@@ -234,7 +230,7 @@ def test_a_device_heard_every_five_seconds_stays_located() -> None:
 
 
 def test_explicit_calibration_is_used_when_self_calibration_is_off() -> None:
-    from positioning.selfcal import RadioCalibration
+    from positioning.tracker.selfcal import RadioCalibration
 
     layout = small_store()
     cal = RadioCalibration(2.5, np.full(len(layout.beacons), -3.0), 4.0)

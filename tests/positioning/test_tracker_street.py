@@ -15,7 +15,7 @@ import pytest
 
 from beacons.observation import ObservationBatch
 from positioning.layout import Layout, load_layout
-from positioning.locators import make_locator
+from positioning.registry import make_locator
 from sim.params import RadioParams, ScanParams
 from sim.radio import RadioModel
 

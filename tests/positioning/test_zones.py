@@ -8,16 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from positioning.layout import Layout, parse_layout
-from positioning.zone_posterior import ZonePosterior
-from positioning.zones import (
-    NO_ZONE,
-    ZONE_RASTER_M,
+from positioning.tracker.zone_posterior import ZonePosterior
+from positioning.visits.zones import (
     ZoneHysteresis,
-    ZoneIndex,
     ZoneParams,
     distance_outside_polygon,
     within_margin,
 )
+from positioning.zonemap import NO_ZONE, ZONE_RASTER_M, ZoneIndex
 
 
 @pytest.fixture

@@ -129,7 +129,7 @@ def test_a_long_queue_makes_buyers_give_up() -> None:
 
 
 def test_zone_raster_answers_exactly_like_the_layout(world: World) -> None:
-    from sim.zonegrid import ZoneLookup
+    from positioning.zonemap import ZoneLookup
 
     layout = world.layout
     rng = np.random.default_rng(2)

@@ -2,9 +2,9 @@
 readings of an epoch and their likelihood at particle positions.
 
 Path loss is looked up in per-beacon maps of the walkable grid
-(:mod:`positioning.radiomap`) with the exponent, obstacle loss and beacon offsets of
-the online self-calibration (:mod:`positioning.selfcal`); the likelihood is the
-Student-t RSSI likelihood of :func:`positioning.likelihood.log_likelihood` with the
+(:mod:`positioning.tracker.radiomap`) with the exponent, obstacle loss and beacon offsets of
+the online self-calibration (:mod:`positioning.tracker.selfcal`); the likelihood is the
+Student-t RSSI likelihood of :func:`positioning.tracker.likelihood.log_likelihood` with the
 device's gain offset profiled out, plus optionally what unheard beacons say.
 """
 
@@ -15,18 +15,22 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-from positioning.detection import DetectionModel, DetectionParams
+from positioning.baselines import weighted_centroid
 from positioning.layout import Layout
-from positioning.likelihood import RadioParams, log_likelihood, miss_log_likelihood
-from positioning.locators import weighted_centroid
-from positioning.particles import FloorMap
 from positioning.pathloss import beacon_height_offsets_m
-from positioning.radiolearn import RadioLearnParams, RadioMapLearner
-from positioning.radiomap import UNKNOWN_HEADING, RadioMaps
-from positioning.selfcal import RadioCalibration, SelfCalibrator, SelfCalParams
 from positioning.signal import WindowMatrix
-from positioning.tracker_state import Readings
+from positioning.tracker.detection import DetectionModel, DetectionParams
+from positioning.tracker.likelihood import LikelihoodParams, log_likelihood, miss_log_likelihood
+from positioning.tracker.particles import FloorMap
+from positioning.tracker.radiofit import SelfCalParams
+from positioning.tracker.radiolearn import RadioLearnParams, RadioMapLearner
+from positioning.tracker.radiomap import UNKNOWN_HEADING, RadioMaps
+from positioning.tracker.selfcal import RadioCalibration, SelfCalibrator
+from positioning.tracker.state import Readings
 from positioning.walkable import WalkableGrid
+
+__all__ = ["TrackerRadio"]
+
 
 F32 = npt.NDArray[np.float32]
 FloatArray = npt.NDArray[np.float64]
@@ -42,7 +46,7 @@ class TrackerRadio:
         grid: WalkableGrid,
         floor: FloorMap,
         *,
-        radio: RadioParams,
+        radio: LikelihoodParams,
         selfcal: SelfCalParams,
         detection: DetectionParams,
         self_calibrate: bool,

@@ -27,6 +27,9 @@ from positioning.layout import Layout
 from positioning.pathloss import MIN_DISTANCE_M
 from positioning.walkable import WalkableGrid
 
+__all__ = ["CROSSING_STRIDE", "HEADING_SECTORS", "RadioMaps", "UNKNOWN_HEADING"]
+
+
 F32 = npt.NDArray[np.float32]
 #: Obstacle crossings are counted at every CROSSING_STRIDE-th cell (0.5 m with 0.25 m
 #: cells): a wall's effect does not change within half a metre, and counting is the
@@ -95,7 +98,7 @@ class RadioMaps:
         """Flat (cells * 9 * B,) table, cell-major, index ``(cell * 9 + heading) * B + b``:
         10 n log10(d) + L * crossings + body loss * share - correction (cached per model;
         ``correction_db`` (cells, B) dB added to the predicted RSSI, e.g. the learned
-        radio map of :mod:`positioning.radiolearn`, identified by ``correction_version``).
+        radio map of :mod:`positioning.tracker.radiolearn`, identified by ``correction_version``).
         One particle's beacons lie side by side, so a lookup of its K beacons touches one
         or two cache lines instead of K scattered ones."""
         key = (

@@ -9,7 +9,7 @@ phone's (or tag's) gain offset are estimated here by a robust regression
 over a sliding history of the tracker's own confident fixes (self-calibration), or
 over recordings at known points (explicit calibration, :func:`calibrate_at_known_points`).
 The body loss (the carrier's body between phone and beacon) is fitted after it, from
-walkers only. The regression itself is :mod:`positioning.radiofit`: Huber weights stop
+walkers only. The regression itself is :mod:`positioning.tracker.radiofit`: Huber weights stop
 deep fades from dragging the fit; ridge priors pull offsets to 0 and the exponent to
 the layout's, and everything is clipped to physical bounds, so a bad spell can shift
 the model only a bounded amount.
@@ -22,42 +22,23 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from positioning.detection import FloorEstimate
 from positioning.geometry import count_crossed
 from positioning.layout import Layout
 from positioning.pathloss import MIN_DISTANCE_M, beacon_height_offsets_m, distance_m
-from positioning.radiofit import HUBER_K, RadioFit, fit_body_loss, fit_radio_model
+from positioning.tracker.detection import FloorEstimate
+from positioning.tracker.radiofit import (
+    HUBER_K,
+    RadioFit,
+    SelfCalParams,
+    fit_body_loss,
+    fit_radio_model,
+)
+
+__all__ = ["RadioCalibration", "SelfCalibrator", "calibrate_at_known_points"]
+
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-
-@dataclass(frozen=True, slots=True)
-class SelfCalParams:
-    """Knobs of the online fit; reasons in docs/positioning.md."""
-
-    history_rows: int = 20_000  # ring buffer of (device, beacon, rssi, distance) rows
-    refit_every_s: float = 20.0  # observation-clock seconds between fits
-    min_rows: int = 400  # no fit before this much evidence
-    max_fix_sigma_m: float = 2.0  # only fixes the tracker is sure of feed the fit
-    min_distance_m: float = 2.0  # near a beacon a 1 m position error swamps log10(d)
-    slope_prior_rows: float = 300.0  # ridge of the exponent's and obstacle loss's priors, rows
-    obstacle_loss_prior_db: float = 3.0  # per crossing; COST 231 light wall 3.4 dB
-    obstacle_loss_max_db: float = 10.0  # concrete wall (COST 231 heavy wall 6.9 dB) with margin
-    fit_body_loss: bool = True  # a tag on a shelf or a phone on a tripod has no body behind it
-    body_min_rows: int = 400  # walkers' rows before the body loss moves from its prior
-    body_prior_rows: float = 300.0  # ridge towards the prior body loss, in walkers' rows
-    offset_prior_rows: float = 30.0  # ridge weight pulling each offset to 0, in rows
-    offset_bound_db: float = 12.0  # no beacon or phone is off its declared power by more
-    calibrated_rows: int = 60  # rows after which a device's offset is trusted
-    calibrated_offset_sigma_db: float = 2.5  # prior spread of a trusted device offset
-    iterations: int = 6
-    floor_quantile: float = 0.002  # the weakest 0.2 % of readings mark the detection floor
-    truncated_fit: bool = False  # truncated regression at the floor; off: see docs
-    place_rows: float = (
-        0.0  # weight of one device's rows of one beacon from one place, rows (0: off)
-    )
-    place_cell_m: float = 1.0  # a "place": a fix's floor cell
 
 
 @dataclass(frozen=True, slots=True)

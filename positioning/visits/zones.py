@@ -36,10 +36,23 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage
 
 from positioning.geometry import points_in_polygon
 from positioning.layout import Layout
+from positioning.zonemap import NO_ZONE
+
+__all__ = [
+    "DEFAULT_ZONE_FAST_MIN_S",
+    "DEFAULT_ZONE_FAST_P",
+    "DEFAULT_ZONE_MARGIN_M",
+    "DEFAULT_ZONE_MIN_S",
+    "ZoneChange",
+    "ZoneHysteresis",
+    "ZoneParams",
+    "distance_outside_polygon",
+    "within_margin",
+]
+
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -67,8 +80,6 @@ DEFAULT_ZONE_MIN_S = 2.0
 #: at once (0 s) instead of after two fixes: about the same accuracy, +1-3 % flapping.
 DEFAULT_ZONE_FAST_P = 0.8
 DEFAULT_ZONE_FAST_MIN_S = 1.0
-
-NO_ZONE = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,68 +113,6 @@ def distance_outside_polygon(points: npt.ArrayLike, polygon: FloatArray) -> Floa
     closest = a[None] + u[..., None] * ab[None]
     d = np.hypot(*(p[:, None, :] - closest).transpose(2, 0, 1)).min(axis=1)
     return np.where(points_in_polygon(p, polygon), 0.0, d)
-
-
-#: Cell size of the zone lookup raster, metres: 5 cm is 20x finer than the fixes' error,
-#: so the raster changes no decision, and a lookup is one array index instead of a
-#: point-in-polygon test per zone.
-ZONE_RASTER_M = 0.05
-
-
-class ZoneIndex:
-    """Zone index (-1 none) of points, and their distance to the nearest zone, by rasters
-    of the store built once per layout."""
-
-    __slots__ = ("_grid", "_gap", "_res", "_shape")
-
-    def __init__(self, layout: Layout, resolution_m: float = ZONE_RASTER_M) -> None:
-        nx = max(1, int(np.ceil(layout.width_m / resolution_m)))
-        ny = max(1, int(np.ceil(layout.height_m / resolution_m)))
-        gx, gy = np.meshgrid(
-            (np.arange(nx) + 0.5) * resolution_m, (np.arange(ny) + 0.5) * resolution_m
-        )
-        centres = np.column_stack([gx.ravel(), gy.ravel()])
-        self._grid = layout.zone_of(centres).reshape(ny, nx)
-        none = self._grid == NO_ZONE
-        # centre-to-centre distance to the nearest zone cell, less the half cell to its edge
-        if none.all():
-            self._gap = np.full((ny, nx), np.inf)
-        else:
-            edt = np.asarray(ndimage.distance_transform_edt(none), dtype=np.float64)
-            self._gap = np.where(none, np.maximum(edt - 0.5, 0.0) * resolution_m, 0.0)
-        self._res = resolution_m
-        self._shape = (ny, nx)
-
-    def __call__(self, points: npt.ArrayLike) -> npt.NDArray[np.int64]:
-        p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-        ix = np.floor(p[:, 0] / self._res)
-        iy = np.floor(p[:, 1] / self._res)
-        ny, nx = self._shape
-        inside = (ix >= 0) & (iy >= 0) & (ix < nx) & (iy < ny)
-        out = np.full(len(p), NO_ZONE, dtype=np.int64)
-        out[inside] = self._grid[iy[inside].astype(np.int64), ix[inside].astype(np.int64)]
-        return out
-
-    def gap_m(self, points: npt.ArrayLike) -> FloatArray:
-        """(N,) distance from each point to the nearest zone, metres: 0 inside one, inf
-        outside the store's rectangle or in a store without zones."""
-        p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-        with np.errstate(invalid="ignore"):
-            ix = np.floor(p[:, 0] / self._res)
-            iy = np.floor(p[:, 1] / self._res)
-        ny, nx = self._shape
-        inside = (ix >= 0) & (iy >= 0) & (ix < nx) & (iy < ny)
-        out = np.full(len(p), np.inf)
-        out[inside] = self._gap[iy[inside].astype(np.int64), ix[inside].astype(np.int64)]
-        return out
-
-    def at(self, x_m: float, y_m: float) -> int:
-        """Zone of one point (no array overhead)."""
-        if not (math.isfinite(x_m) and math.isfinite(y_m)):
-            return NO_ZONE
-        ix, iy = int(x_m // self._res), int(y_m // self._res)
-        ny, nx = self._shape
-        return int(self._grid[iy, ix]) if 0 <= ix < nx and 0 <= iy < ny else NO_ZONE
 
 
 def within_margin(x_m: float, y_m: float, polygon: FloatArray, margin_m: float) -> bool:

@@ -10,6 +10,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import log_ndtr
 
+__all__ = ["DetectionModel", "DetectionParams", "FloorEstimate", "inverse_mills", "irls_step"]
+
+
 FloatArray = npt.NDArray[np.float64]
 
 

@@ -1,21 +1,15 @@
-"""Locators (interface B): observations in, one position fix per heard device out.
+"""The baseline locators (interface B, :mod:`positioning.locator`).
 
 Three baselines work on a sliding window of aggregated RSSI (see
 :mod:`positioning.signal`): the nearest beacon, a weighted centroid, and RSSI-domain
 weighted least squares solved by damped Gauss-Newton for all devices at once. The
-tracker (:mod:`positioning.tracker`) keeps state between estimates and is the one
+tracker (:mod:`positioning.tracker.filter`) keeps state between estimates and is the one
 to use; the baselines are what it is measured against.
-
-Every locator is deterministic for the same seed and the same sequence of
-``observe``/``estimate`` calls, and any chunking of the same rows into ``observe``
-calls gives the same estimates (rows are only buffered until ``estimate``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +17,7 @@ import numpy.typing as npt
 from beacons.observation import ObservationBatch
 from positioning.errors import PositioningError
 from positioning.layout import Layout
+from positioning.locator import PositionFix
 from positioning.pathloss import (
     DEFAULT_SIGMA_DB,
     beacon_height_offsets_m,
@@ -41,9 +36,20 @@ from positioning.signal import (
 )
 from positioning.walkable import DEFAULT_STREET_DEPTH_M, entrance_side
 
-FloatArray = npt.NDArray[np.float64]
+__all__ = [
+    "CENTROID_TOP_K",
+    "CENTROID_WEIGHT_EXPONENT",
+    "CentroidLocator",
+    "NearestBeaconLocator",
+    "WindowLocator",
+    "WlsLocator",
+    "floor_bounds",
+    "nearest_beacon",
+    "weighted_centroid",
+    "wls_rssi",
+]
 
-LOCATOR_NAMES = ("nearest", "centroid", "wls", "tracker")
+FloatArray = npt.NDArray[np.float64]
 
 #: Weighted centroid: beacons used (the strongest, relative to their 1 m power) and the
 #: weight exponent g in w = d^-g. k=4, g=1 follow Blumenthal et al., "Weighted centroid
@@ -56,44 +62,6 @@ WLS_DAMPING = 1e-2
 #: Samples of one beacon beyond which averaging stops helping: shadowing is correlated
 #: over a window, so the weight of a beacon saturates (w = n / (n + 3)).
 WLS_COUNT_SATURATION = 3.0
-
-
-@dataclass(frozen=True, slots=True)
-class PositionFix:
-    """Positions of the devices heard in the window ending at ``t_s`` (arrays of length D)."""
-
-    t_s: float
-    device_id: npt.NDArray[np.str_]
-    xy_m: FloatArray
-    sigma_m: FloatArray
-    n_beacons: npt.NDArray[np.int64]
-    #: Probability (D,) that each device is inside the store (past the shop front), from
-    #: the locator's own posterior; None when the locator has none (the baselines), and
-    #: store presence then judges from ``xy_m`` and ``sigma_m``.
-    p_inside: FloatArray | None = None
-    #: Probability (D,) that each device is in the zone its fix ``xy_m`` lies in (or in no
-    #: zone when the fix is in none), from the locator's own posterior; None when the
-    #: locator has none, and the zone hysteresis then waits its full time.
-    p_zone: FloatArray | None = None
-
-    def __len__(self) -> int:
-        return len(self.device_id)
-
-    @classmethod
-    def empty(cls, t_s: float) -> PositionFix:
-        return cls(
-            t_s, np.empty(0, dtype=str), np.empty((0, 2)), np.empty(0), np.empty(0, np.int64)
-        )
-
-
-class Locator(Protocol):
-    name: str
-
-    def observe(self, batch: ObservationBatch) -> None: ...
-
-    def estimate(self, t_s: float) -> PositionFix: ...
-
-    def forget(self, device_ids: Iterable[str]) -> None: ...
 
 
 class WindowLocator:
@@ -298,25 +266,3 @@ def floor_bounds(layout: Layout) -> tuple[float, float, float, float]:
         x0, y0 = x0 - d * (side == "left"), y0 - d * (side == "bottom")
         x1, y1 = x1 + d * (side == "right"), y1 + d * (side == "top")
     return x0, y0, x1, y1
-
-
-def make_locator(name: str, layout: Layout, *, seed: int = 0, **params: Any) -> Locator:
-    """A locator by name (one of LOCATOR_NAMES); ``params`` are its keyword parameters."""
-    classes: dict[str, Any] = {
-        "nearest": NearestBeaconLocator,
-        "centroid": CentroidLocator,
-        "wls": WlsLocator,
-    }
-    if name == "tracker":
-        from positioning.tracker import ParticleTracker
-
-        classes["tracker"] = ParticleTracker
-    if name not in classes:
-        raise PositioningError(
-            f"unknown locator {name!r}; choose one of {', '.join(LOCATOR_NAMES)}"
-        )
-    try:
-        locator: Locator = classes[name](layout, seed=seed, **params)
-    except TypeError as e:
-        raise PositioningError(f"locator {name!r}: bad parameter: {e}") from e
-    return locator

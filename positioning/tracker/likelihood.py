@@ -2,8 +2,8 @@
 devices x particles x beacons (see docs/positioning.md, tracker item 2).
 
 Readings are packed per device as the K strongest beacons heard in an epoch
-(:mod:`positioning.tracker_state`); path losses come from the radio maps
-(:mod:`positioning.radiomap`, :mod:`positioning.tracker_radio`).
+(:mod:`positioning.tracker.state`); path losses come from the radio maps
+(:mod:`positioning.tracker.radiomap`, :mod:`positioning.tracker.radio`).
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import stdtr
 
+__all__ = ["LikelihoodParams", "log_heard", "log_likelihood", "miss_log_likelihood"]
+
+
 F32 = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)
-class RadioParams:
+class LikelihoodParams:
     """Measurement model in the RSSI domain (see docs/positioning.md)."""
 
     sigma_fast_db: float = 5.0  # per-reading fading, averages down with the count
@@ -36,13 +39,13 @@ def log_likelihood(
     count: F32,
     offset_mean_db: F32,
     offset_sigma_db: F32,
-    radio: RadioParams,
+    radio: LikelihoodParams,
     floor_dbm: float | None = None,
 ) -> F32:
     """log p(readings | particle) for (M, N) particles, Student-t residuals, device offset profiled.
 
     path_loss_db (M, N, K) model loss from 1 m to each particle (10 n log10 d plus
-    obstacle losses, see :mod:`positioning.radiomap`);
+    obstacle losses, see :mod:`positioning.tracker.radiomap`);
     expected_1m_dbm (M, K), rssi_dbm (M, K) and count (M, K) are the packed readings
     (count 0 marks padding). The device's unknown gain offset c is estimated per
     particle (the precision-weighted mean of the residuals, shrunk towards
@@ -86,7 +89,7 @@ def log_likelihood(
     return np.asarray(ll, dtype=np.float32)
 
 
-def log_heard(mean_dbm: F32, floor_dbm: float, count: F32, radio: RadioParams) -> F32:
+def log_heard(mean_dbm: F32, floor_dbm: float, count: F32, radio: LikelihoodParams) -> F32:
     """(M, N) sum over heard beacons of log P(reading > floor) for model means (M, N, K).
 
     One reading is Student-t (``student_nu``) about the mean with the spread of
@@ -134,7 +137,7 @@ def miss_log_likelihood(
     valid: BoolArray,
     sensitivity_dbm: float,
     miss_rate: float,
-    radio: RadioParams,
+    radio: LikelihoodParams,
 ) -> F32:
     """log P(beacon not heard | particle) summed over U unheard beacons: (M, N).
 

@@ -22,6 +22,18 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+__all__ = [
+    "DEFAULT_DWELL_MERGE_GAP_S",
+    "DEFAULT_DWELL_MIN_S",
+    "DEFAULT_DWELL_RADIUS_M",
+    "DEFAULT_DWELL_SMOOTH_S",
+    "DEFAULT_STOP_MIN_S",
+    "DwellChange",
+    "DwellDetector",
+    "DwellParams",
+]
+
+
 #: Minimum span of a dwell, seconds: the simulator's truth definition (sim.truth.DWELL_MIN_S,
 #: "engagement with goods, not a pause in a crowd").
 DEFAULT_DWELL_MIN_S = 20.0

@@ -14,8 +14,21 @@ import numpy as np
 import numpy.typing as npt
 
 from positioning.layout import Layout
-from positioning.radiomap import HEADING_SECTORS
+from positioning.tracker.radiomap import HEADING_SECTORS
 from positioning.walkable import WalkableGrid, entrance_side
+
+__all__ = [
+    "A",
+    "HEADING_KNOWN_MASS",
+    "HEADING_KNOWN_RESULTANT",
+    "ParticleState",
+    "Readings",
+    "U8",
+    "candidate_points",
+    "front_line",
+    "walking_heading",
+]
+
 
 IntArray = npt.NDArray[np.int64]
 F32 = npt.NDArray[np.float32]
@@ -115,7 +128,7 @@ class ParticleState:
         """Devices mostly walking (``walking`` (M,): posterior walking mass over one half) add
         ``dt_s`` (M,) to their walking age and restart their standing one, and the other way
         round: how long the device has been in its current mode (the semi-Markov motion's
-        clock, :func:`positioning.particles.switch_probability`)."""
+        clock, :func:`positioning.tracker.particles.switch_probability`)."""
         age = self.mode_age[slots]
         age[:, 0] = np.where(walking, age[:, 0] + dt_s, 0.0)
         age[:, 1] = np.where(walking, 0.0, age[:, 1] + dt_s)

@@ -23,8 +23,11 @@ import numpy as np
 import numpy.typing as npt
 
 from positioning.layout import Layout
-from positioning.particles import FloorMap, weighted_mean_and_sigma
+from positioning.tracker.particles import FloorMap, weighted_mean_and_sigma
 from positioning.walkable import WalkableGrid
+
+__all__ = ["ShopFront"]
+
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]

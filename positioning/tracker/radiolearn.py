@@ -33,6 +33,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
+__all__ = ["N_TERMS", "RadioLearnParams", "RadioMapLearner"]
+
+
 F32 = npt.NDArray[np.float32]
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -2,7 +2,7 @@
 
 Arrays carry a leading device axis M and a particle axis N: positions (M, N, 2),
 velocities (M, N, 2), a motion mode (M, N) bool (True = standing still), weights
-(M, N). The measurement model is :mod:`positioning.likelihood`. The stateful :class:`positioning.tracker.ParticleTracker` only strings these together.
+(M, N). The measurement model is :mod:`positioning.tracker.likelihood`. The stateful :class:`positioning.tracker.filter.ParticleTracker` only strings these together.
 """
 
 from __future__ import annotations
@@ -13,8 +13,25 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage, special
 
-from positioning.radiomap import HEADING_SECTORS
+from positioning.tracker.radiomap import HEADING_SECTORS
 from positioning.walkable import WalkableGrid
+
+__all__ = [
+    "FloatLike",
+    "FloorMap",
+    "MotionParams",
+    "U8",
+    "jump_across_front",
+    "moves_are_free",
+    "normal_draws",
+    "normalise_log_weights",
+    "path_is_free",
+    "predict",
+    "switch_probability",
+    "systematic_resample",
+    "weighted_mean_and_sigma",
+]
+
 
 F32 = npt.NDArray[np.float32]
 FloatArray = npt.NDArray[np.float64]

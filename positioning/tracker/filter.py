@@ -10,9 +10,9 @@ likelihood with the device's gain offset profiled out, and resampled
 (systematic) when the effective sample size drops. New devices, and devices silent
 for longer than ``reinit_after_s``, start from the likelihood of their first
 epoch on a coarse grid of the walkable floor. Path-loss exponent, per-beacon and
-per-device offsets come from :mod:`positioning.selfcal`, fitted online, and a
+per-device offsets come from :mod:`positioning.tracker.selfcal`, fitted online, and a
 correction of the radio map per beacon and floor cell is learned from walking
-shoppers' fixes (:mod:`positioning.radiolearn`, ``learn_radio_map``). Just behind
+shoppers' fixes (:mod:`positioning.tracker.radiolearn`, ``learn_radio_map``). Just behind
 the glass and just outside it look alike to the radio, so particles now and then try
 the mirror image across the shop front, and a track heard for longer than a passer-by
 would be loses its street hypotheses (docs/positioning.md, tracker item 6). With
@@ -20,8 +20,8 @@ would be loses its street hypotheses (docs/positioning.md, tracker item 6). With
 walker's standing particles, left behind, would otherwise pull it back.
 
 The measurement side (radio maps, self-calibration, packed readings, likelihood) is
-:mod:`positioning.tracker_radio`; the shop-front rules and ``p_inside``, the posterior
-probability of being inside the store, are :mod:`positioning.shopfront`.
+:mod:`positioning.tracker.radio`; the shop-front rules and ``p_inside``, the posterior
+probability of being inside the store, are :mod:`positioning.tracker.shopfront`.
 """
 
 from __future__ import annotations
@@ -35,17 +35,7 @@ from scipy import ndimage
 
 from beacons.observation import ObservationBatch
 from positioning.layout import Layout
-from positioning.locators import PositionFix
-from positioning.particles import (
-    FloorMap,
-    jump_across_front,
-    normalise_log_weights,
-    predict,
-    systematic_resample,
-)
-from positioning.radiomap import UNKNOWN_HEADING
-from positioning.selfcal import RadioCalibration, SelfCalibrator
-from positioning.shopfront import ShopFront
+from positioning.locator import PositionFix
 from positioning.signal import (
     DeviceCodes,
     EncodedRows,
@@ -54,17 +44,30 @@ from positioning.signal import (
     aggregate,
     encode_batch,
 )
-from positioning.tracker_params import TrackerParams, tracker_params
-from positioning.tracker_radio import TrackerRadio
-from positioning.tracker_state import (
+from positioning.tracker.params import TrackerParams, tracker_params
+from positioning.tracker.particles import (
+    FloorMap,
+    jump_across_front,
+    normalise_log_weights,
+    predict,
+    systematic_resample,
+)
+from positioning.tracker.radio import TrackerRadio
+from positioning.tracker.radiomap import UNKNOWN_HEADING
+from positioning.tracker.selfcal import RadioCalibration, SelfCalibrator
+from positioning.tracker.shopfront import ShopFront
+from positioning.tracker.state import (
     ParticleState,
     Readings,
     candidate_points,
     front_line,
     walking_heading,
 )
+from positioning.tracker.zone_posterior import ZonePosterior
 from positioning.walkable import DEFAULT_STREET_DEPTH_M, WalkableGrid
-from positioning.zone_posterior import ZonePosterior
+
+__all__ = ["ParticleTracker"]
+
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

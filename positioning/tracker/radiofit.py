@@ -1,4 +1,4 @@
-"""The robust regression behind the self-calibration (:mod:`positioning.selfcal`).
+"""The robust regression behind the self-calibration (:mod:`positioning.tracker.selfcal`).
 
     rssi = P_b + a_b + c_d - 10 n log10(d) - L x crossings
 
@@ -10,22 +10,50 @@ from walkers' residuals after it (:func:`fit_body_loss`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from positioning.detection import irls_step
 from positioning.pathloss import EXPONENT_BOUNDS, MIN_DISTANCE_M
+from positioning.tracker.detection import irls_step
 
-if TYPE_CHECKING:  # the knobs live with the calibrator that uses them
-    from positioning.selfcal import SelfCalParams
+__all__ = ["HUBER_K", "RadioFit", "SelfCalParams", "fit_body_loss", "fit_radio_model"]
+
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 #: Huber tuning constant, in robust standard deviations (Huber 1964; 95 % efficiency).
 HUBER_K = 1.345
+
+
+@dataclass(frozen=True, slots=True)
+class SelfCalParams:
+    """Knobs of the self-calibration (:mod:`positioning.tracker.selfcal`) and of the fit it runs;
+    reasons in docs/positioning.md."""
+
+    history_rows: int = 20_000  # ring buffer of (device, beacon, rssi, distance) rows
+    refit_every_s: float = 20.0  # observation-clock seconds between fits
+    min_rows: int = 400  # no fit before this much evidence
+    max_fix_sigma_m: float = 2.0  # only fixes the tracker is sure of feed the fit
+    min_distance_m: float = 2.0  # near a beacon a 1 m position error swamps log10(d)
+    slope_prior_rows: float = 300.0  # ridge of the exponent's and obstacle loss's priors, rows
+    obstacle_loss_prior_db: float = 3.0  # per crossing; COST 231 light wall 3.4 dB
+    obstacle_loss_max_db: float = 10.0  # concrete wall (COST 231 heavy wall 6.9 dB) with margin
+    fit_body_loss: bool = True  # a tag on a shelf or a phone on a tripod has no body behind it
+    body_min_rows: int = 400  # walkers' rows before the body loss moves from its prior
+    body_prior_rows: float = 300.0  # ridge towards the prior body loss, in walkers' rows
+    offset_prior_rows: float = 30.0  # ridge weight pulling each offset to 0, in rows
+    offset_bound_db: float = 12.0  # no beacon or phone is off its declared power by more
+    calibrated_rows: int = 60  # rows after which a device's offset is trusted
+    calibrated_offset_sigma_db: float = 2.5  # prior spread of a trusted device offset
+    iterations: int = 6
+    floor_quantile: float = 0.002  # the weakest 0.2 % of readings mark the detection floor
+    truncated_fit: bool = False  # truncated regression at the floor; off: see docs
+    place_rows: float = (
+        0.0  # weight of one device's rows of one beacon from one place, rows (0: off)
+    )
+    place_cell_m: float = 1.0  # a "place": a fix's floor cell
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +92,7 @@ def fit_radio_model(
     heard readings are the upper tail and a plain fit flattens the exponent. The fit is
     then a truncated regression (Hausman & Wise, Econometrica 45(4), 1977): each pass
     compares a reading with its mean given that it was heard (Fisher scoring, see
-    :func:`positioning.detection.irls_step`).
+    :func:`positioning.tracker.detection.irls_step`).
     """
     n_dev = int(device.max(initial=-1)) + 1
     n, a, c = float(prior_exponent), np.zeros(n_beacons), np.zeros(n_dev)

@@ -34,6 +34,25 @@ import numpy.typing as npt
 from positioning.layout import Layout
 from positioning.walkable import DEFAULT_STREET_DEPTH_M, entrance_side
 
+__all__ = [
+    "DEFAULT_AWAY_TIMEOUT_S",
+    "DEFAULT_ENTER_DEPTH_M",
+    "DEFAULT_ENTER_MAX_SIGMA_M",
+    "DEFAULT_ENTER_MIN_S",
+    "DEFAULT_ENTER_P",
+    "DEFAULT_ENTER_SIGMA_FLOOR_M",
+    "DEFAULT_EXIT_DEPTH_M",
+    "DEFAULT_EXIT_MIN_S",
+    "DEFAULT_SETTLE_S",
+    "DEFAULT_STAFF_AFTER_S",
+    "EntranceDepth",
+    "StoreChange",
+    "StoreParams",
+    "StorePresence",
+    "inside_probability",
+]
+
+
 #: Probability of being inside the store (past the shop front) that counts as evidence of
 #: entering: 0.975, the 95 % two-sided interval of the position clear of the front (1.96
 #: sigma). A counted passer-by is a false visitor (and a welcome sent to the street), a

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from positioning.dwell import DwellChange, DwellDetector, DwellParams
 from positioning.events import (
     DWELL_END,
     DWELL_START,
@@ -24,8 +23,12 @@ from positioning.events import (
     PresenceEvent,
 )
 from positioning.layout import Layout
-from positioning.store_presence import StoreChange, StoreParams, StorePresence
-from positioning.zones import NO_ZONE, ZoneHysteresis, ZoneIndex, ZoneParams
+from positioning.visits.dwell import DwellChange, DwellDetector, DwellParams
+from positioning.visits.store import StoreChange, StoreParams, StorePresence
+from positioning.visits.zones import ZoneHysteresis, ZoneParams
+from positioning.zonemap import NO_ZONE, ZoneIndex
+
+__all__ = ["DevicePresence", "Fix", "MachineParams"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 A fix is one point of the cloud (the tracker's mean); its zone comes from the point
 alone. ``p_zone`` is the posterior weight of the particles standing in that same
 zone (or, for a fix in no zone, in no zone): how sure the locator is of the zone the
-fix reports. The zone hysteresis (:mod:`positioning.zones`) commits a change faster
+fix reports. The zone hysteresis (:mod:`positioning.visits.zones`) commits a change faster
 when it is sure.
 """
 
@@ -13,7 +13,10 @@ import numpy as np
 import numpy.typing as npt
 
 from positioning.layout import Layout
-from positioning.zones import ZoneIndex
+from positioning.zonemap import ZoneIndex
+
+__all__ = ["ZonePosterior"]
+
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
