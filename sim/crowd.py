@@ -19,6 +19,19 @@ from sim.params import CrowdParams
 from sim.trajectory import Walker
 from sim.venue import Venue
 
+__all__ = [
+    "Agent",
+    "BROWSE_SPEED_FACTOR",
+    "FloatArray",
+    "KINDS",
+    "Planner",
+    "QueueOutcome",
+    "SPEED_RANGE_MPS",
+    "STAFF_START_SPREAD_S",
+    "arrival_times",
+    "checkout_queue",
+]
+
 FloatArray = npt.NDArray[np.float64]
 KINDS = ("shopper", "passerby", "staff")
 #: Slowest and fastest walker, m/s (Bohannon 1997: 10th-90th percentiles of gait speed).

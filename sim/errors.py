@@ -6,6 +6,8 @@ SimError                    root of everything raised here
 
 from __future__ import annotations
 
+__all__ = ["ObservationLogError", "SimError"]
+
 
 class SimError(Exception):
     """Root error of the ``sim`` package."""

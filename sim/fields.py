@@ -17,6 +17,8 @@ from positioning.geometry import count_crossed
 from positioning.layout import Layout
 from sim.params import RadioParams
 
+__all__ = ["FloatArray", "LossMaps", "gaussian_field", "obstacle_loss_db"]
+
 FloatArray = npt.NDArray[np.float64]
 
 

@@ -16,6 +16,18 @@ from positioning.errors import LayoutError
 from positioning.layout import Layout
 from sim.errors import SimError
 
+__all__ = [
+    "CrowdParams",
+    "PHONE_SCAN_DUTY",
+    "RECEIVER_SCAN_DUTY",
+    "RadioParams",
+    "ScanParams",
+    "SimConfig",
+    "TOPOLOGIES",
+    "apply_setting",
+    "radio_from_layout",
+]
+
 TOPOLOGIES = ("phone", "receivers")
 #: Scan duty cycles: Android SCAN_MODE_BALANCED listens 25 % of the time (AOSP ScanManager:
 #: 1024 ms window per 4096 ms interval); ESP32/ESPresense receivers scan almost continuously.

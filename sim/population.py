@@ -11,6 +11,8 @@ from sim.params import SimConfig
 from sim.trajectory import Stop, Trajectories, Walker
 from sim.venue import Venue
 
+__all__ = ["Population", "build_population", "device_ids"]
+
 
 @dataclass(frozen=True, slots=True)
 class Population:

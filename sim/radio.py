@@ -28,6 +28,8 @@ from positioning.layout import Layout
 from sim.fields import LossMaps
 from sim.params import RadioParams, ScanParams
 
+__all__ = ["AnyFloat", "FADE_TABLE_SIZE", "FloatArray", "RadioModel", "fade_table_db"]
+
 FloatArray = npt.NDArray[np.float64]
 AnyFloat = npt.NDArray[np.floating[Any]]
 #: Resolution of the fast-fading inverse-CDF table (uniform draws index into it).

@@ -17,6 +17,8 @@ from scipy.sparse import csgraph
 from positioning.walkable import WalkableGrid
 from sim.errors import SimError
 
+__all__ = ["CHECK_STEP_CELLS", "FloatArray", "RoutePlanner"]
+
 FloatArray = npt.NDArray[np.float64]
 #: Segment check step as a fraction of a cell: fine enough that no blocked cell is skipped.
 CHECK_STEP_CELLS = 0.4

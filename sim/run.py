@@ -38,6 +38,8 @@ from sim.stream import TRUTH_SCHEMA, DayStream
 from sim.truth import DWELL_MERGE_GAP_S, DWELL_MIN_S, dwells_table, visits_table, zone_visits_table
 from sim.venue import Venue
 
+__all__ = ["FORMATS", "SimResult", "WRITE_AHEAD", "World", "build_world", "simulate"]
+
 FORMATS = ("parquet", "csv")
 #: Spawn keys of the independent random streams (venue, people, radio).
 VENUE_KEY, PEOPLE_KEY, RADIO_KEY = 1, 2, 3

@@ -21,6 +21,16 @@ from sim.obslog import LOG_SCHEMA
 from sim.population import Population
 from sim.radio import RadioModel
 
+__all__ = [
+    "DEFAULT_CHUNK_S",
+    "DayStream",
+    "FloatArray",
+    "IntArray",
+    "OBS_STREAM_KEY",
+    "ObsRows",
+    "TRUTH_SCHEMA",
+]
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 #: Simulated seconds per chunk: a few hundred thousand candidate readings at a busy hour.

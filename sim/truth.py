@@ -25,6 +25,17 @@ from sim.population import Population
 from sim.trajectory import Stop
 from sim.venue import Venue
 
+__all__ = [
+    "AGENT_BATCH",
+    "DWELL_MERGE_GAP_S",
+    "DWELL_MIN_S",
+    "FloatArray",
+    "dwells_table",
+    "merge_stops",
+    "visits_table",
+    "zone_visits_table",
+]
+
 FloatArray = npt.NDArray[np.float64]
 
 #: Shortest stop that counts as a dwell: engagement with goods, not a pause in a crowd.

@@ -17,6 +17,20 @@ from positioning.walkable import WalkableGrid, entrance_side
 from sim.errors import SimError
 from sim.routes import RoutePlanner
 
+__all__ = [
+    "AT_GOODS_M",
+    "CHECKOUT_NAMES",
+    "FITTING_WORD",
+    "FloatArray",
+    "LANE_FRACTIONS",
+    "QUEUE_SPACING_M",
+    "QUEUE_SPOTS",
+    "TILLS",
+    "TILL_SPACING_M",
+    "Venue",
+    "grid_clearance",
+]
+
 FloatArray = npt.NDArray[np.float64]
 #: Zone names read as the checkout and as fitting rooms (case-insensitive).
 CHECKOUT_NAMES = ("checkout", "counter", "till", "tills", "cashier", "cash_desk")
