@@ -24,7 +24,13 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from presence.crm.errors import UnknownCustomerError
-from presence.crm.schema import PERSONAL_COLUMNS, customers, erasures, metadata
+from presence.crm.schema import (
+    PERSONAL_COLUMNS,
+    customers,
+    erasure_in_progress,
+    erasures,
+    metadata,
+)
 from presence.crm.store import CrmStore, devices_of
 
 #: Archive columns (or JSON fields) that hold a pseudonymous device id or a customer id.
@@ -43,6 +49,7 @@ DELETE_ORDER = (
     "customer_segments",
     "devices",
     "customers",
+    "erasure_in_progress",  # last: the ledger's rows are gone, its trigger closes again
 )
 
 
@@ -70,7 +77,10 @@ def forget(
         if found is None:
             raise UnknownCustomerError(customer_id)
         device_ids = devices_of(conn, customer_id)
+        # the ledger's DELETE trigger lets this customer's rows go, in this transaction only
+        conn.execute(erasure_in_progress.insert().values(customer_id=customer_id))
         removed = {name: _delete_rows(conn, name, customer_id, device_ids) for name in DELETE_ORDER}
+        removed.pop("erasure_in_progress")
         conn.execute(
             erasures.insert().values(erased_wall_s=time.time(), rows_removed=sum(removed.values()))
         )
@@ -84,6 +94,20 @@ def forget(
         archive_rows=sum(archive_files.values()),
         archive_files=archive_files,
     )
+
+
+def erase_everyone(conn: sa.Connection) -> None:
+    """Empty every CRM table (``crm seed --replace``, test set-ups): an erasure of every
+    customer, so the consent ledger lets its rows go, in this transaction only."""
+    conn.execute(
+        erasure_in_progress.insert().from_select(
+            ["customer_id"], sa.select(customers.c.customer_id)
+        )
+    )
+    for table in reversed(metadata.sorted_tables):
+        if table is not erasure_in_progress:
+            conn.execute(table.delete())
+    conn.execute(erasure_in_progress.delete())
 
 
 def _delete_rows(conn: sa.Connection, name: str, customer_id: str, device_ids: set[str]) -> int:

@@ -76,6 +76,38 @@ def _v3_decisions_record_the_end(conn: sa.Connection) -> None:
     )
 
 
+_SQLITE_LEDGER_DELETE_TRIGGER = """
+CREATE TRIGGER IF NOT EXISTS consent_ledger_no_delete
+BEFORE DELETE ON consent_ledger
+WHEN NOT EXISTS (SELECT 1 FROM erasure_in_progress e WHERE e.customer_id = OLD.customer_id)
+BEGIN SELECT RAISE(ABORT, 'consent_ledger rows are deleted only by erasing the customer'); END
+"""
+_PG_LEDGER_DELETE_FUNCTION = """
+CREATE OR REPLACE FUNCTION consent_ledger_no_delete() RETURNS trigger AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM erasure_in_progress e WHERE e.customer_id = OLD.customer_id) THEN
+    RETURN OLD;
+  END IF;
+  RAISE EXCEPTION 'consent_ledger rows are deleted only by erasing the customer';
+END
+$$ LANGUAGE plpgsql
+"""
+_PG_LEDGER_DELETE_TRIGGER = """
+CREATE TRIGGER consent_ledger_no_delete BEFORE DELETE ON consent_ledger
+FOR EACH ROW EXECUTE FUNCTION consent_ledger_no_delete()
+"""
+
+
+def _v4_ledger_refuses_delete(conn: sa.Connection) -> None:
+    schema.erasure_in_progress.create(conn, checkfirst=True)
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(_PG_LEDGER_DELETE_FUNCTION)
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS consent_ledger_no_delete ON consent_ledger")
+        conn.exec_driver_sql(_PG_LEDGER_DELETE_TRIGGER)
+    else:
+        conn.exec_driver_sql(_SQLITE_LEDGER_DELETE_TRIGGER)
+
+
 #: (version, description, function), in order. Append only; never edit a released one.
 MIGRATIONS: tuple[tuple[int, str, Callable[[sa.Connection], None]], ...] = (
     (
@@ -85,6 +117,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[sa.Connection], None]], ...] = (
     ),
     (2, "consent ledger refuses UPDATE", _v2_ledger_append_only),
     (3, "decisions record what was finally done with their message", _v3_decisions_record_the_end),
+    (4, "consent ledger refuses DELETE but for an erasure", _v4_ledger_refuses_delete),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

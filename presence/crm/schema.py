@@ -63,8 +63,8 @@ staff_devices = sa.Table(
     sa.Column("label", sa.String(100), nullable=False),
 )
 
-#: Append-only: a change of mind is a new row (UPDATE is refused by a trigger, see
-#: migrations); rows disappear only when the customer is erased.
+#: Append-only: a change of mind is a new row. UPDATE is refused by a trigger, and so is
+#: DELETE except of the rows of a customer being erased (see migrations 2 and 4).
 consent_ledger = sa.Table(
     "consent_ledger",
     metadata,
@@ -176,6 +176,15 @@ outbox = sa.Table(
     sa.Index("ix_outbox_status", "status"),
 )
 
+#: The customer being erased, inside the erasing transaction only: the consent ledger's
+#: DELETE trigger lets rows go only for the customer named here (migration 4), so the
+#: ledger loses rows to an erasure and to nothing else. The row is removed before commit.
+erasure_in_progress = sa.Table(
+    "erasure_in_progress",
+    metadata,
+    sa.Column("customer_id", sa.String(64), primary_key=True),
+)
+
 #: Record that an erasure happened, without saying whom it concerned.
 erasures = sa.Table(
     "erasures",
@@ -197,4 +206,5 @@ PERSONAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "visits": ("device_id",),
     "decisions": ("customer_id", "device_id"),
     "outbox": ("customer_id", "device_id"),
+    "erasure_in_progress": ("customer_id",),
 }

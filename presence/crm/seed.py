@@ -17,6 +17,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from presence.crm.consent import DEFAULT_TEXT_VERSION
+from presence.crm.erase import erase_everyone
 from presence.crm.errors import CrmError
 from presence.crm.names import FAMILY_NAMES, GIVEN_NAMES, SEGMENTS
 from presence.crm.schema import metadata
@@ -282,8 +283,7 @@ def write(crm: CrmStore, data: SeedData, *, replace: bool = False) -> dict[str, 
         if existing.scalar_one() and not replace:
             raise CrmError("the CRM already has customers; pass --replace to start over")
         if replace:
-            for table in reversed(metadata.sorted_tables):
-                conn.execute(table.delete())
+            erase_everyone(conn)
         for name in _TABLES:
             rows = data.rows.get(name, [])
             for start in range(0, len(rows), _CHUNK_ROWS):

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from presence.crm import consent
+from presence.crm.erase import erase_everyone
 from presence.crm.errors import CrmError
 from presence.crm.schema import consent_ledger
 from presence.crm.store import CrmStore
@@ -53,6 +54,29 @@ def test_ledger_refuses_updates_and_unknown_purposes(crm_url: str) -> None:
             crm.record_consent("C1", "location", True, 10.0)
 
 
+def test_ledger_refuses_delete_but_for_an_erasure(crm_url: str) -> None:
+    # Issue 18, finding 8: `DELETE FROM consent_ledger WHERE ...` used to succeed.
+    from presence.crm.erase import forget
+
+    with CrmStore(crm_url) as crm:
+        add_customer(crm, "C1", grants={"marketing": 10.0})
+        add_customer(crm, "C2", grants={"marketing": 10.0})
+        for delete in (
+            consent_ledger.delete().where(consent_ledger.c.customer_id == "C1"),
+            consent_ledger.delete(),
+        ):
+            with pytest.raises(sa.exc.DBAPIError, match="only by erasing"), crm.begin() as conn:
+                conn.execute(delete)
+        assert crm.consent_at("C1", "marketing", 20.0) and crm.consent_at("C2", "marketing", 20.0)
+        report = forget(crm, "C1")
+        assert report.rows_by_table["consent_ledger"] == 1
+        with crm.engine.connect() as conn:
+            left = conn.execute(sa.select(consent_ledger.c.customer_id)).scalars().all()
+        assert left == ["C2"]  # the erasure took C1's rows only, and left no way open
+        with pytest.raises(sa.exc.DBAPIError, match="only by erasing"), crm.begin() as conn:
+            conn.execute(consent_ledger.delete())
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -65,8 +89,7 @@ def test_ledger_matches_a_plain_replay(
 ) -> None:
     with CrmStore(crm_url) as crm:
         with crm.begin() as conn:
-            conn.execute(consent_ledger.delete())
-            conn.exec_driver_sql("DELETE FROM customers")
+            erase_everyone(conn)
         add_customer(crm, "C1")
         with crm.begin() as conn:
             for t, granted in changes:

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from positioning.events import DWELL_START, STORE_ENTER, STORE_EXIT, PresenceEvent
 from presence.crm import schema
-from presence.crm.schema import metadata, staff_devices
+from presence.crm.erase import erase_everyone
+from presence.crm.schema import staff_devices
 from presence.crm.store import CrmStore
 from presence.crm.testing import add_customer
 from presence.welcome import outbox
@@ -118,8 +119,7 @@ def _apply(w: World, kind: str, who: str, store: str, dt: float) -> None:
 
 def _fresh(crm: CrmStore) -> None:
     with crm.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(table.delete())
+        erase_everyone(conn)
         conn.execute(staff_devices.insert().values(device_id="staff-1", label="staff"))
     for customer, devices in OWNERS.items():
         add_customer(crm, customer, devices, language="nl")
