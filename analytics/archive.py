@@ -1,4 +1,4 @@
-"""The live archive written by ``instore archive`` (presence/archive.py), as a run.
+"""The live archive written by ``instore archive`` (presence/services/archive.py), as a run.
 
 Layout: ``DIR/events/store=<name>/date=<YYYY-MM-DD>/part-*.parquet`` (id, type, device_id,
 time_s, detected_at_s, x_m, y_m, zone, duration_s) and ``DIR/positions/store=.../date=...``

@@ -1,4 +1,5 @@
-"""Live BLE scanning with bleak: the only module of instore that imports bleak.
+"""Live BLE scanning with bleak: with its fake radio (beacons.fakeradio), the only module
+of instore that imports bleak.
 
 ``BleakObservationSource`` runs a ``bleak.BleakScanner`` with a detection callback,
 turns every advertisement of a layout beacon into an :class:`Observation` (device =
@@ -26,12 +27,10 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason, BleakError
 
-from beacons.adstructures import fields_of
-from beacons.errors import BeaconsError, ScannerError
-from beacons.frames import BASE_UUID_SUFFIX, BeaconFrame, read_frames
+from beacons.errors import ScannerError
+from beacons.frames import BeaconFrame, read_frames
 from beacons.identity import BeaconIdentities
 from beacons.observation import Observation, rssi_is_valid
-from beacons.testing import AdapterOutage, FakeRadioEvent
 
 log = logging.getLogger(__name__)
 
@@ -250,85 +249,3 @@ async def _stop_quietly(scanner: BleakScanner) -> None:
         await scanner.stop()
     except Exception as e:  # the adapter may already be gone; stopping is best effort
         log.debug("stopping the scanner failed: %r", e)
-
-
-def fake_backend(
-    events: list[FakeRadioEvent], *, failing_starts: int = 0
-) -> type[BaseBleakScanner]:
-    """A bleak backend class that plays a scripted radio through bleak's callback path.
-
-    Pass it as ``BleakScanner(backend=...)``. Advertisements are emitted with
-    ``create_or_update_device`` + ``call_detection_callbacks`` exactly as bleak's BlueZ
-    backend does. An :class:`AdapterOutage` silences the radio and makes the next
-    starts fail with the BleakError BlueZ gives for a missing adapter. Playback
-    resumes where it stopped when scanning restarts. ``failing_starts`` makes the first
-    starts fail as if no adapter were plugged in.
-    """
-    state = _FakeRadioState(list(events), failing_starts=failing_starts)
-    return type("FakeBleakBackend", (FakeBleakBackend,), {"radio": state})
-
-
-class FakeBleakBackend(BaseBleakScanner):
-    """A bleak backend playing ``radio`` (bound per script by :func:`fake_backend`)."""
-
-    radio: _FakeRadioState
-
-    def __init__(
-        self,
-        detection_callback: Any,
-        service_uuids: list[str] | None,
-        scanning_mode: str = "active",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(detection_callback, service_uuids)
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self.radio.starts += 1
-        if self.radio.failing_starts > 0:
-            self.radio.failing_starts -= 1
-            raise BleakError("adapter 'hci0' not found")
-        self.seen_devices = {}
-        self._task = asyncio.create_task(self.radio.play(self))
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    def emit(self, payload: bytes, rssi_dbm: int, address: str) -> None:
-        """Deliver one advertisement the way bleak's BlueZ backend does."""
-        try:
-            f = fields_of(payload)
-        except BeaconsError:
-            return  # the OS drops payloads whose AD structures do not parse
-        adv = AdvertisementData(
-            local_name=f.local_name,
-            manufacturer_data=dict(f.manufacturer_data),
-            service_data={f"0000{k:04x}{BASE_UUID_SUFFIX}": v for k, v in f.service_data.items()},
-            service_uuids=[f"0000{u:04x}{BASE_UUID_SUFFIX}" for u in f.service_uuids],
-            tx_power=f.tx_power_dbm,
-            rssi=rssi_dbm,
-            platform_data=(),
-        )
-        device = self.create_or_update_device(address, address, f.local_name, None, adv)
-        self.call_detection_callbacks(device, adv)
-
-
-@dataclass(slots=True)
-class _FakeRadioState:
-    events: list[FakeRadioEvent]
-    position: int = 0
-    starts: int = 0
-    failing_starts: int = 0
-
-    async def play(self, backend: FakeBleakBackend) -> None:
-        while self.position < len(self.events):
-            event = self.events[self.position]
-            self.position += 1
-            if isinstance(event, AdapterOutage):
-                self.failing_starts = event.failed_starts
-                return  # silent from here on, like an unplugged dongle
-            await asyncio.sleep(event.delay_s)
-            backend.emit(event.payload, event.rssi_dbm, event.address)

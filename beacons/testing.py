@@ -2,22 +2,33 @@
 
 ``FakeSource`` stands in for a scanner wherever code consumes an
 :class:`~beacons.source.ObservationSource`; it needs no radio and no clock.
-``FakeAdvertisement``/``AdapterOutage`` script what a fake Bluetooth adapter hears;
-``beacons.scanner.fake_backend`` plays such a script through bleak's own
-``BleakScanner``, so the real scanner code runs without hardware.
+The fake radio for bleak (``FakeAdvertisement``, ``AdapterOutage``, ``fake_backend``) is
+product code in :mod:`beacons.fakeradio` (``--fake-advertisements`` uses it); it is
+re-exported here for tests.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
-from pathlib import Path
 
-from beacons.adstructures import parse_hex
-from beacons.errors import BeaconsError
+from beacons.fakeradio import (
+    AdapterOutage,
+    FakeAdvertisement,
+    FakeRadioEvent,
+    fake_backend,
+    load_fake_advertisements,
+)
 from beacons.observation import Observation, ObservationBatch
+
+__all__ = [
+    "AdapterOutage",
+    "FakeAdvertisement",
+    "FakeRadioEvent",
+    "FakeSource",
+    "fake_backend",
+    "load_fake_advertisements",
+]
 
 
 class FakeSource:
@@ -49,63 +60,3 @@ class FakeSource:
             previous_t = obs.t_s
             self.yielded += 1
             yield obs
-
-
-@dataclass(frozen=True, slots=True)
-class FakeAdvertisement:
-    """One advertisement a fake radio hears ``delay_s`` after the previous one.
-
-    ``payload`` is the raw AD structures as broadcast, ``rssi_dbm`` the received power.
-    ``address`` is what an OS would report; instore never reads it.
-    """
-
-    delay_s: float
-    payload: bytes
-    rssi_dbm: int
-    address: str = "00:00:00:00:00:00"
-
-
-@dataclass(frozen=True, slots=True)
-class AdapterOutage:
-    """The adapter disappears silently here; the next ``failed_starts`` starts fail."""
-
-    failed_starts: int = 1
-
-
-FakeRadioEvent = FakeAdvertisement | AdapterOutage
-
-
-def load_fake_advertisements(path: str | Path) -> list[FakeRadioEvent]:
-    """Read a JSON-lines script for the fake radio (testing and demos without hardware).
-
-    Each line is ``{"dt_s": 0.1, "payload": "0201061AFF4C00...", "rssi": -63}`` or
-    ``{"adapter_outage": 2}``. Blank lines and lines starting with ``#`` are skipped.
-    """
-    p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise BeaconsError(
-            f"{p}: cannot read the fake advertisement script: {e.strerror or e}"
-        ) from e
-    events: list[FakeRadioEvent] = []
-    for n, line in enumerate(lines, start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        try:
-            row = json.loads(line)
-            if "adapter_outage" in row:
-                events.append(AdapterOutage(int(row["adapter_outage"])))
-            else:
-                events.append(
-                    FakeAdvertisement(
-                        float(row.get("dt_s", 0.0)),
-                        parse_hex(str(row["payload"])),
-                        int(row["rssi"]),
-                    )
-                )
-        except (ValueError, KeyError, TypeError, AttributeError, BeaconsError) as e:
-            raise BeaconsError(
-                f"{p}, line {n}: not a fake advertisement ({e}): {line[:80]!r}"
-            ) from e
-    return events

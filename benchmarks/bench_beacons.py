@@ -27,10 +27,11 @@ import numpy as np
 from beacons.adstructures import fields_of
 from beacons.altbeacon import AltBeacon
 from beacons.eddystone import EddystoneTlm, EddystoneUid, EddystoneUrl
+from beacons.fakeradio import fake_backend
 from beacons.frames import BeaconFrame, encode_payload, read_frames
 from beacons.ibeacon import IBeacon
 from beacons.identity import BeaconIdentities
-from beacons.scanner import BleakObservationSource, RetryPolicy, fake_backend
+from beacons.scanner import BleakObservationSource, RetryPolicy
 from beacons.testing import FakeAdvertisement
 from positioning.layout import load_layout
 

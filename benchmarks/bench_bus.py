@@ -36,10 +36,10 @@ from paho.mqtt.properties import Properties
 
 from positioning.engine import Engine
 from positioning.layout import load_layout
-from presence.bus import DEFAULT_MAX_BUFFERED, DEFAULT_MAX_INFLIGHT, BusClient, BusConfig
-from presence.payloads import encode_observations
-from presence.replay import replay_log, scans
+from presence.services.replay import replay_log, scans
 from presence.testing import Instore, PrivateMosquitto, simulated_day
+from presence.transport.bus import DEFAULT_MAX_BUFFERED, DEFAULT_MAX_INFLIGHT, BusClient, BusConfig
+from presence.transport.payloads import encode_observations
 from sim.obslog import read_observation_log, write_observation_log
 
 REPO = Path(__file__).resolve().parent.parent

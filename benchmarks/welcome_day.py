@@ -5,7 +5,7 @@
 
 Steps, each the real command in its own process: ``instore simulate`` -> ``instore crm
 seed --devices-from`` -> ``instore run``, ``instore crm-lookup``, ``instore welcome`` ->
-``instore replay``. A recorder on the bus (presence.demo_summary) keeps what went over
+``instore replay``. A recorder on the bus (presence.demo.summary) keeps what went over
 it; the figures come from the bus and the CRM database, not from service counters.
 Welcome latency: from the simulator's true entry time to the message on the bus
 (detection delay on the observation clock + pipeline delay in wall seconds).
@@ -27,11 +27,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from positioning.layout import load_layout
-from presence.bus import BusClient, BusConfig
 from presence.crm.store import CrmStore
-from presence.demo_summary import BusRecorder, summarize
+from presence.demo.summary import BusRecorder, summarize
 from presence.testing import wait_until
-from presence.topics import Topics
+from presence.transport.bus import BusClient, BusConfig
+from presence.transport.topics import Topics
 
 REPO = Path(__file__).resolve().parent.parent
 READY_TIMEOUT_S = 120.0
@@ -129,7 +129,7 @@ def main() -> int:
     broker = None
     url = args.broker
     if url is None:
-        from presence.broker import start_embedded_broker
+        from presence.transport.broker import start_embedded_broker
 
         broker = start_embedded_broker()
         url = broker.url

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -13,6 +12,8 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+
+from presence.transport.ports import free_port, port_open
 
 __all__ = [
     "Collector",
@@ -23,13 +24,6 @@ __all__ = [
     "unique_store",
     "wait_until",
 ]
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now (the OS picks it; never 1883)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until(
@@ -100,7 +94,7 @@ class PrivateMosquitto:
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         with (self.workdir / "mosquitto.log").open("ab") as log:
             self.proc = subprocess.Popen([exe, "-c", str(self.conf)], stdout=log, stderr=log)
-        if not wait_until(lambda: _port_open(self.port), 10):
+        if not wait_until(lambda: port_open(self.port), 10):
             self.stop(signal.SIGKILL)  # reap it: a live Popen left behind warns in a later test
             raise RuntimeError(f"mosquitto did not listen on {self.port}: see {self.workdir}")
         return self
@@ -122,11 +116,6 @@ class PrivateMosquitto:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def simulated_day(base: Path, store_path: Path, *, shoppers: int = 6, duration: str = "4m") -> Path:

@@ -44,7 +44,7 @@ def mqtt_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A broker URL: a fresh embedded amqtt broker (always), and the Mosquitto named by
     INSTORE_TEST_MQTT_URL (CI sets it; skipped only where it is not set)."""
     if request.param == "embedded":
-        from presence.broker import start_embedded_broker
+        from presence.transport.broker import start_embedded_broker
 
         broker = start_embedded_broker()
         try:

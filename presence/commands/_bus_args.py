@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Iterator
 
-from presence.bus import BusConfig
+from presence.transport.bus import BusConfig
 
 #: Environment variables for credentials, so passwords stay out of ``ps`` output.
 ENV_USERNAME = "INSTORE_MQTT_USERNAME"
@@ -48,7 +48,7 @@ def broker_url(args: argparse.Namespace) -> Iterator[str]:
     if args.broker:
         yield args.broker
         return
-    from presence.broker import start_embedded_broker
+    from presence.transport.broker import start_embedded_broker
 
     broker = start_embedded_broker()
     print(f"embedded MQTT broker on {broker.url}", file=sys.stderr)

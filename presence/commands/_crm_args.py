@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from positioning.layout import load_layout
-from presence.bus import BusClient
 from presence.commands._bus_args import add_broker_args, broker_url, bus_config
 from presence.crm.store import DEFAULT_URL, CrmStore
+from presence.transport.bus import BusClient
 
 #: How often a running service's tick runs (the welcome service resends what a crash
 #: left committed but unpublished), seconds.

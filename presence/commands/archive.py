@@ -7,11 +7,11 @@ import signal
 import sys
 import threading
 
-from presence.archive import ArchiveWriter
-from presence.bus import BusClient
 from presence.commands._bus_args import add_broker_args, broker_url, bus_config
-from presence.payloads import PayloadError, decode_event, decode_position
-from presence.topics import ALL_EVENTS_FILTER, ALL_POSITIONS_FILTER, Topics
+from presence.services.archive import ArchiveWriter
+from presence.transport.bus import BusClient
+from presence.transport.payloads import PayloadError, decode_event, decode_position
+from presence.transport.topics import ALL_EVENTS_FILTER, ALL_POSITIONS_FILTER, Topics
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

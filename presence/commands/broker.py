@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from presence.broker import start_embedded_broker
+from presence.transport.broker import start_embedded_broker
 
 DEFAULT_PORT = 1883
 

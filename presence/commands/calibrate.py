@@ -25,8 +25,9 @@ from positioning.calibration import OneMetrePower, fit_walk, one_metre_power
 from positioning.errors import LayoutError
 from positioning.layout import Layout, load_layout, parse_layout
 from presence.commands._walk import plot_walk, print_walk, read_walk, walk_json
-from presence.commands.scan import add_scanner_arguments, consume, make_source
+from presence.commands.scan import add_scanner_arguments, scanner_options
 from presence.errors import UsageError
+from presence.services.scanning import consume, make_source
 
 EPILOG = """examples:
   instore calibrate --store S --beacon b07 --distance 1.0 --seconds 30
@@ -100,7 +101,7 @@ def _measure(args: argparse.Namespace, layout: Layout) -> list[float]:
         if obs.beacon_id == args.beacon:
             samples.append(obs.rssi_dbm)
 
-    source = make_source(args, layout)
+    source = make_source(scanner_options(args), layout)
 
     async def measure(progress: Progress) -> None:
         task = progress.add_task(

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from presence.commands._crm_args import add_service_args, run_service
-from presence.staff import SERVICE_NAME, StaffLookupService
+from presence.services.staff import SERVICE_NAME, StaffLookupService
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -6,8 +6,8 @@ import argparse
 import threading
 
 from positioning.layout import load_layout
-from presence.bus import BusConfig
 from presence.dashboard.app import Dashboard
+from presence.transport.bus import BusConfig
 
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from presence.demo import DEFAULT_PORT, DEFAULT_SPEED, DEFAULT_STORE, DemoOptions, run_demo
+from presence.demo.run import DEFAULT_PORT, DEFAULT_SPEED, DEFAULT_STORE, DemoOptions, run_demo
 from presence.errors import UsageError
 
 EPILOG = """examples:

@@ -11,10 +11,10 @@ import threading
 from collections import deque
 
 from positioning.events import PresenceEvent, format_time
-from presence.bus import BusClient
 from presence.commands._bus_args import add_broker_args, broker_url, bus_config
-from presence.payloads import PayloadError, decode_event
-from presence.topics import ALL_EVENTS_FILTER, Topics
+from presence.transport.bus import BusClient
+from presence.transport.payloads import PayloadError, decode_event
+from presence.transport.topics import ALL_EVENTS_FILTER, Topics
 
 #: Event ids remembered to drop redeliveries.
 DEDUP_MEMORY = 100_000

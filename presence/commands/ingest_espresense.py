@@ -5,32 +5,16 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import threading
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from positioning.layout import Layout, load_layout
-from presence.commands.scan import (
-    ENGINE_TICK_S,
-    EngineSink,
-    ScanWindows,
-    add_relay_arguments,
-    broker_url,
-    check_timing,
-)
+from presence.commands.scan import add_relay_arguments, broker_url, check_timing
 from presence.errors import UsageError
-from presence.espresense import DEVICES_FILTER, EspresenseIngest
-from presence.payloads import PayloadError
-
-if TYPE_CHECKING:
-    from presence.bus import BusClient
+from presence.services.espresense import SERVICE, EspresenseIngest, EspresenseRelay, run_relay
+from presence.services.scanning import EngineSink
 
 log = logging.getLogger(__name__)
 
-SERVICE = "ingest-espresense"
-#: How often the main loop closes due observation windows and checks the deadline.
-TICK_S = 0.1
 
 EPILOG = """examples:
   instore ingest-espresense --broker mqtt://homeassistant.local:1883 --store home.toml
@@ -95,7 +79,7 @@ def read_known_devices(path: str | None) -> set[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from presence.bus import BusClient, BusConfig
+    from presence.transport.bus import BusClient, BusConfig
 
     check_timing(args)
     layout = load_layout(args.store)
@@ -110,73 +94,11 @@ def run(args: argparse.Namespace) -> int:
         BusClient(BusConfig(url), SERVICE, store=layout.name) as bus,
     ):
         sink = EngineSink(layout, positions=args.positions) if args.engine else None
-        relay = _Relay(ingest, bus, layout.name, args.publish_interval, sink)
-        bus.subscribe(DEVICES_FILTER, relay.on_message)
-        deadline = None if args.seconds is None else time.monotonic() + args.seconds
-        while deadline is None or time.monotonic() < deadline:
-            time.sleep(TICK_S)
-            relay.tick()
-        relay.close()
+        run_relay(
+            EspresenseRelay(ingest, bus, layout.name, args.publish_interval, sink), args.seconds
+        )
     print(
         "espresense reports: " + ", ".join(f"{k} {v}" for k, v in sorted(ingest.counts.items())),
         file=sys.stderr,
     )
     return 0
-
-
-class _Relay:
-    """Bus handler: reports -> observations -> scan messages (or the engine); bad ones dead-lettered.
-
-    The bus calls ``on_message`` from its dispatcher thread and the main loop calls
-    ``tick``; one lock keeps the windows and the engine consistent.
-    """
-
-    def __init__(
-        self,
-        ingest: EspresenseIngest,
-        bus: BusClient,
-        store: str,
-        interval_s: float,
-        sink: EngineSink | None,
-    ) -> None:
-        from presence.payloads import encode_observations
-        from presence.topics import Topics
-
-        self.ingest, self.bus, self.sink = ingest, bus, sink
-        self.topics = Topics(store)
-        self.lock = threading.Lock()
-        self.windows = ScanWindows(
-            interval_s,
-            lambda device, t, rssi: bus.publish(
-                self.topics.obs(device), encode_observations(device, t, rssi)
-            ),
-        )
-        self._last_advance = time.monotonic()
-
-    def on_message(self, topic: str, payload: bytes) -> None:
-        from presence.payloads import encode_deadletter
-
-        now = time.time()
-        try:
-            obs = self.ingest.handle(topic, payload, now)
-        except PayloadError as e:
-            dead = encode_deadletter(topic, payload, e, service=SERVICE, received_at_s=now)
-            self.bus.publish(self.topics.deadletter, dead)
-            return
-        if obs is not None:
-            with self.lock:
-                (self.sink or self.windows.add)(obs)
-
-    def tick(self) -> None:
-        """Close due windows; move the engine's clock on once a second."""
-        with self.lock:
-            self.windows.flush_due(time.time())
-            if self.sink is not None and time.monotonic() - self._last_advance >= ENGINE_TICK_S:
-                self.sink.advance(time.time())
-                self._last_advance = time.monotonic()
-
-    def close(self) -> None:
-        with self.lock:
-            self.windows.flush()
-            if self.sink is not None:
-                self.sink.finish()

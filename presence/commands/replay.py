@@ -10,11 +10,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from positioning.layout import load_layout
-from presence.bus import BusClient
 from presence.commands._bus_args import add_broker_args, broker_url, bus_config
 from presence.errors import UsageError
-from presence.payloads import MAX_SCAN_SPAN_S
-from presence.replay import DEFAULT_SCAN_WINDOW_S, replay_log
+from presence.services.replay import DEFAULT_SCAN_WINDOW_S, replay_log
+from presence.transport.bus import BusClient
+from presence.transport.payloads import MAX_SCAN_SPAN_S
 from sim.obslog import resolve_log_path
 
 

@@ -19,10 +19,10 @@ import numpy as np
 
 from positioning.layout import Layout, load_layout
 from positioning.registry import LOCATOR_NAMES
-from presence.bus import BusClient
 from presence.commands._bus_args import add_broker_args, broker_url, bus_config
 from presence.errors import UsageError
-from presence.live import LiveService, StoreEngine, parse_shard, shard_of
+from presence.services.live import LiveService, StoreEngine, parse_shard, shard_of
+from presence.transport.bus import BusClient
 
 #: Seconds between progress lines on stderr.
 REPORT_EVERY_S = 10.0

@@ -9,41 +9,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import socket
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.live import Live
 
-from beacons.identity import BeaconIdentities
-from beacons.observation import Observation, ObservationBatch
-from beacons.scanner import BleakObservationSource, Heard, fake_backend
-from beacons.testing import load_fake_advertisements
 from positioning.layout import Layout, load_layout
-from presence.beacon_table import BeaconTable
 from presence.commands._bus_args import broker_url as bus_broker_url
 from presence.errors import UsageError
-
-if TYPE_CHECKING:
-    from positioning.engine import EngineOutput
+from presence.services.beacon_table import BeaconTable
+from presence.services.scanning import (
+    DEFAULT_PUBLISH_INTERVAL_S,
+    ENGINE_TICK_S,
+    EngineSink,
+    ScannerOptions,
+    bus_windows,
+    consume,
+    make_source,
+    print_stats,
+)
 
 log = logging.getLogger(__name__)
 
-#: Observations of one device are sent as one scan message per window (engine epochs are 1 s;
-#: half of that keeps latency low). Several readings of a beacon in a window are averaged in dBm.
-DEFAULT_PUBLISH_INTERVAL_S = 0.5
 TABLE_REFRESH_PER_S = 4
-#: The engine's clock is moved on this often when nothing is heard, and lags the wall
-#: clock by its reorder tolerance (one 1 s epoch) so rows still queued are not late.
-ENGINE_TICK_S = 1.0
-ENGINE_CLOCK_LAG_S = 1.0
 
 EPILOG = """examples:
   instore scan --store examples/stores/showroom.toml --table          # check every beacon is heard
@@ -106,47 +98,21 @@ def add_relay_arguments(p: argparse.ArgumentParser, broker_help: str) -> None:
     )
 
 
-def make_source(
-    args: argparse.Namespace, layout: Layout, on_heard: Callable[[Heard], None] | None = None
-) -> BleakObservationSource:
-    backend = None
-    if args.fake_advertisements:
-        backend = fake_backend(load_fake_advertisements(args.fake_advertisements))
-    return BleakObservationSource(
-        BeaconIdentities(layout.beacons),
-        device_id=args.device_id,
-        clock=time.time,
-        adapter=args.adapter,
-        backend=backend,
-        on_heard=on_heard,
-    )
-
-
-async def consume(
-    source: BleakObservationSource, sink: Callable[[Observation], None], seconds: float | None
-) -> None:
-    """Feed every observation to ``sink`` until ``seconds`` elapse (or forever)."""
-
-    async def loop() -> None:
-        async for obs in source:
-            sink(obs)
-
-    if seconds is None:
-        await loop()
-        return
-    try:
-        async with asyncio.timeout(seconds):
-            await loop()
-    except TimeoutError:
-        pass
-
-
 def check_timing(args: argparse.Namespace) -> None:
     """--seconds and --publish-interval must be positive when given."""
     for name in ("seconds", "publish_interval"):
         value = getattr(args, name, None)
         if value is not None and not value > 0:
             raise UsageError(f"--{name.replace('_', '-')} must be positive, got {value}")
+
+
+def scanner_options(args: argparse.Namespace) -> ScannerOptions:
+    """The scanner arguments (``add_scanner_arguments``) as typed options."""
+    return ScannerOptions(
+        device_id=args.device_id,
+        adapter=args.adapter,
+        fake_advertisements=args.fake_advertisements,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -162,39 +128,6 @@ def run(args: argparse.Namespace) -> int:
 # --- MQTT --------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class ScanWindows:
-    """Groups observations into one scan message per device per window."""
-
-    interval_s: float
-    publish: Callable[[str, float, dict[str, float]], None]
-    _start_s: float | None = None
-    _rows: dict[str, dict[str, list[float]]] = field(default_factory=dict)
-    _last_t: dict[str, float] = field(default_factory=dict)
-
-    def add(self, obs: Observation) -> None:
-        if self._start_s is None:
-            self._start_s = obs.t_s
-        elif obs.t_s - self._start_s >= self.interval_s:
-            self.flush()
-            self._start_s = obs.t_s
-        self._rows.setdefault(obs.device_id, {}).setdefault(obs.beacon_id, []).append(obs.rssi_dbm)
-        self._last_t[obs.device_id] = obs.t_s
-
-    def flush_due(self, t_s: float) -> None:
-        """Flush if the open window is older than the interval at time ``t_s``."""
-        if self._start_s is not None and t_s - self._start_s >= self.interval_s:
-            self.flush()
-
-    def flush(self) -> None:
-        self._start_s = None
-        for device, beacons in self._rows.items():
-            mean = {b: sum(v) / len(v) for b, v in beacons.items()}
-            self.publish(device, self._last_t[device], mean)
-        self._rows.clear()
-        self._last_t.clear()
-
-
 @contextmanager
 def broker_url(url: str | None) -> Iterator[str]:
     """``url``, or the URL of an embedded broker started for the duration (interface D)."""
@@ -203,84 +136,23 @@ def broker_url(url: str | None) -> Iterator[str]:
 
 
 def _run_publish(args: argparse.Namespace, layout: Layout) -> int:
-    from presence.bus import BusClient, BusConfig
-    from presence.payloads import encode_observations
-    from presence.topics import Topics
+    from presence.transport.bus import BusClient, BusConfig
 
-    topics = Topics(layout.name)
-    source = make_source(args, layout)
+    source = make_source(scanner_options(args), layout)
     with (
         broker_url(args.broker) as url,
         BusClient(BusConfig(url), "scan", store=layout.name) as bus,
     ):
-        windows = ScanWindows(
-            args.publish_interval,
-            lambda device, t, rssi: bus.publish(
-                topics.obs(device), encode_observations(device, t, rssi)
-            ),
-        )
+        windows = bus_windows(bus, layout.name, args.publish_interval)
         asyncio.run(consume(source, windows.add, args.seconds))
         windows.flush()
-    _print_stats(source)
+    print_stats(source)
     return 0
-
-
-def _print_stats(source: BleakObservationSource) -> None:
-    s = source.stats
-    print(
-        f"advertisements {s.advertisements}, layout beacons {s.matched}, other beacons {s.unknown}, "
-        f"malformed {s.malformed}, scanner restarts {s.restarts}",
-        file=sys.stderr,
-    )
-
-
-# --- engine ------------------------------------------------------------------------------
-
-
-class EngineSink:
-    """Feeds observations to the engine in-process and prints its output as JSON lines.
-
-    Events are CloudEvents (ARCHITECTURE 3.3); with ``positions`` each position is a line
-    ``{"position": {"t", "device", "x", "y", "zone", "sigma"}}``. ``advance`` moves the
-    observation clock on when nothing is heard, so exits and dwell ends still fire.
-    """
-
-    def __init__(self, layout: Layout, *, positions: bool = False) -> None:
-        from positioning.engine import Engine
-
-        self.engine = Engine(layout)
-        self.positions = positions
-
-    def __call__(self, obs: Observation) -> None:
-        self._emit(self.engine.push(ObservationBatch.from_observations([obs])))
-
-    def advance(self, t_s: float) -> None:
-        self._emit(self.engine.advance(t_s - ENGINE_CLOCK_LAG_S))
-
-    def finish(self) -> None:
-        self._emit(self.engine.finish())
-
-    def _emit(self, out: EngineOutput) -> None:
-        if self.positions:
-            p = out.positions
-            for i in range(len(p)):
-                row = {
-                    "t": round(float(p.t_s[i]), 3),
-                    "device": str(p.device_id[i]),
-                    "x": round(float(p.x_m[i]), 2),
-                    "y": round(float(p.y_m[i]), 2),
-                    "zone": str(p.zone[i]),
-                    "sigma": round(float(p.sigma_m[i]), 2),
-                }
-                print(json.dumps({"position": row}))
-        for e in out.events:
-            print(json.dumps(e.to_cloudevent()))
-        sys.stdout.flush()
 
 
 def _run_engine(args: argparse.Namespace, layout: Layout) -> int:
     sink = EngineSink(layout, positions=args.positions)
-    source = make_source(args, layout)
+    source = make_source(scanner_options(args), layout)
 
     async def main() -> None:
         async def tick() -> None:
@@ -296,7 +168,7 @@ def _run_engine(args: argparse.Namespace, layout: Layout) -> int:
 
     asyncio.run(main())
     sink.finish()
-    _print_stats(source)
+    print_stats(source)
     return 0
 
 
@@ -305,7 +177,7 @@ def _run_engine(args: argparse.Namespace, layout: Layout) -> int:
 
 def _run_table(args: argparse.Namespace, layout: Layout) -> int:
     table = BeaconTable(layout)
-    source = make_source(args, layout, on_heard=table.heard)
+    source = make_source(scanner_options(args), layout, on_heard=table.heard)
     console = Console()
 
     async def refresh(live: Live) -> None:
@@ -324,5 +196,5 @@ def _run_table(args: argparse.Namespace, layout: Layout) -> int:
 
     asyncio.run(main())
     console.line()  # Live leaves the cursor at the end of the last row
-    _print_stats(source)
+    print_stats(source)
     return 0

@@ -6,11 +6,11 @@ import logging
 import threading
 
 from positioning.layout import Layout
-from presence.bus import BusClient, BusConfig
 from presence.dashboard.feed import BusFeed, DecisionPoller
 from presence.dashboard.server import DashboardHub, DashboardServer
 from presence.dashboard.state import DashboardState
-from presence.topics import Topics
+from presence.transport.bus import BusClient, BusConfig
+from presence.transport.topics import Topics
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from presence.crm.store import create_crm_engine
 from presence.dashboard.server import DashboardHub
 from presence.dashboard.state import DashboardState, PositionUpdate, StaffAlert, WelcomeRecord
 from presence.errors import PresenceError
-from presence.payloads import PayloadError, decode_event, decode_position
+from presence.transport.payloads import PayloadError, decode_event, decode_position
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from sqlalchemy.exc import OperationalError
 
 from positioning.events import DWELL_START, STORE_ENTER, STORE_EXIT
-from presence.bus import BusClient, BusError
 from presence.crm.store import CrmStore
-from presence.payloads import PayloadError, decode_event, encode_deadletter
-from presence.topics import Topics
+from presence.transport.bus import BusClient, BusError
+from presence.transport.payloads import PayloadError, decode_event, encode_deadletter
+from presence.transport.topics import Topics
 from presence.welcome import outbox
 from presence.welcome.decider import WelcomeDecider
 from presence.welcome.outbox import OutboxMessage

@@ -116,8 +116,8 @@ def test_fast_and_line_by_line_event_readers_agree(tmp_path: Path, fashion: Layo
 
 
 def test_live_archive_of_the_bus(tmp_path: Path, fashion: Layout) -> None:
-    from presence.archive import ArchiveWriter
-    from presence.payloads import PositionMessage
+    from presence.services.archive import ArchiveWriter
+    from presence.transport.payloads import PositionMessage
 
     writer = ArchiveWriter(tmp_path / "arch")
     for e in scripted_events(fashion.name) + scripted_events(fashion.name)[:3]:

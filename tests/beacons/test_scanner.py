@@ -11,6 +11,7 @@ from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailabl
 
 from beacons.eddystone import EddystoneUrl
 from beacons.errors import ScannerError
+from beacons.fakeradio import AdapterOutage, FakeAdvertisement, FakeRadioEvent, fake_backend
 from beacons.frames import encode_payload
 from beacons.ibeacon import IBeacon
 from beacons.identity import BeaconIdentities
@@ -20,10 +21,8 @@ from beacons.scanner import (
     Heard,
     RetryPolicy,
     explain_scanner_error,
-    fake_backend,
 )
 from beacons.source import ObservationSource
-from beacons.testing import AdapterOutage, FakeAdvertisement, FakeRadioEvent
 from positioning.layout import load_layout
 
 SHOWROOM_UUID = "f7826da6-4fa2-4e98-8024-bc5b71e0893e"

@@ -19,15 +19,15 @@ import sqlalchemy as sa
 
 from positioning.events import STORE_ENTER, PresenceEvent
 from positioning.layout import Layout, load_layout
-from presence.broker import EmbeddedBroker, start_embedded_broker
-from presence.bus import BusClient, BusConfig
 from presence.crm import seed
 from presence.crm.schema import customers
 from presence.crm.store import CrmStore
 from presence.dashboard.app import Dashboard
-from presence.payloads import PositionMessage, encode_event, encode_position
-from presence.staff import StaffLookupService
-from presence.topics import Topics
+from presence.services.staff import StaffLookupService
+from presence.transport.broker import EmbeddedBroker, start_embedded_broker
+from presence.transport.bus import BusClient, BusConfig
+from presence.transport.payloads import PositionMessage, encode_event, encode_position
+from presence.transport.topics import Topics
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker, pytest.mark.slow]
 

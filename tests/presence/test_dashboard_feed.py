@@ -10,7 +10,7 @@ from presence.crm.store import CrmStore
 from presence.dashboard.feed import BusFeed, DecisionPoller
 from presence.dashboard.server import DashboardHub
 from presence.dashboard.state import DashboardState
-from presence.payloads import PositionMessage, encode_event, encode_position
+from presence.transport.payloads import PositionMessage, encode_event, encode_position
 
 T0 = 1_795_435_200.0
 

@@ -10,12 +10,12 @@ import pytest
 import sqlalchemy as sa
 
 from positioning.events import STORE_ENTER, STORE_EXIT, PresenceEvent
-from presence.archive import ArchiveWriter
 from presence.crm import erase, seed
 from presence.crm.errors import UnknownCustomerError
 from presence.crm.schema import PERSONAL_COLUMNS, devices, erasures, metadata
 from presence.crm.store import CrmStore
-from presence.payloads import PositionMessage
+from presence.services.archive import ArchiveWriter
+from presence.transport.payloads import PositionMessage
 from presence.welcome.decider import WelcomeDecider
 from presence.welcome.policy import PolicyParams
 

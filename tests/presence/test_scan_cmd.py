@@ -11,7 +11,7 @@ import pytest
 from beacons.frames import encode_payload
 from beacons.ibeacon import IBeacon
 from presence.cli import main
-from presence.commands.scan import ScanWindows
+from presence.services.scanning import ScanWindows
 
 SHOWROOM_UUID = "f7826da6-4fa2-4e98-8024-bc5b71e0893e"
 STRANGER_UUID = "e2c56db5-dffb-48d2-b060-d0f5a71096e0"
@@ -82,10 +82,10 @@ def test_scan_windows_average_per_beacon_and_device() -> None:
 
 @pytest.mark.broker
 def test_scan_publishes_observations(tmp_path: Path, showroom_path: Path, mqtt_url: str) -> None:
-    from presence.bus import BusClient, BusConfig
-    from presence.payloads import decode_observations
     from presence.testing import Collector, wait_until
-    from presence.topics import Topics
+    from presence.transport.bus import BusClient, BusConfig
+    from presence.transport.payloads import decode_observations
+    from presence.transport.topics import Topics
 
     script = radio_script(tmp_path / "radio.jsonl", rounds=60, dt_s=0.01)
     collector = Collector()

@@ -17,15 +17,15 @@ import pytest
 import sqlalchemy as sa
 
 from positioning.events import STORE_ENTER, PresenceEvent
-from presence.broker import start_embedded_broker
-from presence.bus import BusClient, BusConfig
 from presence.commands.welcome import FAULT_ENV
 from presence.crm.schema import outbox
 from presence.crm.store import CrmStore
 from presence.crm.testing import add_customer
-from presence.payloads import encode_event
 from presence.testing import Collector, unique_store, wait_until
-from presence.topics import Topics
+from presence.transport.broker import start_embedded_broker
+from presence.transport.bus import BusClient, BusConfig
+from presence.transport.payloads import encode_event
+from presence.transport.topics import Topics
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

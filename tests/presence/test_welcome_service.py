@@ -8,12 +8,12 @@ import time
 import pytest
 
 from positioning.events import DWELL_START, STORE_ENTER, PresenceEvent
-from presence.bus import BusClient, BusConfig
 from presence.crm.store import CrmStore
 from presence.crm.testing import add_customer
-from presence.payloads import decode_deadletter, encode_event
 from presence.testing import Collector, unique_store, wait_until
-from presence.topics import Topics
+from presence.transport.bus import BusClient, BusConfig
+from presence.transport.payloads import decode_deadletter, encode_event
+from presence.transport.topics import Topics
 from presence.welcome.decider import WelcomeDecider
 from presence.welcome.outbox import MESSAGE_SCHEMA
 from presence.welcome.policy import PolicyParams

@@ -1,0 +1,387 @@
+"""``instore demo``: every part of the product started together on embedded defaults.
+
+Order of start: broker -> dashboard (so the address is printed at once) -> simulated
+day -> seeded CRM -> the live services (run, CRM lookup, welcome) -> the observation
+source (replay of the simulated day, or the Bluetooth scanner). Each part is the same
+service code its standalone command runs, in a thread of this process; stopping goes
+in reverse order, so the source stops first and the services drain what is in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from positioning.layout import Layout, load_layout
+from presence.crm.store import CrmStore
+from presence.demo import setup
+from presence.demo.summary import BusRecorder, summarize
+from presence.errors import UsageError
+from presence.transport.bus import BusClient, BusConfig
+from presence.transport.topics import Topics
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STORE = "examples/stores/fashion.toml"
+DEFAULT_SPEED = 10.0
+DEFAULT_PORT = 8000
+#: Store time replayed in an interactive demo (12 minutes at 10x).
+DEFAULT_WINDOW_S = 2 * 3600.0
+#: A device's readings within this window travel as one bus message (with each
+#: reading's own time), as a phone reporting its beacon ranging once a second does;
+#: one message per advertisement would be ~10x the traffic for the same readings.
+SCAN_WINDOW_S = 1.0
+#: After the source stops, wait at most this long for the services to go quiet.
+DRAIN_S = 5.0
+
+
+class _Stopped(Exception):
+    """Raised inside the replay's pacing sleep to end it early."""
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    store: Path
+    broker_url: str | None = None
+    crm_url: str | None = None
+    speed: float = DEFAULT_SPEED
+    source: str = "sim"
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    headless: bool = False
+    for_s: float | None = None
+    summary: Path | None = None
+    seed: int = 1
+    workdir: Path | None = None
+    fake_advertisements: str | None = None
+
+    @property
+    def window_s(self) -> float:
+        """Store time to simulate after the warm-up: what the run can replay, plus a margin."""
+        if self.for_s is None:
+            return DEFAULT_WINDOW_S
+        return min(DEFAULT_WINDOW_S, self.for_s * self.speed + 60.0)
+
+
+def resolve_store(path: Path) -> Path:
+    """The layout file: as given, else relative to the source checkout (for the default)."""
+    if path.exists():
+        return path
+    repo = Path(__file__).resolve().parents[2]
+    for candidate in (repo / path, repo / "examples" / "stores" / path.name):
+        if candidate.exists():
+            return candidate
+    raise UsageError(f"--store: {path} does not exist")
+
+
+class Demo:
+    """The running demo; ``stop()`` ends every part, newest first."""
+
+    def __init__(self, options: DemoOptions) -> None:
+        self.options = options
+        self.store_path = resolve_store(options.store)
+        self.layout: Layout = load_layout(self.store_path)
+        self._stops: list[tuple[str, Callable[[], None]]] = []
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.workdir = self._make_workdir()
+        self.broker_url = options.broker_url or ""
+        self.crm_url = options.crm_url or f"sqlite:///{self.workdir / 'crm.sqlite'}"
+        self.dashboard_url: str | None = None
+        self.source_done = threading.Event()
+        self.recorder: BusRecorder | None = None
+        self.true_entries: dict[str, list[float]] | None = None
+
+    def _make_workdir(self) -> Path:
+        if self.options.workdir is not None:
+            self.options.workdir.mkdir(parents=True, exist_ok=True)
+            return self.options.workdir
+        self._tmp = tempfile.TemporaryDirectory(prefix="instore-demo-")
+        return Path(self._tmp.name)
+
+    def _on_stop(self, name: str, fn: Callable[[], None]) -> None:
+        self._stops.append((name, fn))
+
+    def start(self) -> None:
+        self._start_broker()
+        CrmStore(self.crm_url).close()  # creates the schema, so every reader finds its tables
+        if not self.options.headless:
+            self._start_dashboard()
+        window = None
+        if self.options.source == "sim":
+            window = setup.simulate_window(
+                self.store_path, self.workdir, self.options.window_s, self.options.seed
+            )
+            self.true_entries = window.true_entries
+        if self.options.crm_url is None or not self._crm_has_customers():
+            self._seed_crm(window)
+        self._start_engine()
+        self._start_crm_services()
+        if self.options.summary is not None:
+            self._start_recorder()
+        if window is not None:
+            self._start_replay(window.observations)
+        else:
+            self._start_scan()
+
+    def _crm_has_customers(self) -> bool:
+        with CrmStore(self.crm_url) as crm:
+            return crm.row_counts().get("customers", 0) > 0
+
+    def _seed_crm(self, window: setup.SimulatedWindow | None) -> None:
+        if window is not None:
+            setup.seed_crm(
+                self.crm_url,
+                self.layout.name,
+                seed=self.options.seed,
+                as_of_s=window.start_s - setup.WARMUP_S,
+                shopper_devices=window.shopper_devices,
+                staff_devices=window.staff_devices,
+            )
+            return
+        setup.seed_crm(
+            self.crm_url,
+            self.layout.name,
+            seed=self.options.seed,
+            as_of_s=time.time() - 60.0,
+            customers=setup.SCAN_CRM_CUSTOMERS,
+            shopper_devices=(setup.SCAN_DEVICE_ID,),
+            fully_consenting=(setup.SCAN_DEVICE_ID,),
+        )
+
+    def _start_scan(self) -> None:
+        bus = self._bus("scan", persistent=False)
+        source = setup.ScanSource(self.layout, bus, self.options.fake_advertisements).start()
+
+        def watch() -> None:
+            source.done.wait()
+            self.source_done.set()
+
+        threading.Thread(target=watch, name="demo-scan-watch", daemon=True).start()
+
+        def stop() -> None:
+            source.stop()
+            bus.close(drain_timeout_s=2.0)
+
+        self._on_stop("scan", stop)
+
+    def _bus(self, service: str, *, persistent: bool, store: bool = True) -> BusClient:
+        """A client for one part; ids are unique per demo process so two demos never clash."""
+        client_id = f"instore-demo-{service}-{self.layout.name}-{os.getpid()}"
+        return BusClient(
+            BusConfig(self.broker_url),
+            service,
+            client_id=client_id,
+            persistent=persistent,
+            store=self.layout.name if store else None,
+        )
+
+    def _start_engine(self) -> None:
+        from presence.services.live import LiveService, StoreEngine
+
+        inbound = self._bus("run", persistent=True, store=False)
+        out = self._bus("run-out", persistent=False)
+        service = LiveService([StoreEngine(self.layout, out)], inbound).start()
+
+        def stop() -> None:
+            service.stop()
+            inbound.close()
+            out.close()
+
+        self._on_stop("live engine", stop)
+
+    def _start_crm_services(self) -> None:
+        """The CRM lookup (staff alerts) and the welcome service, with its resend tick."""
+        from presence.services.staff import SERVICE_NAME as LOOKUP
+        from presence.services.staff import StaffLookupService
+        from presence.welcome.service import RESEND_EVERY_S, WelcomeService
+        from presence.welcome.service import SERVICE_NAME as WELCOME
+
+        crm = CrmStore(self.crm_url)
+        lookup_bus = self._bus(LOOKUP, persistent=True)
+        StaffLookupService(lookup_bus, crm, self.layout.name).start()
+        welcome_bus = self._bus(WELCOME, persistent=True)
+        welcome = WelcomeService(welcome_bus, crm, self.layout.name)
+        welcome.start()
+        stopping = threading.Event()
+
+        def resend() -> None:
+            while not stopping.wait(RESEND_EVERY_S):
+                welcome.resend_pending()
+
+        ticker = threading.Thread(target=resend, name="demo-welcome-resend", daemon=True)
+        ticker.start()
+
+        def stop() -> None:
+            stopping.set()
+            ticker.join(timeout=5)
+            welcome_bus.close()
+            lookup_bus.close()
+            crm.close()
+
+        self._on_stop("CRM lookup and welcome", stop)
+
+    def _start_recorder(self) -> None:
+        bus = self._bus("recorder", persistent=False, store=False)
+        self.recorder = BusRecorder(Topics(self.layout.name))
+        self.recorder.attach(bus)
+        self._on_stop("recorder", bus.close)
+
+    def _start_replay(self, path: Path) -> None:
+        from tqdm import tqdm
+
+        from presence.services.replay import replay_log
+
+        client = self._bus("replay", persistent=False, store=False)
+        stopping = threading.Event()
+
+        def sleep(seconds: float) -> None:
+            if stopping.wait(seconds):
+                raise _Stopped
+
+        def replay() -> None:
+            desc = f"replaying at {self.options.speed:g}x"
+            try:
+                with tqdm(
+                    unit="obs", unit_scale=True, desc=desc, file=sys.stderr, disable=None
+                ) as bar:
+
+                    def progress(rows: int) -> None:
+                        bar.update(rows)
+                        if stopping.is_set():  # a replay running behind its pace never sleeps
+                            raise _Stopped
+
+                    replay_log(
+                        client,
+                        self.layout,
+                        str(path),
+                        speed=self.options.speed,
+                        window_s=SCAN_WINDOW_S,
+                        on_rows=progress,
+                        sleep=sleep,
+                    )
+                print("instore demo: the simulated window is over", file=sys.stderr)
+            except _Stopped:
+                pass
+            finally:
+                self.source_done.set()
+
+        thread = threading.Thread(target=replay, name="demo-replay", daemon=True)
+        thread.start()
+
+        def stop() -> None:
+            stopping.set()
+            thread.join(timeout=10)
+            log.info("demo: replay has %d messages unacknowledged", client.pending)
+            client.close(drain_timeout_s=2.0)
+
+        self._on_stop("replay", stop)
+
+    def stop_source(self) -> None:
+        """Stop the observation source (the newest part) and let the services drain."""
+        while self._stops and self._stops[-1][0] in ("replay", "scan"):
+            name, fn = self._stops.pop()
+            began = time.monotonic()
+            fn()
+            log.info("demo: %s stopped in %.1f s", name, time.monotonic() - began)
+        if self.recorder is not None:
+            last: dict[str, int] = {}
+            deadline = time.monotonic() + DRAIN_S
+            while time.monotonic() < deadline and self.recorder.counts() != last:
+                last = self.recorder.counts()
+                time.sleep(1.0)
+
+    def summary(self) -> dict[str, Any]:
+        """Stop the source, let the services drain, and sum up what the bus and CRM saw."""
+        if self.recorder is None:
+            raise UsageError("a summary needs the recorder: pass --summary FILE")
+        self.stop_source()
+        with CrmStore(self.crm_url) as crm:
+            return summarize(self.recorder, crm, true_entries=self.true_entries)
+
+    def _start_broker(self) -> None:
+        if self.broker_url:
+            return
+        from presence.transport.broker import start_embedded_broker
+
+        broker = start_embedded_broker()
+        self.broker_url = broker.url
+        self._on_stop("broker", broker.close)
+
+    def _start_dashboard(self) -> None:
+        from presence.dashboard.app import Dashboard
+
+        dash = Dashboard(
+            self.layout,
+            BusConfig(self.broker_url),
+            self.crm_url,
+            host=self.options.host,
+            port=self.options.port,
+        )
+        dash.start()
+        self.dashboard_url = dash.url
+        self._on_stop("dashboard", dash.stop)
+        print(f"instore demo: dashboard at {dash.url}  (Ctrl-C to stop)", flush=True)
+
+    def stop(self) -> None:
+        while self._stops:
+            name, fn = self._stops.pop()
+            began = time.monotonic()
+            try:
+                fn()
+            except Exception:  # one part failing to stop must not leave the others running
+                log.exception("demo: stopping %s failed", name)
+            log.info("demo: %s stopped in %.1f s", name, time.monotonic() - began)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+
+def _wait(demo: Demo, for_s: float | None) -> None:
+    """Until --for elapses, Ctrl-C, or (headless) the source ran out."""
+    deadline = None if for_s is None else time.monotonic() + for_s
+    while deadline is None or time.monotonic() < deadline:
+        if demo.options.headless and demo.source_done.is_set():
+            return
+        time.sleep(0.2)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _already_stopping(_signum: int, _frame: object) -> None:
+    print("instore demo: already stopping, every part in turn", file=sys.stderr)
+
+
+def run_demo(options: DemoOptions) -> int:
+    demo = Demo(options)
+    # SIGTERM stops as cleanly as Ctrl-C (a service manager or a test ends us this way).
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        demo.start()
+        _wait(demo, options.for_s)
+        summary = demo.summary() if options.summary else None
+    except KeyboardInterrupt:
+        print("instore demo: stopping", file=sys.stderr)
+        summary = None
+    finally:
+        # A second Ctrl-C must not cut the clean stop short (parts would keep running).
+        previous_int = signal.signal(signal.SIGINT, _already_stopping)
+        signal.signal(signal.SIGTERM, _already_stopping)
+        demo.stop()
+        signal.signal(signal.SIGINT, previous_int)
+        signal.signal(signal.SIGTERM, previous)
+    if summary is not None and options.summary is not None:
+        options.summary.write_text(json.dumps(summary, indent=2) + "\n")
+        print(f"instore demo: summary in {options.summary}")
+    return 0

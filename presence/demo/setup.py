@@ -1,0 +1,167 @@
+"""What ``instore demo`` prepares before the live parts start: the simulated window of
+the day, the seeded CRM, and (with ``--source scan``) the Bluetooth scanner source."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from positioning.layout import Layout
+from presence.crm.store import CrmStore
+from presence.transport.bus import BusClient
+
+#: The window of the day replayed: lunchtime, a busy hour inside opening hours (the
+#: welcome policy's quiet hours are 21:00-08:00 Amsterdam time).
+DEFAULT_START = "2026-11-23T12:00:00Z"
+#: Simulated time before the window, so shoppers are already in the store when the
+#: replay starts and dots appear within seconds (a visit lasts 5-30 min).
+WARMUP_S = 15 * 60.0
+#: Shoppers entering per hour: a busy lunchtime in a 600 m2 fashion store.
+SHOPPERS_PER_HOUR = 100.0
+#: Customers in the demo CRM (more than the day's visible shoppers, as in a real CRM).
+CRM_CUSTOMERS = 400
+#: With --source scan, the scanning device belongs to one of this many customers.
+SCAN_CRM_CUSTOMERS = 50
+#: Device id of this computer's scanner in the observations.
+SCAN_DEVICE_ID = "demo-scanner"
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedWindow:
+    observations: Path  # the window only (warm-up cut off)
+    start_s: float
+    true_entries: dict[str, list[float]]  # device -> true store entries (ground truth)
+    shopper_devices: tuple[str, ...]  # visible shoppers
+    staff_devices: tuple[str, ...]
+
+
+def window_start_s() -> float:
+    return datetime.fromisoformat(DEFAULT_START).timestamp()
+
+
+def simulate_window(store: Path, workdir: Path, window_s: float, seed: int) -> SimulatedWindow:
+    """Simulate the warm-up and the window; write a log of the window only."""
+    from tqdm import tqdm
+
+    from sim.obslog import read_observation_log, write_observation_log
+    from sim.params import SimConfig
+    from sim.run import simulate
+
+    start_s = window_start_s()
+    duration_s = WARMUP_S + window_s
+    config = SimConfig(
+        shoppers=round(SHOPPERS_PER_HOUR * duration_s / 3600.0),
+        duration_s=duration_s,
+        start_s=start_s - WARMUP_S,
+        seed=seed,
+    )
+    day = workdir / "day"
+    desc = "simulating the store"
+    with tqdm(total=duration_s, unit="s", desc=desc, file=sys.stderr, disable=None) as bar:
+        simulate(store, config, day, progress=bar.update)
+    batch = read_observation_log(day).batch
+    path = workdir / "window.parquet"
+    write_observation_log(path, batch.take(np.flatnonzero(batch.t_s >= start_s)))
+    shoppers, staff, entries = _visits(day / "visits.parquet")
+    return SimulatedWindow(path, start_s, entries, shoppers, staff)
+
+
+def _visits(
+    path: Path,
+) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, list[float]]]:
+    """(visible shoppers' devices, staff devices, true entries) from the simulator's visits."""
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(path, columns=["device_id", "kind", "visible", "enter_t"]).to_pylist()
+    shoppers = tuple(r["device_id"] for r in rows if r["kind"] == "shopper" and r["visible"])
+    staff = tuple(r["device_id"] for r in rows if r["kind"] == "staff")
+    entries: dict[str, list[float]] = {}
+    for r in rows:
+        if r["kind"] == "shopper" and r["enter_t"] is not None and np.isfinite(r["enter_t"]):
+            entries.setdefault(r["device_id"], []).append(float(r["enter_t"]))
+    return shoppers, staff, entries
+
+
+def seed_crm(
+    crm_url: str,
+    store: str,
+    *,
+    seed: int,
+    as_of_s: float,
+    customers: int = CRM_CUSTOMERS,
+    shopper_devices: tuple[str, ...] = (),
+    staff_devices: tuple[str, ...] = (),
+    fully_consenting: tuple[str, ...] = (),
+) -> None:
+    """A fresh CRM whose customers own the devices; ``fully_consenting`` devices' owners
+    grant every purpose (the staff demo: the presenter's own phone)."""
+    from presence.crm import seed as crm_seed
+
+    config = crm_seed.SeedConfig(
+        customers=customers,
+        seed=seed,
+        as_of_s=as_of_s,
+        store=store,
+        device_ids=shopper_devices,
+        staff_device_ids=staff_devices,
+    )
+    with CrmStore(crm_url) as crm:
+        crm_seed.write(crm, crm_seed.generate(config), replace=True)
+        for device in fully_consenting:
+            customer = crm.customer_for_device(device)
+            if customer is not None:
+                for purpose in ("analytics", "personalization", "marketing"):
+                    crm.record_consent(customer, purpose, True, as_of_s, source="demo")
+
+
+class ScanSource:
+    """This computer's Bluetooth scanner publishing scans, as ``instore scan`` does."""
+
+    def __init__(self, layout: Layout, bus: BusClient, fake_advertisements: str | None) -> None:
+        from presence.services.scanning import (
+            DEFAULT_PUBLISH_INTERVAL_S,
+            ScannerOptions,
+            bus_windows,
+            make_source,
+        )
+
+        options = ScannerOptions(SCAN_DEVICE_ID, fake_advertisements=fake_advertisements)
+        self._source = make_source(options, layout)
+        self._windows = bus_windows(bus, layout.name, DEFAULT_PUBLISH_INTERVAL_S)
+        self._loop = asyncio.new_event_loop()
+        self._task: asyncio.Task[None] | None = None
+        self.done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-scan", daemon=True)
+
+    def start(self) -> ScanSource:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        from presence.services.scanning import consume
+
+        try:
+            self._task = self._loop.create_task(consume(self._source, self._windows.add, None))
+            self._loop.run_until_complete(self._task)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._windows.flush()
+            self.done.set()
+
+    def stop(self) -> None:
+        deadline = time.monotonic() + 5.0
+        while self._task is None and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self._task is not None:
+            self._loop.call_soon_threadsafe(self._task.cancel)
+        self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            self._loop.close()

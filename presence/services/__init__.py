@@ -1,0 +1,2 @@
+"""The services wing: long-running processes on the bus (live engine, replay, scanning,
+ESPresense relay, archive, staff lookup) and the library code behind their commands."""

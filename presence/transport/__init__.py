@@ -1,0 +1,1 @@
+"""The transport wing: MQTT topics, wire payloads, the bus client, the embedded broker."""

@@ -1,0 +1,100 @@
+"""ESPresense node reports become observations of the layout's receivers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from beacons.observation import Observation
+from presence.services.espresense import EspresenseIngest, device_is_intentional, parse_report
+from presence.transport.payloads import PayloadError
+
+IBEACON_ID = "iBeacon:e5ca1ade-f007-ba11-0000-000000000000-100-1"
+
+
+def report(**fields: object) -> bytes:
+    """A node report in the firmware's field names (BleFingerprint::report)."""
+    base: dict[str, object] = {
+        "id": IBEACON_ID,
+        "name": "staff tag",
+        "rssi@1m": -59,
+        "rssi": -71,
+        "raw": 2.51,
+        "distance": 2.37,
+        "speed": 0.0,
+        "mac": "c2f4a1b30d11",
+        "interval": 102,
+    }
+    base.update(fields)
+    return json.dumps({k: v for k, v in base.items() if v is not None}).encode()
+
+
+def ingest(**kw: object) -> EspresenseIngest:
+    return EspresenseIngest(receivers={"kitchen": -61.0, "r2": -57.0}, **kw)  # type: ignore[arg-type]
+
+
+def test_a_report_becomes_a_normalised_observation() -> None:
+    ing = ingest()
+    obs = ing.handle(f"espresense/devices/{IBEACON_ID}/kitchen", report(), 100.0)
+    # -71 dBm from a tag whose 1 m reference is -59, on a receiver declared at -61 dBm.
+    assert obs == Observation(100.0, IBEACON_ID, "kitchen", -73.0)
+    assert ing.counts == {"kept": 1}
+
+
+def test_raw_rssi_without_normalisation_or_reference() -> None:
+    assert ingest(normalise=False).handle(
+        f"espresense/devices/{IBEACON_ID}/kitchen", report(), 1.0
+    ) == Observation(1.0, IBEACON_ID, "kitchen", -71.0)
+    no_ref = report(**{"rssi@1m": None})
+    assert ingest().handle("espresense/devices/x/kitchen", no_ref, 1.0).rssi_dbm == -71.0  # type: ignore[union-attr]
+
+
+def test_rooms_map_to_receivers_and_unknown_rooms_are_dropped() -> None:
+    ing = ingest(room_map={"hall": "r2"})
+    assert ing.handle(f"espresense/devices/{IBEACON_ID}/hall", report(), 1.0).beacon_id == "r2"  # type: ignore[union-attr]
+    assert ing.handle(f"espresense/devices/{IBEACON_ID}/garage", report(), 1.0) is None
+    assert ing.counts == {"kept": 1, "unknown_room": 1}
+
+
+@pytest.mark.parametrize(
+    "device",
+    ["c2f4a1b30d11", "apple:1005:9-26", "md:0075:24", "sonos:5c:aa:fd:00:11:22", "msft:cdp:0920"],
+)
+def test_mac_and_fingerprint_ids_are_dropped(device: str) -> None:
+    ing = ingest()
+    assert ing.handle(f"espresense/devices/{device}/kitchen", report(id=device), 1.0) is None
+    assert ing.counts == {"not_intentional_id": 1}
+
+
+def test_known_devices_are_accepted() -> None:
+    ing = ingest(known_devices={"phone:alice"})
+    obs = ing.handle("espresense/devices/phone:alice/kitchen", report(id="phone:alice"), 1.0)
+    assert obs is not None and obs.device_id == "phone:alice"
+    assert device_is_intentional("altBeacon:2f234454-cf6d-4a0f-adf2-f4911ba9ffa6-1-2")
+    assert device_is_intentional("eddy:8b0ca750095477cb3e77-000000000001")
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason"),
+    [
+        ("espresense/devices/x/kitchen", b"{not json", "bad_json"),
+        ("espresense/devices/x/kitchen", b"[1, 2]", "wrong_type"),
+        ("espresense/devices/x/kitchen", report(rssi=None), "missing_field"),
+        ("espresense/devices/x/kitchen", report(rssi="loud"), "wrong_type"),
+        ("espresense/devices/x/kitchen", report(rssi=12), "rssi_out_of_range"),
+        ("espresense/devices/x", report(), "wrong_type"),
+        ("espresense/devices/x/kitchen", b" " * 70_000, "oversized"),
+    ],
+)
+def test_malformed_reports_name_a_reason(topic: str, payload: bytes, reason: str) -> None:
+    ing = ingest()
+    with pytest.raises(PayloadError) as info:
+        ing.handle(topic, payload, 1.0)
+    assert info.value.reason == reason
+    assert ing.counts == {"malformed": 1}
+
+
+def test_parse_keeps_distance_and_reference() -> None:
+    r = parse_report(f"espresense/devices/{IBEACON_ID}/kitchen", report())
+    assert (r.room, r.rssi_at_1m_dbm, r.distance_m) == ("kitchen", -59.0, 2.37)

@@ -1,0 +1,101 @@
+"""``instore ingest-espresense`` against a real broker with recorded-format node reports."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from presence.cli import build_parser, main
+
+IBEACON_ID = "iBeacon:e5ca1ade-f007-ba11-0000-000000000000-100-1"
+
+HOME = """[store]
+name = "{name}"
+width = 10.0
+height = 6.0
+
+[[beacons]]
+id = "kitchen"
+x = 1.0
+y = 1.0
+tx_power = -61
+
+[[beacons]]
+id = "r2"
+x = 9.0
+y = 5.0
+tx_power = -57
+"""
+
+
+def node_report(device: str, rssi: int, ref: int | None = -59) -> bytes:
+    """A report as ESPresense firmware publishes it (BleFingerprint::report field names)."""
+    body: dict[str, object] = {
+        "id": device,
+        "rssi": rssi,
+        "raw": 2.5,
+        "distance": 2.4,
+        "mac": "c2f4a1b30d11",
+    }
+    if ref is not None:
+        body["rssi@1m"] = ref
+    return json.dumps(body).encode()
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+def test_node_reports_become_observations_on_the_bus(tmp_path: Path, mqtt_url: str) -> None:
+    from presence.testing import Collector, wait_until
+    from presence.transport.bus import BusClient, BusConfig
+    from presence.transport.payloads import decode_deadletter, decode_observations
+    from presence.transport.topics import Topics
+
+    store_name = f"home-{uuid.uuid4().hex[:8]}"
+    layout = tmp_path / "home.toml"
+    layout.write_text(HOME.format(name=store_name))
+    topics = Topics(store_name)
+    obs, dead = Collector(), Collector()
+    args = ["ingest-espresense", "--store", str(layout), "--broker", mqtt_url, "--seconds", "4"]
+    args += ["--room-map", "hall=r2", "--publish-interval", "0.2"]
+    result: list[int] = []
+    build_parser()  # import every command now, so the service starts at once in its thread
+    status = Collector()
+    with BusClient(BusConfig(mqtt_url), "test", persistent=False) as bus:
+        bus.subscribe(topics.obs_filter, obs)
+        bus.subscribe(topics.deadletter, dead)
+        bus.subscribe(topics.status("ingest-espresense"), status)
+        runner = threading.Thread(target=lambda: result.append(main(args)))
+        runner.start()
+        assert wait_until(lambda: b'"online"' in b"".join(p for _, p in status.snapshot()))
+
+        def publish_round() -> None:
+            bus.publish(f"espresense/devices/{IBEACON_ID}/kitchen", node_report(IBEACON_ID, -70))
+            bus.publish(f"espresense/devices/{IBEACON_ID}/hall", node_report(IBEACON_ID, -80, None))
+            bus.publish("espresense/devices/c2f4a1b30d11/kitchen", node_report("c2f4a1b30d11", -50))
+            bus.publish(
+                "espresense/devices/apple:1005:9-26/kitchen", node_report("apple:1005:9-26", -50)
+            )
+            bus.publish(f"espresense/devices/{IBEACON_ID}/garage", node_report(IBEACON_ID, -50))
+            bus.publish(f"espresense/devices/{IBEACON_ID}/kitchen", b"{broken")
+
+        # The service subscribes just after it says "online": publish until it answers.
+        for _ in range(20):
+            publish_round()
+            if wait_until(lambda: len(obs) > 1 and len(dead) > 0, timeout_s=0.3):
+                break
+        runner.join(timeout=30)
+        assert result == [0]
+    scans = [decode_observations(p) for _, p in obs.snapshot()]
+    assert {s.device_id for s in scans} == {IBEACON_ID}  # MAC and fingerprint ids never appear
+    readings = {(b, r) for s in scans for b, r in s.rssi_dbm.items()}
+    # kitchen: -70 - (-59) + (-61) = -72; hall -> r2 without a 1 m reference: raw -80.
+    assert {b for b, _ in readings} == {"kitchen", "r2"}
+    assert all(r == pytest.approx(-72.0) for b, r in readings if b == "kitchen")
+    assert all(r == pytest.approx(-80.0) for b, r in readings if b == "r2")
+    letters = [decode_deadletter(p) for _, p in dead.snapshot()]
+    assert {d["reason"] for d in letters} == {"bad_json"}
+    assert all(d["service"] == "ingest-espresense" for d in letters)

@@ -1,0 +1,116 @@
+"""The live engine service: malformed messages are dead-lettered with the reason, counted, never fatal."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from positioning.layout import load_layout
+from presence.services.live import LiveService, StoreEngine, parse_shard, shard_of
+from presence.testing import Collector, wait_until
+from presence.transport.bus import BusClient, BusConfig
+from presence.transport.payloads import MAX_PAYLOAD_BYTES, decode_deadletter, encode_observations
+from presence.transport.topics import Topics
+
+SHOWROOM = Path(__file__).resolve().parents[3] / "examples" / "stores" / "showroom.toml"
+T0 = 1_795_392_000.0
+
+
+def _bad_messages(rng: random.Random, n: int) -> list[tuple[str, bytes, str]]:
+    """(device, payload, expected reason), seeded."""
+    kinds = [
+        (b"{nope", "bad_json"),
+        (
+            json.dumps(
+                {"schema": "instore.obs/9", "device": "d", "t": T0, "rssi": {"s1": -60}}
+            ).encode(),
+            "schema_version",
+        ),
+        (b"{" + b" " * MAX_PAYLOAD_BYTES + b"}", "oversized"),
+        (encode_observations("d", T0, {"zz9": -60.0}), "unknown_beacon"),
+        (
+            json.dumps(
+                {"schema": "instore.obs/1", "device": "d", "t": "noon", "rssi": {"s1": -60}}
+            ).encode(),
+            "wrong_type",
+        ),
+        (
+            json.dumps(
+                {"schema": "instore.obs/1", "device": "d", "t": T0, "rssi": {"s1": 3}}
+            ).encode(),
+            "rssi_out_of_range",
+        ),
+        (encode_observations("other", T0, {"s1": -60.0}), "topic_mismatch"),
+    ]
+    out = []
+    for _ in range(n):
+        payload, reason = kinds[rng.randrange(len(kinds))]
+        out.append(("d", payload, reason))
+    for _ in range(n // 4):  # random bytes: any reason, but never a crash
+        out.append(("d", bytes(rng.getrandbits(8) for _ in range(rng.randrange(1, 80))), ""))
+    rng.shuffle(out)
+    return out
+
+
+@pytest.mark.broker
+def test_fuzz_dead_letters_with_reason_and_keeps_running(mqtt_url: str) -> None:
+    layout = load_layout(SHOWROOM)
+    t = Topics(layout.name)
+    cfg = BusConfig(mqtt_url)
+    dead = Collector()
+    events = Collector()
+    bad = _bad_messages(random.Random(7), 2000)
+    with (
+        BusClient(cfg, "watch", persistent=False) as watch,
+        BusClient(cfg, "in", persistent=False) as inbound,
+        BusClient(cfg, "out", persistent=False) as out,
+        BusClient(cfg, "fuzz", persistent=False) as pub,
+    ):
+        watch.subscribe(t.deadletter, dead)
+        watch.subscribe(t.events_filter, events)
+        engine = StoreEngine(layout, out, positions_every_s=0)
+        service = LiveService([engine], inbound).start()
+        for i, (device, payload, _reason) in enumerate(bad):
+            pub.publish(t.obs(device), payload)
+            if (
+                i % 200 == 199
+            ):  # Mosquitto's default drops QoS 1 past 1,000 queued for a slow client
+                assert wait_until(lambda i=i: sum(engine.stats.deadletters.values()) > i - 300, 30)
+        # then good data: a device heard for 20 s must still make it in
+        for i in range(200):
+            pub.publish(
+                t.obs("good"),
+                encode_observations("good", T0 + i * 0.1, {"s1": -55.0, "s2": -70.0, "s3": -75.0}),
+            )
+        assert wait_until(lambda: sum(engine.stats.deadletters.values()) >= len(bad), 60)
+        assert wait_until(lambda: engine.stats.scans >= 200, 30)
+        assert wait_until(lambda: len(dead) >= len(bad), 30)
+        assert service.alive
+        service.stop()
+    expected: dict[str, int] = {}
+    for _d, _p, reason in bad:
+        if reason:
+            expected[reason] = expected.get(reason, 0) + 1
+    for reason, n in expected.items():
+        assert engine.stats.deadletters[reason] >= n
+    assert sum(engine.stats.deadletters.values()) == len(bad)
+    letters = [decode_deadletter(p) for _t, p in dead.snapshot()]
+    assert {d["reason"] for d in letters} >= set(expected)
+    assert all(d["topic"] == t.obs("d") and d["service"] == "run" for d in letters)
+    assert max(d["payload_bytes"] for d in letters) > MAX_PAYLOAD_BYTES
+
+
+def test_shards_partition_stores_consistently() -> None:
+    stores = [f"store-{i}" for i in range(200)]
+    two = [shard_of(s, 2) for s in stores]
+    assert set(two) == {0, 1} and 70 < two.count(0) < 130
+    three = [shard_of(s, 3) for s in stores]
+    moved = sum(a != b for a, b in zip(two, three, strict=True))
+    assert moved < 100  # jump hash moves ~1/3 of stores, a modulo hash ~2/3
+    assert all(shard_of(s, 1) == 0 for s in stores)
+    assert parse_shard("1/2") == (1, 2)
+    with pytest.raises(Exception, match="--shard"):
+        parse_shard("2/2")

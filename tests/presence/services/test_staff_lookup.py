@@ -1,0 +1,96 @@
+"""The CRM lookup service on a real broker: staff alerts only for personalization consent."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from positioning.events import STORE_ENTER, ZONE_ENTER, PresenceEvent
+from presence.crm.schema import orders, staff_devices
+from presence.crm.store import CrmStore
+from presence.crm.testing import add_customer
+from presence.services.staff import ALERT_SCHEMA, StaffLookupService, alerts_for
+from presence.testing import Collector, unique_store, wait_until
+from presence.transport.bus import BusClient, BusConfig
+from presence.transport.payloads import decode_deadletter, encode_event
+from presence.transport.topics import Topics
+
+T0 = 1_767_603_600.0  # 2026-01-05 09:00 UTC
+
+
+def enter(store: str, device: str, t: float = T0) -> PresenceEvent:
+    return PresenceEvent(STORE_ENTER, store, device, t, t + 1.0, 15.0, 0.5)
+
+
+@pytest.mark.broker
+def test_alerts_only_for_personalization_consent(mqtt_url: str, crm_url: str) -> None:
+    store = unique_store()
+    topics = Topics(store)
+    with CrmStore(crm_url) as crm:
+        add_customer(crm, "C1", ("p1",), grants={"personalization": 0.0})
+        add_customer(crm, "C2", ("p2",), grants={"marketing": 0.0, "analytics": 0.0})
+        add_customer(crm, "C3", ("p3",), grants={"personalization": T0 + 3600})  # later
+        with crm.begin() as conn:
+            conn.execute(staff_devices.insert().values(device_id="st1", label="staff"))
+            conn.execute(
+                orders.insert().values(
+                    order_id="O1",
+                    customer_id="C1",
+                    status="ready",
+                    pickup_store=store,
+                    pickup_point="service desk",
+                    placed_s=T0 - 86400,
+                    ready_s=T0 - 3600,
+                    item_count=2,
+                )
+            )
+        alerts, dead, everything = Collector(), Collector(), Collector()
+        cfg = BusConfig(mqtt_url)
+        with (
+            BusClient(cfg, "lookup", persistent=False) as bus,
+            BusClient(cfg, "watch", persistent=False) as watch,
+            BusClient(cfg, "watch-all", persistent=False) as watch_all,
+        ):
+            watch.subscribe(topics.staff_alerts, alerts)
+            watch.subscribe(topics.deadletter, dead)
+            watch_all.subscribe(f"{topics.base}/#", everything)
+            service = StaffLookupService(bus, crm, store)
+            service.start()
+            for device in ("p1", "p2", "p3", "st1", "nobody", "p1"):  # p1 twice: a redelivery
+                bus.publish(topics.event(STORE_ENTER), encode_event(enter(store, device)))
+            # p1 detected entering again a minute later (lingering at the door): one arrival.
+            bus.publish(topics.event(STORE_ENTER), encode_event(enter(store, "p1", T0 + 60)))
+            zone = PresenceEvent(ZONE_ENTER, store, "p1", T0 + 5, T0 + 6, 1.0, 1.0, "denim")
+            bus.publish(topics.event(ZONE_ENTER), encode_event(zone))  # not subscribed: ignored
+            bus.publish(topics.event(STORE_ENTER), b"{not json")
+            assert wait_until(lambda: service.stats["events"] >= 6 and len(dead) >= 1, 10)
+            time.sleep(0.3)
+    got = [json.loads(p) for _t, p in alerts.snapshot()]
+    assert len(got) == 1
+    alert = got[0]
+    assert alert["schema"] == ALERT_SCHEMA and alert["device"] == "p1" and alert["t"] == T0
+    assert alert["card"]["customer_id"] == "C1"
+    assert alert["alerts"] == ["click & collect order O1 ready at the service desk"]
+    assert decode_deadletter(dead.snapshot()[0][1])["reason"] == "bad_json"
+    # Personal data only on the staff topic: no other message names a customer.
+    for topic, payload in everything.snapshot():
+        if topic != topics.staff_alerts:
+            assert b"C1" not in payload and b"GivenC1" not in payload, topic
+    assert service.stats["staff_device"] == 1 and service.stats["no_card"] == 3
+    assert service.stats["repeat"] == 1
+
+
+def test_alert_lines() -> None:
+    card = {
+        "loyalty_tier": "platinum",
+        "birthday": "01-03",
+        "orders_ready": [{"order_id": "O9", "pickup_point": "pickup locker"}],
+    }
+    assert alerts_for(card, T0) == [
+        "click & collect order O9 ready at the pickup locker",
+        "platinum member",
+        "birthday this week",
+    ]
+    assert alerts_for({"loyalty_tier": "basic", "birthday": "02-29"}, T0) == []
