@@ -1,7 +1,9 @@
-"""Test helpers shipped with the package (like httpx's MockTransport): ports, brokers, collectors."""
+"""Test helpers shipped with the package (like httpx's MockTransport): an in-memory bus,
+ports, brokers, collectors."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
@@ -10,13 +12,21 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import paho.mqtt.client as mqtt
+
+from presence.transport.dispatch import BatchHandler, Handler
 from presence.transport.ports import free_port, port_open
+
+if TYPE_CHECKING:
+    from presence.transport.bus import Bus
 
 __all__ = [
     "Collector",
+    "MemoryBus",
     "Instore",
     "PrivateMosquitto",
     "simulated_day",
@@ -56,6 +66,80 @@ class Collector:
     def snapshot(self) -> list[tuple[str, bytes]]:
         with self._lock:
             return list(self.messages)
+
+
+class MemoryBus:
+    """A :class:`~presence.transport.bus.Bus` in memory, for tests of service logic.
+
+    Topic filters match as on a broker (``+`` one level, ``#`` the rest: paho's own
+    matcher, as the real client's dispatcher uses). ``publish`` delivers at once, on the
+    publishing thread, before it returns; one lock lets one handler run at a time, as the
+    real client's dispatcher thread does. A batch subscription receives runs of one
+    message. A handler that raises is counted (``stats["handler_errors"]``) and never
+    reaches the publisher. ``published`` keeps every message in order; ``payloads(f)``
+    the payloads of those matching a filter (a dead-letter topic, say).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._subs: list[tuple[str, Handler | None, BatchHandler | None]] = []
+        self.published: list[tuple[str, bytes]] = []
+        self.stats = {"published": 0, "delivered": 0, "handler_errors": 0, "unhandled": 0}
+
+    @property
+    def connected(self) -> bool:
+        return True
+
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        timeout_s: float | None = None,
+    ) -> None:
+        with self._lock:
+            self.published.append((topic, bytes(payload)))
+            self.stats["published"] += 1
+            matching = [(h, b) for f, h, b in self._subs if mqtt.topic_matches_sub(f, topic)]
+            if not matching:
+                self.stats["unhandled"] += 1
+            for handler, batch in matching:
+                try:
+                    if handler is not None:
+                        handler(topic, bytes(payload))
+                    elif batch is not None:
+                        batch([(topic, bytes(payload))])
+                except Exception:  # like the real dispatcher: a handler bug is counted
+                    self.stats["handler_errors"] += 1
+                self.stats["delivered"] += 1
+
+    def publish_json(
+        self, topic: str, payload: Mapping[str, Any], *, qos: int = 1, retain: bool = False
+    ) -> None:
+        body = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+        self.publish(topic, body, qos=qos, retain=retain)
+
+    def subscribe(self, topic_filter: str, handler: Handler, *, qos: int = 1) -> None:
+        with self._lock:
+            self._subs.append((topic_filter, handler, None))
+
+    def subscribe_batch(self, topic_filter: str, handler: BatchHandler, *, qos: int = 1) -> None:
+        with self._lock:
+            self._subs.append((topic_filter, None, handler))
+
+    def wait_published(self, timeout_s: float = 30.0) -> bool:
+        return True  # delivered before publish returned
+
+    def payloads(self, topic_filter: str) -> list[bytes]:
+        """Payloads published so far on topics matching ``topic_filter``, in order."""
+        with self._lock:
+            return [p for t, p in self.published if mqtt.topic_matches_sub(topic_filter, t)]
+
+
+if TYPE_CHECKING:  # mypy checks that the fake keeps to the protocol
+    _MEMORY_BUS_IS_A_BUS: type[Bus] = MemoryBus
 
 
 def unique_store(prefix: str = "t") -> str:

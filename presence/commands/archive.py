@@ -8,9 +8,8 @@ import sys
 import threading
 
 from presence.commands._bus_args import add_broker_args, broker_url, bus_config
-from presence.services.archive import ArchiveWriter
+from presence.services.archive import ArchiveWriter, archive_from_bus
 from presence.transport.bus import BusClient
-from presence.transport.payloads import PayloadError, decode_event, decode_position
 from presence.transport.topics import ALL_EVENTS_FILTER, ALL_POSITIONS_FILTER, Topics
 
 
@@ -40,27 +39,15 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
-    def on_event(topic: str, payload: bytes) -> None:
-        try:
-            writer.add_event(decode_event(payload))
-        except PayloadError as e:
-            print(f"instore archive: skipped a message on {topic}: {e}", file=sys.stderr)
-
-    def on_position(topic: str, payload: bytes) -> None:
-        try:
-            writer.add_position(decode_position(payload))
-        except PayloadError as e:
-            print(f"instore archive: skipped a message on {topic}: {e}", file=sys.stderr)
-
     topics = Topics(args.store) if args.store else None
     events_filter = topics.events_filter if topics else ALL_EVENTS_FILTER
     positions_filter = topics.positions_filter if topics else ALL_POSITIONS_FILTER
     with broker_url(args) as url:
         client_id = args.client_id or f"instore-archive-{args.store or 'all'}"
         with BusClient(bus_config(args, url), "archive", client_id=client_id) as client:
-            client.subscribe(events_filter, on_event)
-            if not args.no_positions:
-                client.subscribe(positions_filter, on_position)
+            archive_from_bus(
+                client, writer, events_filter, None if args.no_positions else positions_filter
+            )
             print(f"instore archive: writing to {args.output}", file=sys.stderr, flush=True)
             try:
                 while not stop.wait(args.flush_every):

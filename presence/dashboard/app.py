@@ -54,9 +54,7 @@ class Dashboard:
         bus = self._bus = BusClient(
             self._bus_config, SERVICE, persistent=False, store=self.topics.store
         )
-        bus.subscribe(self.topics.events_filter, self.feed.on_event())
-        bus.subscribe(self.topics.positions_filter, self.feed.on_position(), qos=0)
-        bus.subscribe(self.topics.staff_alerts, self.feed.on_staff_alert())
+        self.feed.subscribe(bus, self.topics)
         if self._poller is not None:
             self._poller.start()
         self._watch.start()

@@ -22,7 +22,9 @@ from presence.crm.store import create_crm_engine
 from presence.dashboard.server import DashboardHub
 from presence.dashboard.state import DashboardState, PositionUpdate, StaffAlert, WelcomeRecord
 from presence.errors import PresenceError
+from presence.transport.bus import Bus
 from presence.transport.payloads import PayloadError, decode_event, decode_position
+from presence.transport.topics import Topics
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,12 @@ class BusFeed:
             self.hub.update(update)
 
         return handler
+
+    def subscribe(self, bus: Bus, topics: Topics) -> None:
+        """Feed the hub from ``bus``: the store's events, positions (QoS 0) and staff alerts."""
+        bus.subscribe(topics.events_filter, self.on_event())
+        bus.subscribe(topics.positions_filter, self.on_position(), qos=0)
+        bus.subscribe(topics.staff_alerts, self.on_staff_alert())
 
     def on_event(self) -> Handler:
         def apply(payload: bytes) -> Callable[[DashboardState], None]:

@@ -15,7 +15,7 @@ import numpy as np
 
 from positioning.layout import Layout
 from presence.crm.store import CrmStore
-from presence.transport.bus import BusClient
+from presence.transport.bus import Bus
 
 #: The window of the day replayed: lunchtime, a busy hour inside opening hours (the
 #: welcome policy's quiet hours are 21:00-08:00 Amsterdam time).
@@ -124,7 +124,7 @@ def seed_crm(
 class ScanSource:
     """This computer's Bluetooth scanner publishing scans, as ``instore scan`` does."""
 
-    def __init__(self, layout: Layout, bus: BusClient, fake_advertisements: str | None) -> None:
+    def __init__(self, layout: Layout, bus: Bus, fake_advertisements: str | None) -> None:
         from presence.services.scanning import (
             DEFAULT_PUBLISH_INTERVAL_S,
             ScannerOptions,

@@ -32,7 +32,7 @@ from positioning.events import STORE_ENTER, PresenceEvent, parse_time
 from presence.crm.schema import decisions, outbox
 from presence.crm.store import CrmStore
 from presence.errors import PresenceError
-from presence.transport.bus import BusClient
+from presence.transport.bus import Bus
 from presence.transport.payloads import decode_event, decode_observations
 from presence.transport.topics import Topics, parse_topic
 
@@ -75,7 +75,7 @@ class BusRecorder:
             self.topics.obs_filter: self._on_scan,
         }
 
-    def attach(self, bus: BusClient) -> None:
+    def attach(self, bus: Bus) -> None:
         for topic_filter, handler in self.handlers().items():
             bus.subscribe(topic_filter, handler)
 

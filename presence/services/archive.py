@@ -11,6 +11,7 @@ redelivers those the broker had not seen acknowledged... see docs/mqtt.md).
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import uuid
 from collections import deque
@@ -23,7 +24,13 @@ import pyarrow.parquet as pq
 
 from beacons.validity import id_problem, time_problem
 from positioning.events import PresenceEvent
-from presence.transport.payloads import PositionMessage
+from presence.transport.bus import Bus
+from presence.transport.payloads import (
+    PayloadError,
+    PositionMessage,
+    decode_event,
+    decode_position,
+)
 
 #: Event ids remembered to drop redeliveries (QoS 1 is at least once).
 DEDUP_MEMORY = 200_000
@@ -134,3 +141,27 @@ class ArchiveWriter:
         with self._lock:
             self.counts["files"] += len(rows)
         return len(rows)
+
+
+def archive_from_bus(
+    bus: Bus, writer: ArchiveWriter, events_filter: str, positions_filter: str | None
+) -> None:
+    """Subscribe ``writer`` to events (and positions, unless None). An unusable message is
+    skipped with a line on stderr: the archive keeps what analysts can read, and the
+    producing services dead-letter what they could not use."""
+
+    def on_event(topic: str, payload: bytes) -> None:
+        try:
+            writer.add_event(decode_event(payload))
+        except PayloadError as e:
+            print(f"instore archive: skipped a message on {topic}: {e}", file=sys.stderr)
+
+    def on_position(topic: str, payload: bytes) -> None:
+        try:
+            writer.add_position(decode_position(payload))
+        except PayloadError as e:
+            print(f"instore archive: skipped a message on {topic}: {e}", file=sys.stderr)
+
+    bus.subscribe(events_filter, on_event)
+    if positions_filter is not None:
+        bus.subscribe(positions_filter, on_position)

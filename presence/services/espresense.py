@@ -29,10 +29,11 @@ from typing import TYPE_CHECKING, Any
 
 from beacons.observation import RSSI_MAX_DBM, RSSI_MIN_DBM, Observation
 from presence.services.scanning import ENGINE_TICK_S, EngineSink, bus_windows
-from presence.transport.payloads import MAX_PAYLOAD_BYTES, PayloadError, encode_deadletter
+from presence.transport.bus import DeadLetters
+from presence.transport.payloads import MAX_PAYLOAD_BYTES, PayloadError
 
 if TYPE_CHECKING:
-    from presence.transport.bus import BusClient
+    from presence.transport.bus import Bus
 
 #: The service name in dead letters and the MQTT client id.
 SERVICE = "ingest-espresense"
@@ -169,7 +170,7 @@ class EspresenseRelay:
     def __init__(
         self,
         ingest: EspresenseIngest,
-        bus: BusClient,
+        bus: Bus,
         store: str,
         interval_s: float,
         sink: EngineSink | None,
@@ -178,18 +179,16 @@ class EspresenseRelay:
 
         self.ingest, self.bus, self.sink = ingest, bus, sink
         self.topics = Topics(store)
+        # Refused reports are counted by the ingest itself (``ingest.counts``).
+        self.deadletters = DeadLetters(bus, self.topics.deadletter, SERVICE)
         self.lock = threading.Lock()
         self.windows = bus_windows(bus, store, interval_s)
         self._last_advance = time.monotonic()
 
     def on_message(self, topic: str, payload: bytes) -> None:
-        now = time.time()
-        try:
-            obs = self.ingest.handle(topic, payload, now)
-        except PayloadError as e:
-            dead = encode_deadletter(topic, payload, e, service=SERVICE, received_at_s=now)
-            self.bus.publish(self.topics.deadletter, dead)
-            return
+        obs = self.deadletters.decode(
+            lambda t, p: self.ingest.handle(t, p, time.time()), topic, payload
+        )
         if obs is not None:
             with self.lock:
                 (self.sink or self.windows.add)(obs)

@@ -31,14 +31,13 @@ from beacons.observation import ObservationBatch
 from positioning.engine import Engine, EngineOutput, EngineParams
 from positioning.layout import Layout
 from presence.errors import UsageError
-from presence.transport.bus import BusClient
+from presence.transport.bus import Bus, DeadLetters
 from presence.transport.payloads import (
     PayloadError,
     PositionMessage,
     ScanMessage,
     decode_control,
     decode_observations,
-    encode_deadletter,
     encode_event,
     encode_position,
 )
@@ -114,7 +113,7 @@ class StoreEngine:
     def __init__(
         self,
         layout: Layout,
-        out: BusClient,
+        out: Bus,
         *,
         locator: str = "tracker",
         seed: int = 0,
@@ -122,6 +121,7 @@ class StoreEngine:
         positions_every_s: float = 1.0,
         service: str = "run",
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.layout = layout
         self.topics = Topics(layout.name)
@@ -140,6 +140,9 @@ class StoreEngine:
         self._last_position_s: dict[str, float] = {}
         self.stats = LiveStats()
         self.engine_totals: Counter[str] = Counter()  # engine counters of finished streams
+        self._deadletters = DeadLetters(
+            out, self.topics.deadletter, service, clock=wall_clock, counts=self.stats.deadletters
+        )
 
     # --- bus side (dispatcher thread) ------------------------------------------------------
 
@@ -152,13 +155,8 @@ class StoreEngine:
         items: list[_Scan] = []
         rows = 0
         for topic, payload in messages:
-            try:
-                scan = decode_observations(payload, self._beacons)
-                # The subscription is obs/+, so the device is the topic's last level.
-                if scan.device_id != topic.rpartition("/")[2]:
-                    raise PayloadError("topic_mismatch", f"device {scan.device_id!r} on {topic}")
-            except PayloadError as e:
-                self._dead_letter(topic, payload, e)
+            scan = self._deadletters.decode(self._decode_scan, topic, payload)
+            if scan is None:
                 continue
             dt = tuple(scan.dt_s.items()) if scan.dt_s else ()
             if self._remember((scan.device_id, scan.t_s, tuple(scan.rssi_dbm.items()), dt)):
@@ -169,12 +167,18 @@ class StoreEngine:
                 self.stats.first_arrival_s = arrived
             self._enqueue(items, rows)
 
+    def _decode_scan(self, topic: str, payload: bytes) -> ScanMessage:
+        scan = decode_observations(payload, self._beacons)
+        # The subscription is obs/+, so the device is the topic's last level.
+        if scan.device_id != topic.rpartition("/")[2]:
+            raise PayloadError("topic_mismatch", f"device {scan.device_id!r} on {topic}")
+        return scan
+
     def on_control(self, topic: str, payload: bytes) -> None:
-        try:
-            _command, t_s = decode_control(payload)
-        except PayloadError as e:
-            self._dead_letter(topic, payload, e)
+        control = self._deadletters.decode(lambda _t, p: decode_control(p), topic, payload)
+        if control is None:
             return
+        _command, t_s = control
         if self._remember(("end", t_s)):
             self._enqueue([_Scan(None, self._clock())], 0)
 
@@ -195,13 +199,6 @@ class StoreEngine:
             self._waiting.extend(items)
             self._waiting_rows += rows
             self._cond.notify_all()
-
-    def _dead_letter(self, topic: str, payload: bytes, error: PayloadError) -> None:
-        self.stats.deadletters[error.reason] += 1
-        body = encode_deadletter(
-            topic, payload, error, service=self._service, received_at_s=time.time()
-        )
-        self._out.publish(self.topics.deadletter, body)
 
     # --- engine side (engine thread) -------------------------------------------------------
 
@@ -292,7 +289,7 @@ class StoreEngine:
 class LiveService:
     """Subscribes every store's observations on ``inbound`` and runs the engine thread."""
 
-    def __init__(self, engines: Sequence[StoreEngine], inbound: BusClient) -> None:
+    def __init__(self, engines: Sequence[StoreEngine], inbound: Bus) -> None:
         self.engines = list(engines)
         self._inbound = inbound
         self._stop = threading.Event()

@@ -18,7 +18,7 @@ import numpy as np
 
 from beacons.observation import ObservationBatch
 from positioning.layout import Layout
-from presence.transport.bus import BusClient
+from presence.transport.bus import Bus
 from presence.transport.payloads import END_OF_STREAM, encode_control, encode_observations
 from presence.transport.topics import Topics
 from sim.obslog import RejectedRows, iter_observation_log
@@ -109,7 +109,7 @@ def _windowed(batch: ObservationBatch, window_s: float) -> Iterator[Scan]:
 
 
 def replay_log(
-    client: BusClient,
+    client: Bus,
     layout: Layout,
     path: str,
     *,

@@ -21,7 +21,7 @@ from positioning.layout import Layout
 
 if TYPE_CHECKING:
     from positioning.engine import EngineOutput
-    from presence.transport.bus import BusClient
+    from presence.transport.bus import Bus
 
 __all__ = [
     "DEFAULT_PUBLISH_INTERVAL_S",
@@ -134,7 +134,7 @@ class ScanWindows:
         self._last_t.clear()
 
 
-def bus_windows(bus: BusClient, store: str, interval_s: float) -> ScanWindows:
+def bus_windows(bus: Bus, store: str, interval_s: float) -> ScanWindows:
     """Scan windows that publish each scan message on ``instore/v1/<store>/obs/<device>``."""
     from presence.transport.payloads import encode_observations
     from presence.transport.topics import Topics

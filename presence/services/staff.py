@@ -18,8 +18,8 @@ from typing import Any
 
 from positioning.events import STORE_ENTER, PresenceEvent, format_time
 from presence.crm.store import CrmStore
-from presence.transport.bus import BusClient
-from presence.transport.payloads import PayloadError, decode_event, encode_deadletter
+from presence.transport.bus import Bus, DeadLetters, subscribe_decoded
+from presence.transport.payloads import decode_event
 from presence.transport.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class StaffLookupService:
 
     def __init__(
         self,
-        bus: BusClient,
+        bus: Bus,
         crm: CrmStore,
         store: str,
         *,
@@ -97,20 +97,26 @@ class StaffLookupService:
         self.stats: Counter[str] = Counter()
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._last_alert_s: dict[str, float] = {}  # customer -> event time of the last alert
+        self._deadletters = DeadLetters(
+            bus,
+            self.topics.deadletter,
+            SERVICE_NAME,
+            clock=wall_clock,
+            counts=self.stats,
+            prefix="deadletter:",
+        )
 
     def start(self) -> None:
-        self.bus.subscribe(self.topics.event(STORE_ENTER), self.on_message)
+        subscribe_decoded(
+            self.bus,
+            self.topics.event(STORE_ENTER),
+            lambda _topic, payload: decode_event(payload),
+            self.on_event,
+            self._deadletters,
+        )
 
-    def on_message(self, topic: str, payload: bytes) -> None:
-        try:
-            event = decode_event(payload)
-        except PayloadError as e:
-            self.stats[f"deadletter:{e.reason}"] += 1
-            body = encode_deadletter(
-                topic, payload, e, service=SERVICE_NAME, received_at_s=self.wall_clock()
-            )
-            self.bus.publish(self.topics.deadletter, body, qos=1)
-            return
+    def on_event(self, _topic: str, event: PresenceEvent) -> None:
+        """One store entry: an alert for staff if the customer consents to personalization."""
         if event.id in self._seen or event.type != STORE_ENTER:
             self.stats["ignored"] += 1
             return

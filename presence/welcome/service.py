@@ -18,10 +18,10 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import OperationalError
 
-from positioning.events import DWELL_START, STORE_ENTER, STORE_EXIT
+from positioning.events import DWELL_START, STORE_ENTER, STORE_EXIT, PresenceEvent
 from presence.crm.store import CrmStore
-from presence.transport.bus import BusClient, BusError
-from presence.transport.payloads import PayloadError, decode_event, encode_deadletter
+from presence.transport.bus import Bus, BusError, DeadLetters, subscribe_decoded
+from presence.transport.payloads import PayloadError, decode_event
 from presence.transport.topics import Topics
 from presence.welcome import outbox
 from presence.welcome.decider import WelcomeDecider
@@ -50,7 +50,7 @@ class WelcomeService:
 
     def __init__(
         self,
-        bus: BusClient,
+        bus: Bus,
         crm: CrmStore,
         store: str,
         *,
@@ -68,23 +68,38 @@ class WelcomeService:
         self.on_dwell = on_dwell
         self.stats: Counter[str] = Counter()
         self._send_lock = threading.Lock()
+        self._deadletters = DeadLetters(
+            bus,
+            self.topics.deadletter,
+            SERVICE_NAME,
+            clock=wall_clock,
+            counts=self.stats,
+            prefix="deadletter:",
+        )
 
     def start(self) -> None:
         """Send what a previous run left pending, then subscribe."""
         self.resend_pending(all_unclaimed=True)
         kinds = [STORE_ENTER, STORE_EXIT] + ([DWELL_START] if self.on_dwell else [])
         for kind in kinds:
-            self.bus.subscribe(self.topics.event(kind), self.on_message)
+            subscribe_decoded(
+                self.bus, self.topics.event(kind), self._decode, self.on_event, self._deadletters
+            )
+
+    def _decode(self, _topic: str, payload: bytes) -> PresenceEvent:
+        event = decode_event(payload)
+        if event.store != self.topics.store:
+            raise PayloadError("bad_event", f"store {event.store!r}")
+        return event
 
     def on_message(self, topic: str, payload: bytes) -> None:
-        try:
-            event = decode_event(payload)
-        except PayloadError as e:
-            self._deadletter(topic, payload, e)
-            return
-        if event.store != self.topics.store:
-            self._deadletter(topic, payload, PayloadError("bad_event", f"store {event.store!r}"))
-            return
+        """One message of an event topic (what the bus calls)."""
+        event = self._deadletters.decode(self._decode, topic, payload)
+        if event is not None:
+            self.on_event(topic, event)
+
+    def on_event(self, _topic: str, event: PresenceEvent) -> None:
+        """Decide on one event of this store, commit, then deliver."""
         self.stats["events"] += 1
         committed = self._with_retry(lambda: self.decider.handle(event))
         if self.after_commit is not None:
@@ -131,10 +146,3 @@ class WelcomeService:
                 log.warning("welcome: database unavailable (%s); retrying", e.orig)
                 time.sleep(DB_RETRY_S * attempt)
         return []
-
-    def _deadletter(self, topic: str, payload: bytes, error: PayloadError) -> None:
-        self.stats[f"deadletter:{error.reason}"] += 1
-        body = encode_deadletter(
-            topic, payload, error, service=SERVICE_NAME, received_at_s=self.wall_clock()
-        )
-        self.bus.publish(self.topics.deadletter, body, qos=1)

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from positioning.events import STORE_ENTER, ZONE_EXIT, PresenceEvent
-from presence.services.archive import ArchiveWriter
-from presence.testing import Instore, unique_store, wait_until
+from presence.services.archive import ArchiveWriter, archive_from_bus
+from presence.testing import Instore, MemoryBus, unique_store, wait_until
 from presence.transport.bus import BusClient, BusConfig
 from presence.transport.payloads import PositionMessage, encode_event, encode_position
-from presence.transport.topics import Topics
+from presence.transport.topics import ALL_EVENTS_FILTER, Topics
 
 T0 = 1_795_392_000.0  # 2026-11-23T00:00:00Z
 
@@ -110,3 +110,21 @@ def test_archive_command_writes_what_the_bus_carries(mqtt_url: str, tmp_path: Pa
     assert sorted(events["id"]) == sorted(e.id for e in _events(store))
     assert len(pd.read_parquet(out / "positions")) == 1
     assert "skipped a message" in proc.stderr.read_text()
+
+
+def test_archive_from_the_memory_bus_keeps_events_and_skips_the_unusable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bus = MemoryBus()
+    writer = ArchiveWriter(tmp_path / "arch")
+    archive_from_bus(bus, writer, ALL_EVENTS_FILTER, None)
+    topics = Topics("s1")
+    event = PresenceEvent(STORE_ENTER, "s1", "d1", 1_767_603_600.0, 1_767_603_601.0, 1.0, 2.0)
+    bus.publish(topics.event(STORE_ENTER), encode_event(event))
+    bus.publish(topics.event(STORE_ENTER), encode_event(event))  # a redelivery
+    bus.publish(topics.event(STORE_ENTER), b"{broken")
+    bus.publish(topics.position("d1"), b"not subscribed")
+    assert writer.counts["events"] == 1 and writer.counts["duplicates"] == 1
+    assert "skipped a message on instore/v1/s1/events/" in capsys.readouterr().err
+    assert writer.flush() == 1
+    assert len(list((tmp_path / "arch" / "events" / "store=s1").rglob("*.parquet"))) == 1

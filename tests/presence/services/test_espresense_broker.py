@@ -99,3 +99,31 @@ def test_node_reports_become_observations_on_the_bus(tmp_path: Path, mqtt_url: s
     letters = [decode_deadletter(p) for _, p in dead.snapshot()]
     assert {d["reason"] for d in letters} == {"bad_json"}
     assert all(d["service"] == "ingest-espresense" for d in letters)
+
+
+def test_relay_on_the_memory_bus_windows_reports_and_dead_letters_the_broken() -> None:
+    """The relay's logic without a broker: one window of reports -> one scan message."""
+    from presence.services.espresense import EspresenseIngest, EspresenseRelay
+    from presence.testing import MemoryBus
+    from presence.transport.payloads import decode_deadletter, decode_observations
+    from presence.transport.topics import Topics
+
+    bus = MemoryBus()
+    ingest = EspresenseIngest(receivers={"kitchen": -61.0, "r2": -57.0}, room_map={"hall": "r2"})
+    relay = EspresenseRelay(ingest, bus, "home", 3600.0, None)
+    bus.subscribe("espresense/devices/+/+", relay.on_message)
+    bus.publish(f"espresense/devices/{IBEACON_ID}/kitchen", node_report(IBEACON_ID, -70))
+    bus.publish(f"espresense/devices/{IBEACON_ID}/kitchen", node_report(IBEACON_ID, -72))
+    bus.publish(f"espresense/devices/{IBEACON_ID}/hall", node_report(IBEACON_ID, -80, None))
+    bus.publish("espresense/devices/c2f4a1b30d11/kitchen", node_report("c2f4a1b30d11", -50))
+    bus.publish(f"espresense/devices/{IBEACON_ID}/kitchen", b"{broken")
+    topics = Topics("home")
+    assert bus.payloads(topics.obs_filter) == []  # the window is still open
+    relay.close()
+    (scan,) = [decode_observations(p) for p in bus.payloads(topics.obs_filter)]
+    # kitchen: mean of -70 and -72, moved onto the receiver's reference: -71 + 59 - 61 = -73.
+    assert scan.device_id == IBEACON_ID
+    assert scan.rssi_dbm == pytest.approx({"kitchen": -73.0, "r2": -80.0})
+    (letter,) = [decode_deadletter(p) for p in bus.payloads(topics.deadletter)]
+    assert letter["reason"] == "bad_json" and letter["service"] == "ingest-espresense"
+    assert ingest.counts["malformed"] == 1 and ingest.counts["not_intentional_id"] == 1

@@ -1,4 +1,5 @@
-"""replay -> run through a real broker gives exactly the events of `instore locate` (same ids)."""
+"""replay -> run gives exactly the events of `instore locate` (same ids): the services on the
+in-memory bus, the commands through a real broker."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from positioning.layout import load_layout
 from presence.cli import main
 from presence.services.live import LiveService, StoreEngine
 from presence.services.replay import DEFAULT_SCAN_WINDOW_S, replay_log, scans
-from presence.testing import Collector, wait_until
+from presence.testing import Collector, MemoryBus, wait_until
 from presence.transport.bus import BusClient, BusConfig
 from presence.transport.payloads import decode_event
 from presence.transport.topics import Topics
@@ -51,29 +52,20 @@ def test_scans_group_consecutive_rows_and_keep_order(sim_day: Path) -> None:
     )
 
 
-@pytest.mark.broker
 @pytest.mark.parametrize("window_s", [0.0, DEFAULT_SCAN_WINDOW_S])
 def test_replay_run_gives_the_events_of_locate(
-    mqtt_url: str, sim_day: Path, located: list[dict[str, object]], window_s: float
+    sim_day: Path, located: list[dict[str, object]], window_s: float
 ) -> None:
     layout = load_layout(SHOWROOM)
-    cfg = BusConfig(mqtt_url)
+    bus = MemoryBus()
     got = Collector()
-    with (
-        BusClient(cfg, "watch", persistent=False) as watch,
-        BusClient(cfg, "run-in", persistent=False) as inbound,
-        BusClient(cfg, "run-out", persistent=False) as out,
-        BusClient(cfg, "replay", persistent=False) as pub,
-    ):
-        watch.subscribe(Topics(layout.name).events_filter, got)
-        engine = StoreEngine(layout, out, positions_every_s=0)
-        service = LiveService([engine], inbound).start()
-        # Paced (4 min in 5 s): Mosquitto's default drops QoS 1 messages past 1,000 queued
-        # for a slow client (max_queued_messages), which a busy test machine can be.
-        report = replay_log(pub, layout, str(sim_day), speed=50, window_s=window_s)
-        assert wait_until(lambda: engine.stats.streams_ended == 1, 60)
-        assert wait_until(lambda: len(got) >= len(located), 20)
-        service.stop()
+    bus.subscribe(Topics(layout.name).events_filter, got)
+    engine = StoreEngine(layout, bus, positions_every_s=0)
+    service = LiveService([engine], bus).start()
+    report = replay_log(bus, layout, str(sim_day), speed=float("inf"), window_s=window_s)
+    assert wait_until(lambda: engine.stats.streams_ended == 1, 60)
+    assert wait_until(lambda: len(got) >= len(located), 20)
+    service.stop()
     assert report.rows == sum(1 for _ in read_observation_log(sim_day).batch.t_s)
     events = [decode_event(p) for _t, p in got.snapshot()]
     assert len(located) > 10

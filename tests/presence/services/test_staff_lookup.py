@@ -1,19 +1,15 @@
-"""The CRM lookup service on a real broker: staff alerts only for personalization consent."""
+"""The CRM lookup service on the in-memory bus: staff alerts only for personalization consent."""
 
 from __future__ import annotations
 
 import json
-import time
-
-import pytest
 
 from positioning.events import STORE_ENTER, ZONE_ENTER, PresenceEvent
 from presence.crm.schema import orders, staff_devices
 from presence.crm.store import CrmStore
 from presence.crm.testing import add_customer
 from presence.services.staff import ALERT_SCHEMA, StaffLookupService, alerts_for
-from presence.testing import Collector, unique_store, wait_until
-from presence.transport.bus import BusClient, BusConfig
+from presence.testing import MemoryBus, unique_store
 from presence.transport.payloads import decode_deadletter, encode_event
 from presence.transport.topics import Topics
 
@@ -24,8 +20,7 @@ def enter(store: str, device: str, t: float = T0) -> PresenceEvent:
     return PresenceEvent(STORE_ENTER, store, device, t, t + 1.0, 15.0, 0.5)
 
 
-@pytest.mark.broker
-def test_alerts_only_for_personalization_consent(mqtt_url: str, crm_url: str) -> None:
+def test_alerts_only_for_personalization_consent(crm_url: str) -> None:
     store = unique_store()
     topics = Topics(store)
     with CrmStore(crm_url) as crm:
@@ -46,36 +41,27 @@ def test_alerts_only_for_personalization_consent(mqtt_url: str, crm_url: str) ->
                     item_count=2,
                 )
             )
-        alerts, dead, everything = Collector(), Collector(), Collector()
-        cfg = BusConfig(mqtt_url)
-        with (
-            BusClient(cfg, "lookup", persistent=False) as bus,
-            BusClient(cfg, "watch", persistent=False) as watch,
-            BusClient(cfg, "watch-all", persistent=False) as watch_all,
-        ):
-            watch.subscribe(topics.staff_alerts, alerts)
-            watch.subscribe(topics.deadletter, dead)
-            watch_all.subscribe(f"{topics.base}/#", everything)
-            service = StaffLookupService(bus, crm, store)
-            service.start()
-            for device in ("p1", "p2", "p3", "st1", "nobody", "p1"):  # p1 twice: a redelivery
-                bus.publish(topics.event(STORE_ENTER), encode_event(enter(store, device)))
-            # p1 detected entering again a minute later (lingering at the door): one arrival.
-            bus.publish(topics.event(STORE_ENTER), encode_event(enter(store, "p1", T0 + 60)))
-            zone = PresenceEvent(ZONE_ENTER, store, "p1", T0 + 5, T0 + 6, 1.0, 1.0, "denim")
-            bus.publish(topics.event(ZONE_ENTER), encode_event(zone))  # not subscribed: ignored
-            bus.publish(topics.event(STORE_ENTER), b"{not json")
-            assert wait_until(lambda: service.stats["events"] >= 6 and len(dead) >= 1, 10)
-            time.sleep(0.3)
-    got = [json.loads(p) for _t, p in alerts.snapshot()]
+        bus = MemoryBus()
+        service = StaffLookupService(bus, crm, store)
+        service.start()
+        for device in ("p1", "p2", "p3", "st1", "nobody", "p1"):  # p1 twice: a redelivery
+            bus.publish(topics.event(STORE_ENTER), encode_event(enter(store, device)))
+        # p1 detected entering again a minute later (lingering at the door): one arrival.
+        bus.publish(topics.event(STORE_ENTER), encode_event(enter(store, "p1", T0 + 60)))
+        zone = PresenceEvent(ZONE_ENTER, store, "p1", T0 + 5, T0 + 6, 1.0, 1.0, "denim")
+        bus.publish(topics.event(ZONE_ENTER), encode_event(zone))  # not subscribed: ignored
+        bus.publish(topics.event(STORE_ENTER), b"{not json")
+    assert service.stats["events"] == 6 and service.stats["deadletter:bad_json"] == 1
+    got = [json.loads(p) for p in bus.payloads(topics.staff_alerts)]
     assert len(got) == 1
     alert = got[0]
     assert alert["schema"] == ALERT_SCHEMA and alert["device"] == "p1" and alert["t"] == T0
     assert alert["card"]["customer_id"] == "C1"
     assert alert["alerts"] == ["click & collect order O1 ready at the service desk"]
-    assert decode_deadletter(dead.snapshot()[0][1])["reason"] == "bad_json"
+    (letter,) = bus.payloads(topics.deadletter)
+    assert decode_deadletter(letter)["reason"] == "bad_json"
     # Personal data only on the staff topic: no other message names a customer.
-    for topic, payload in everything.snapshot():
+    for topic, payload in bus.published:
         if topic != topics.staff_alerts:
             assert b"C1" not in payload and b"GivenC1" not in payload, topic
     assert service.stats["staff_device"] == 1 and service.stats["no_card"] == 3
