@@ -13,16 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-#: Valid RSSI range in dBm. BLE reports a signed byte; 127 means "not available"
-#: (Bluetooth Core 5.x, Vol 4 Part E 7.7.65.2) and values >= 0 dBm are not received power.
-RSSI_MIN_DBM = -127.0
-RSSI_MAX_DBM = 0.0  # exclusive
+# The RSSI rule lives with the other validity rules (beacons.validity); re-exported here.
+from beacons.validity import RSSI_MAX_DBM, RSSI_MIN_DBM, rssi_is_valid
 
-
-def rssi_is_valid(rssi_dbm: npt.ArrayLike) -> npt.NDArray[np.bool_]:
-    """True where an RSSI is a usable received power: finite, >= -127 and < 0 dBm."""
-    r = np.asarray(rssi_dbm, dtype=np.float64)
-    return np.isfinite(r) & (r >= RSSI_MIN_DBM) & (r < RSSI_MAX_DBM)
+__all__ = ["RSSI_MAX_DBM", "RSSI_MIN_DBM", "Observation", "ObservationBatch", "rssi_is_valid"]
 
 
 @dataclass(frozen=True, slots=True)

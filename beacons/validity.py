@@ -1,4 +1,4 @@
-"""The validity rules at the edge: ids (device, beacon, store) and reading times.
+"""The validity rules at the edge: ids (device, beacon, store), reading times and RSSI.
 
 Every entry point (observation logs, MQTT payloads, layouts) checks with these, so a value
 accepted anywhere is accepted everywhere, and one hostile value is rejected with a reason
@@ -15,7 +15,20 @@ a Parquet string column sized by its longest value, a dashboard row.
 
 from __future__ import annotations
 
-__all__ = ["EARLIEST_T_S", "LATEST_T_S", "MAX_ID_CHARS", "id_problem", "time_problem"]
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "EARLIEST_T_S",
+    "LATEST_T_S",
+    "MAX_ID_CHARS",
+    "RSSI_MAX_DBM",
+    "RSSI_MIN_DBM",
+    "id_problem",
+    "rssi_is_valid",
+    "rssi_ok",
+    "time_problem",
+]
 
 MAX_ID_CHARS = 128
 #: The MQTT topic separator and wildcards (MQTT 5 section 4.7): never inside one level.
@@ -27,6 +40,26 @@ TOPIC_RESERVED = frozenset("/+#")
 #: a live stream also rejects readings far ahead of its own clock (see presence's engine).
 EARLIEST_T_S = 0.0
 LATEST_T_S = 4_102_444_800.0
+
+
+#: Valid RSSI range in dBm. BLE reports a signed byte; 127 means "not available"
+#: (Bluetooth Core 5.x, Vol 4 Part E 7.7.65.2) and values >= 0 dBm are not received power.
+RSSI_MIN_DBM = -127.0
+RSSI_MAX_DBM = 0.0  # exclusive
+
+
+def rssi_ok(rssi_dbm: float) -> bool:
+    """True if ``rssi_dbm`` is a usable received power: finite, >= -127 and < 0 dBm (NaN and
+    infinities fail the comparison). The one RSSI rule: logs, MQTT payloads, ESPresense
+    reports and the scanner all use it (or :func:`rssi_is_valid`, its array form)."""
+    return RSSI_MIN_DBM <= rssi_dbm < RSSI_MAX_DBM
+
+
+def rssi_is_valid(rssi_dbm: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    """:func:`rssi_ok` element-wise: True where an RSSI is a usable received power."""
+    r = np.asarray(rssi_dbm, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return (r >= RSSI_MIN_DBM) & (r < RSSI_MAX_DBM)
 
 
 def time_problem(t_s: float) -> str | None:

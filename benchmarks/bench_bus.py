@@ -39,7 +39,7 @@ from positioning.layout import load_layout
 from presence.services.replay import replay_log, scans
 from presence.testing import Instore, PrivateMosquitto, simulated_day
 from presence.transport.bus import DEFAULT_MAX_BUFFERED, DEFAULT_MAX_INFLIGHT, BusClient, BusConfig
-from presence.transport.payloads import encode_observations
+from presence.transport.payloads import encode_scan
 from sim.obslog import read_observation_log, write_observation_log
 
 REPO = Path(__file__).resolve().parent.parent
@@ -254,9 +254,9 @@ def main() -> int:
         engine.finish()
         engine_rate = n / (time.perf_counter() - t)
 
-    payloads = [encode_observations(d, ts, r, dt) for d, ts, r, dt in scans(batch)]
+    payloads = [encode_scan(s) for s in scans(batch)]
     rows_per_msg = n / len(payloads)
-    windowed = [encode_observations(d, ts, r, dt) for d, ts, r, dt in scans(batch, args.window_s)]
+    windowed = [encode_scan(s) for s in scans(batch, args.window_s)]
     with PrivateMosquitto(tmp / "mosquitto") as mosq:
         raw = raw_w = math.nan
         if "raw" in stages:

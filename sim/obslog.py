@@ -36,8 +36,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from beacons.observation import RSSI_MAX_DBM, RSSI_MIN_DBM, ObservationBatch
-from beacons.validity import EARLIEST_T_S, LATEST_T_S
+from beacons.observation import ObservationBatch
+from beacons.validity import EARLIEST_T_S, LATEST_T_S, rssi_is_valid
 from sim._rawlog import RawChunk, csv_chunks, parquet_chunks
 from sim.errors import ObservationLogError
 
@@ -174,8 +174,7 @@ class _Cleaner:
         _mark(reason, ~np.isfinite(t) | ~np.isfinite(rssi), "not_a_number")
         with np.errstate(invalid="ignore"):
             _mark(reason, (t <= EARLIEST_T_S) | (t >= LATEST_T_S), "time_out_of_range")
-        with np.errstate(invalid="ignore"):
-            _mark(reason, (rssi < RSSI_MIN_DBM) | (rssi >= RSSI_MAX_DBM), "rssi_out_of_range")
+        _mark(reason, ~rssi_is_valid(rssi), "rssi_out_of_range")
         if self.beacon_ids is not None:
             _mark(reason, ~np.isin(raw.beacon_id, self.beacon_ids), "unknown_beacon")
         _mark(reason, self._duplicates(t, raw, reason == ""), "duplicate")

@@ -27,7 +27,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from beacons.observation import RSSI_MAX_DBM, RSSI_MIN_DBM, Observation
+from beacons.observation import Observation
+from beacons.validity import rssi_ok
 from presence.services.scanning import ENGINE_TICK_S, EngineSink, bus_windows
 from presence.transport.bus import DeadLetters
 from presence.transport.payloads import MAX_PAYLOAD_BYTES, PayloadError
@@ -91,7 +92,7 @@ def parse_report(topic: str, payload: bytes) -> EspresenseReport:
     if not isinstance(obj, dict):
         raise PayloadError("wrong_type", "the payload must be a JSON object")
     rssi = _required_number(obj, "rssi")
-    if not RSSI_MIN_DBM <= rssi < RSSI_MAX_DBM:
+    if not rssi_ok(rssi):
         raise PayloadError("rssi_out_of_range", f"rssi = {rssi} dBm")
     device = obj.get("id", parts[2])
     if not isinstance(device, str) or not device:
@@ -153,7 +154,7 @@ class EspresenseIngest:
         rssi = report.rssi_dbm
         if self.normalise and report.rssi_at_1m_dbm is not None:
             rssi = rssi - report.rssi_at_1m_dbm + self.receivers[receiver]
-            if not RSSI_MIN_DBM <= rssi < RSSI_MAX_DBM:
+            if not rssi_ok(rssi):
                 self._count("rssi_out_of_range")
                 return None
         self._count("kept")

@@ -19,7 +19,7 @@ import numpy as np
 from beacons.observation import ObservationBatch
 from positioning.layout import Layout
 from presence.transport.bus import Bus
-from presence.transport.payloads import END_OF_STREAM, encode_control, encode_observations
+from presence.transport.payloads import END_OF_STREAM, ScanMessage, encode_control, encode_scan
 from presence.transport.topics import Topics
 from sim.obslog import RejectedRows, iter_observation_log
 
@@ -48,16 +48,16 @@ class ReplayReport:
         return self.rows / self.elapsed_s if self.elapsed_s > 0 else math.inf
 
 
-Scan = tuple[str, float, dict[str, float], dict[str, float] | None]
-
-
-def scans(batch: ObservationBatch, window_s: float = 0.0) -> Iterator[Scan]:
-    """(device, t, {beacon: rssi}, {beacon: dt} or None) messages, in publishing order.
+def scans(batch: ObservationBatch, window_s: float = 0.0) -> Iterator[ScanMessage]:
+    """Scan messages, in publishing order.
 
     ``window_s`` 0: one message per run of consecutive rows with one time and device
     (the log's exact row order). ``window_s`` > 0: a device's readings within that many
-    seconds share one message (with per-reading offsets), as a gateway reporting per
-    scan window would; rows then reach the engine up to ``window_s`` out of order.
+    seconds share one message, each reading kept with its offset (``dt_s``), as a gateway
+    reporting per scan window would; rows then reach the engine up to ``window_s`` out of
+    order. A replay keeps every reading (it never averages, unlike a live scanner's
+    :class:`~presence.services.scanning.ScanWindows`): its purpose is to give the engine
+    the very rows a batch run reads, so that the events equal ``instore locate``'s.
     """
     if window_s > 0:
         yield from _windowed(batch, window_s)
@@ -76,14 +76,15 @@ def scans(batch: ObservationBatch, window_s: float = 0.0) -> Iterator[Scan]:
         readings: dict[str, float] = {}
         for i in range(a, b):
             if beacon_list[i] in readings:  # same beacon twice in one scan: start a new message
-                yield dev_list[a], t_list[a], readings, None
+                yield ScanMessage(dev_list[a], t_list[a], readings)
                 readings = {}
             readings[beacon_list[i]] = rssi_list[i]
-        yield dev_list[a], t_list[a], readings, None
+        yield ScanMessage(dev_list[a], t_list[a], readings)
 
 
-def _windowed(batch: ObservationBatch, window_s: float) -> Iterator[Scan]:
-    open_: dict[str, Scan] = {}  # device -> message being filled, in order of opening
+def _windowed(batch: ObservationBatch, window_s: float) -> Iterator[ScanMessage]:
+    # device -> (t, readings, offsets) being filled, in order of opening
+    open_: dict[str, tuple[float, dict[str, float], dict[str, float]]] = {}
     rows = zip(
         batch.t_s.tolist(),
         batch.device_id.tolist(),
@@ -91,21 +92,26 @@ def _windowed(batch: ObservationBatch, window_s: float) -> Iterator[Scan]:
         batch.rssi_dbm.tolist(),
         strict=True,
     )
+
+    def close(device: str) -> ScanMessage:
+        t0, readings, offsets = open_.pop(device)
+        return ScanMessage(device, t0, readings, offsets)
+
     for t, device, beacon, rssi in rows:
         while open_:
-            first = next(iter(open_.values()))
-            if t - first[1] <= window_s:
+            first = next(iter(open_))
+            if t - open_[first][0] <= window_s:
                 break
-            yield open_.pop(first[0])
-        scan = open_.get(device)
-        if scan is not None and beacon in scan[2]:
-            yield open_.pop(device)
-            scan = None
-        if scan is None:
-            scan = open_[device] = (device, t, {}, {})
-        scan[2][beacon] = rssi
-        scan[3][beacon] = t - scan[1]  # type: ignore[index]
-    yield from open_.values()
+            yield close(first)
+        if device in open_ and beacon in open_[device][1]:
+            yield close(device)
+        if device not in open_:
+            open_[device] = (t, {}, {})
+        t0, readings, offsets = open_[device]
+        readings[beacon] = rssi
+        offsets[beacon] = t - t0
+    while open_:
+        yield close(next(iter(open_)))
 
 
 def replay_log(
@@ -129,17 +135,17 @@ def replay_log(
     start = clock()
     for batch, rej in iter_observation_log(path, beacon_ids=layout.beacon_ids):
         rejected = rejected.merged(rej)
-        for device, t_s, readings, dt in scans(batch, window_s):
+        for scan in scans(batch, window_s):
             if math.isnan(t0):
-                t0, start = t_s, clock()
+                t0, start = scan.t_s, clock()
             if math.isfinite(speed):
-                ahead = start + (t_s - t0) / speed - clock()
+                ahead = start + (scan.t_s - t0) / speed - clock()
                 if ahead > MIN_SLEEP_S:
                     sleep(ahead)
-            client.publish(topics.obs(device), encode_observations(device, t_s, readings, dt))
+            client.publish(topics.obs(scan.device_id), encode_scan(scan))
             messages += 1
-            unreported += len(readings)
-            t_last = t_s
+            unreported += len(scan.rssi_dbm)
+            t_last = scan.t_s
             if on_rows is not None and messages % PROGRESS_EVERY == 0:
                 on_rows(unreported)
                 unreported = 0

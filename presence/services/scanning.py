@@ -18,6 +18,8 @@ from beacons.identity import BeaconIdentities
 from beacons.observation import Observation, ObservationBatch
 from beacons.scanner import BleakObservationSource, Heard
 from positioning.layout import Layout
+from presence.transport.payloads import ScanMessage, encode_scan
+from presence.transport.topics import Topics
 
 if TYPE_CHECKING:
     from positioning.engine import EngineOutput
@@ -103,10 +105,21 @@ def print_stats(source: BleakObservationSource) -> None:
 
 @dataclass(slots=True)
 class ScanWindows:
-    """Groups observations into one scan message per device per window."""
+    """Groups a live scanner's observations into one scan message per device per window.
+
+    A window *averages* the readings of a beacon (mean in dBm), stamped with the time of
+    the device's last reading; a replay instead keeps each reading with its offset
+    (``presence.services.replay.scans``). Why the difference: a phone's BLE stack reports
+    every advertisement (about 10 a second per beacon), so keeping each would multiply a
+    message's size by that rate with readings a few ms apart that the engine's 1 s epochs
+    pool anyway; one mean per beacon keeps a message bounded by the number of beacons
+    heard. A replay must give the engine the log's exact rows (its events equal a batch
+    run's), so it keeps them. (Keeping each reading here too would let the engine's
+    outlier gate see every advertisement; that would change what ``instore scan`` sends.)
+    """
 
     interval_s: float
-    publish: Callable[[str, float, dict[str, float]], None]
+    publish: Callable[[ScanMessage], None]
     _start_s: float | None = None
     _rows: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     _last_t: dict[str, float] = field(default_factory=dict)
@@ -129,22 +142,16 @@ class ScanWindows:
         self._start_s = None
         for device, beacons in self._rows.items():
             mean = {b: sum(v) / len(v) for b, v in beacons.items()}
-            self.publish(device, self._last_t[device], mean)
+            self.publish(ScanMessage(device, self._last_t[device], mean))
         self._rows.clear()
         self._last_t.clear()
 
 
 def bus_windows(bus: Bus, store: str, interval_s: float) -> ScanWindows:
     """Scan windows that publish each scan message on ``instore/v1/<store>/obs/<device>``."""
-    from presence.transport.payloads import encode_observations
-    from presence.transport.topics import Topics
-
     topics = Topics(store)
     return ScanWindows(
-        interval_s,
-        lambda device, t, rssi: bus.publish(
-            topics.obs(device), encode_observations(device, t, rssi)
-        ),
+        interval_s, lambda scan: bus.publish(topics.obs(scan.device_id), encode_scan(scan))
     )
 
 

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from beacons.observation import RSSI_MAX_DBM, RSSI_MIN_DBM, ObservationBatch
+from beacons.observation import ObservationBatch
+from beacons.validity import rssi_ok
 from positioning.errors import PositioningError
 from positioning.events import PresenceEvent
 from presence.errors import PresenceError
@@ -113,7 +114,11 @@ def _check_schema(obj: Mapping[str, Any], key: str, expected: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class ScanMessage:
-    """One device's scan: at ``t_s`` (+ ``dt_s[beacon]`` if given) it heard ``rssi_dbm[beacon]``."""
+    """One device's scan: at ``t_s`` (+ ``dt_s[beacon]`` if given) it heard ``rssi_dbm[beacon]``.
+
+    The one shape of a scan in instore: what a scanner's window, a replay and an ESPresense
+    relay send (``encode_scan``) and what the live engine receives (``decode_observations``).
+    """
 
     device_id: str
     t_s: float
@@ -158,6 +163,11 @@ def encode_observations(
     return _dumps(body)
 
 
+def encode_scan(scan: ScanMessage) -> bytes:
+    """:func:`encode_observations` of a :class:`ScanMessage`."""
+    return encode_observations(scan.device_id, scan.t_s, scan.rssi_dbm, scan.dt_s)
+
+
 #: Exactly these are JSON numbers after json.loads (bool is a subclass of int: excluded).
 _NUMBER_TYPES = frozenset((int, float))
 
@@ -182,7 +192,7 @@ def decode_observations(payload: bytes, beacon_ids: Collection[str] | None = Non
     out: dict[str, float] = {}
     for beacon in readings:
         rssi_dbm = _number(readings, beacon)
-        if not RSSI_MIN_DBM <= rssi_dbm < RSSI_MAX_DBM:
+        if not rssi_ok(rssi_dbm):
             raise PayloadError("rssi_out_of_range", f"rssi[{beacon!r}] = {rssi_dbm} dBm")
         if beacon_ids is not None and beacon not in beacon_ids:
             raise PayloadError("unknown_beacon", f"beacon {beacon!r} is not in the layout")
@@ -196,8 +206,8 @@ def _plainly_valid(readings: Mapping[str, Any], beacon_ids: Collection[str] | No
     values = readings.values()
     return (
         {type(v) for v in values} <= _NUMBER_TYPES
-        and min(values) >= RSSI_MIN_DBM
-        and max(values) < RSSI_MAX_DBM
+        and rssi_ok(min(values))
+        and rssi_ok(max(values))
         and (beacon_ids is None or all(b in beacon_ids for b in readings))
     )
 

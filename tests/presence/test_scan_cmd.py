@@ -72,7 +72,7 @@ def test_scan_windows_average_per_beacon_and_device() -> None:
     from beacons.observation import Observation
 
     sent: list[tuple[str, float, dict[str, float]]] = []
-    w = ScanWindows(0.5, lambda d, t, r: sent.append((d, t, r)))
+    w = ScanWindows(0.5, lambda s: sent.append((s.device_id, s.t_s, dict(s.rssi_dbm))))
     for t, b, r in [(0.0, "a", -60.0), (0.2, "a", -70.0), (0.3, "b", -80.0), (0.6, "a", -50.0)]:
         w.add(Observation(t, "dev", b, r))
     w.flush_due(0.7)  # window opened at 0.6: not due

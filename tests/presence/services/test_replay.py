@@ -40,7 +40,7 @@ def located(sim_day: Path, tmp_path_factory: pytest.TempPathFactory) -> list[dic
 
 def test_scans_group_consecutive_rows_and_keep_order(sim_day: Path) -> None:
     batch = read_observation_log(sim_day).batch
-    rows = [(d, t, b, r) for d, t, readings, _dt in scans(batch) for b, r in readings.items()]
+    rows = [(s.device_id, s.t_s, b, r) for s in scans(batch) for b, r in s.rssi_dbm.items()]
     assert rows == list(
         zip(
             batch.device_id.tolist(),
@@ -120,9 +120,9 @@ def test_windowed_scans_carry_every_row_exactly(sim_day: Path) -> None:
     messages = list(scans(batch, window_s=0.5))
     assert len(messages) < len(batch) / 2
     rows = sorted(
-        (d, t + (dt or {}).get(b, 0.0), b, r)
-        for d, t, readings, dt in messages
-        for b, r in readings.items()
+        (s.device_id, s.t_s + (s.dt_s or {}).get(b, 0.0), b, r)
+        for s in messages
+        for b, r in s.rssi_dbm.items()
     )
     expected = zip(
         batch.device_id.tolist(),
@@ -132,7 +132,7 @@ def test_windowed_scans_carry_every_row_exactly(sim_day: Path) -> None:
         strict=True,
     )
     assert rows == sorted(expected)  # exact floats: t + (t_i - t) == t_i for times this close
-    assert all(max((dt or {"": 0.0}).values()) <= 0.5 for _d, _t, _r, dt in messages)
+    assert all(max((s.dt_s or {"": 0.0}).values()) <= 0.5 for s in messages)
 
 
 @pytest.mark.broker
