@@ -41,6 +41,7 @@ from analytics.eventlog import read_events
 from analytics.intervals import empty_intervals, zone_runs
 from positioning.errors import LayoutError
 from positioning.layout import Layout, load_layout
+from sim.runfolder import find_table
 
 #: The simulator's agent kinds, as roles.
 KIND_ROLES = {"shopper": "visitor", "visitor": "visitor", "passerby": "passerby", "staff": "staff"}
@@ -176,10 +177,7 @@ def _read_table(path: Path) -> pa.Table:
 
 
 def _sim_file(path: Path, name: str) -> Path | None:
-    for suffix in (".parquet", ".csv"):
-        if (path / f"{name}{suffix}").exists():
-            return path / f"{name}{suffix}"
-    return None
+    return find_table(path, name)
 
 
 def _window(meta: dict[str, Any], positions: pd.DataFrame) -> tuple[float, float]:

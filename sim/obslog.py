@@ -40,6 +40,7 @@ from beacons.observation import ObservationBatch
 from beacons.validity import EARLIEST_T_S, LATEST_T_S, rssi_is_valid
 from sim._rawlog import RawChunk, csv_chunks, parquet_chunks
 from sim.errors import ObservationLogError
+from sim.runfolder import find_table
 
 __all__ = [
     "REASONS",
@@ -107,10 +108,10 @@ def resolve_log_path(path: str | Path) -> Path:
     """The log file itself, or a simulation directory's observations.parquet / .csv."""
     p = Path(path)
     if p.is_dir():
-        for name in ("observations.parquet", "observations.csv"):
-            if (p / name).is_file():
-                return p / name
-        raise ObservationLogError(str(p), "directory holds no observations.parquet or .csv")
+        found = find_table(p, "observations")
+        if found is None:
+            raise ObservationLogError(str(p), "directory holds no observations.parquet or .csv")
+        return found
     if not p.exists():
         raise ObservationLogError(str(p), "no such file")
     if p.suffix.lower() not in (".csv", ".parquet"):

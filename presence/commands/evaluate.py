@@ -28,6 +28,7 @@ from positioning.events import (
 from positioning.layout import Layout, load_layout
 from positioning.metrics import CrbRadio, Detected, Intervals, Truth, evaluate
 from presence.errors import UsageError
+from sim.runfolder import find_table, read_frame
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -106,15 +107,12 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _table(directory: Path, name: str) -> pd.DataFrame:
-    for suffix in (".parquet", ".csv"):
-        path = directory / f"{name}{suffix}"
-        if path.exists():
-            if suffix == ".parquet":
-                return pd.read_parquet(path)
-            return pd.read_csv(path, dtype={"device_id": str})
-    raise UsageError(
-        f"{directory}: no {name}.parquet or {name}.csv (is it an instore simulate directory?)"
-    )
+    path = find_table(directory, name)
+    if path is None:
+        raise UsageError(
+            f"{directory}: no {name}.parquet or {name}.csv (is it an instore simulate directory?)"
+        )
+    return read_frame(path)
 
 
 def _need(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:

@@ -15,6 +15,7 @@ from analytics.floorplan import draw_floorplan
 from positioning.layout import load_layout
 from positioning.walkable import DEFAULT_STREET_DEPTH_M
 from presence.errors import UsageError
+from sim.runfolder import find_table, read_frame
 
 #: Line colour by kind of person; each shopper gets its own from SHOPPER_COLOURS.
 KIND_COLOURS = {"shopper": "#d81b60", "passerby": "#fb8c00", "staff": "#00897b"}
@@ -58,13 +59,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _table(simdir: Path, name: str) -> pd.DataFrame:
-    for suffix in (".parquet", ".csv"):
-        path = simdir / f"{name}{suffix}"
-        if path.is_file():
-            if suffix == ".parquet":
-                return pd.read_parquet(path)
-            return pd.read_csv(path, dtype={"device_id": str})
-    raise UsageError(f"--truth: {simdir} holds no {name}.parquet or {name}.csv")
+    path = find_table(simdir, name)
+    if path is None:
+        raise UsageError(f"--truth: {simdir} holds no {name}.parquet or {name}.csv")
+    return read_frame(path)
 
 
 def _pick(visits: pd.DataFrame, counts: dict[str, int], seed: int) -> list[str]:

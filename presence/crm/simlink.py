@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from presence.errors import UsageError
+from sim.runfolder import find_table, read_frame
 
 #: Share of app users (visible shoppers) logged in to their loyalty account.
 DEFAULT_LINK_SHARE = 0.8
@@ -84,23 +85,17 @@ def devices_from_pattern(pattern: str, count: int) -> tuple[str, ...]:
 
 
 def _read_visits(simdir: Path) -> pd.DataFrame:
-    for name in ("visits.parquet", "visits.csv"):
-        path = simdir / name
-        if path.exists():
-            frame = pd.read_parquet(path) if path.suffix == ".parquet" else _read_csv(path)
-            missing = [c for c in _NEEDED if c not in frame.columns]
-            if missing:
-                raise UsageError(f"{path}: missing column(s) {', '.join(missing)}")
-            return frame
-    raise UsageError(
-        f"--devices-from {simdir}: no visits.parquet or visits.csv (a simulation directory?)"
-    )
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    frame = pd.read_csv(path, dtype={"device_id": str, "kind": str})
-    if "visible" in frame.columns:
+    path = find_table(simdir, "visits")
+    if path is None:
+        raise UsageError(
+            f"--devices-from {simdir}: no visits.parquet or visits.csv (a simulation directory?)"
+        )
+    frame = read_frame(path, strings=("device_id", "kind"))
+    if path.suffix == ".csv" and "visible" in frame.columns:
         frame["visible"] = frame["visible"].astype(str).str.lower().isin(("true", "1"))
+    missing = [c for c in _NEEDED if c not in frame.columns]
+    if missing:
+        raise UsageError(f"{path}: missing column(s) {', '.join(missing)}")
     return frame
 
 
