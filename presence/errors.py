@@ -1,10 +1,22 @@
-"""Errors of the ``presence`` package.
+"""Errors of the ``presence`` package, drawn once here (each is defined beside its concept).
 
-PresenceError               root of everything raised here
-└── UsageError              a command was called with arguments that cannot work
+PresenceError                root of everything raised here
+├── UsageError               a command was called with arguments that cannot work
+├── BusError                 the broker refused us, did not answer or did not acknowledge
+│                            (transport/busconfig.py)
+├── BrokerError              the embedded broker could not start (transport/broker.py)
+├── TopicError               a store, device or event type cannot be a topic level
+│                            (transport/topics.py)
+├── PayloadError             a bus message cannot be used; ``reason`` names why, and the
+│                            message is dead-lettered (transport/payloads.py)
+└── CrmError                 the CRM database cannot be used as asked (crm/errors.py)
+    ├── CrmUrlError          the --crm URL is not a database we can open
+    └── UnknownCustomerError a customer id that is not in the CRM
 """
 
 from __future__ import annotations
+
+__all__ = ["PresenceError", "UsageError"]
 
 
 class PresenceError(Exception):

@@ -1,12 +1,13 @@
 """Errors of the ``sim`` package.
 
 SimError                    root of everything raised here
-└── ObservationLogError     an observation log cannot be read at all (names the file)
+├── ObservationLogError     an observation log cannot be read at all (names the file)
+└── RunFolderError          a run folder lacks a table, a column or readable metadata
 """
 
 from __future__ import annotations
 
-__all__ = ["ObservationLogError", "SimError"]
+__all__ = ["ObservationLogError", "RunFolderError", "SimError"]
 
 
 class SimError(Exception):
@@ -21,3 +22,7 @@ class ObservationLogError(SimError):
         super().__init__(f"{path}{where}: {message}")
         self.path = path
         self.line = line
+
+
+class RunFolderError(SimError):
+    """A simulation or locate folder cannot be scored: a table, column or metadata is missing."""

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import signal
 import sys
-import threading
-from collections import deque
 
-from positioning.events import PresenceEvent, format_time
 from presence.commands._bus_args import add_broker_args, broker_url, bus_config
+from presence.services.tail import EventTail
 from presence.transport.bus import BusClient
-from presence.transport.payloads import PayloadError, decode_event
 from presence.transport.topics import ALL_EVENTS_FILTER, Topics
-
-#: Event ids remembered to drop redeliveries.
-DEDUP_MEMORY = 100_000
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,54 +35,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=run)
 
 
-def human(event: PresenceEvent) -> str:
-    where = f" {event.zone}" if event.zone else ""
-    took = f" after {event.duration_s:.0f} s" if event.duration_s is not None else ""
-    return (
-        f"{format_time(event.time_s)}  {event.store:<16} {event.type.removeprefix('instore.'):<12}"
-        f" {event.device_id}{where}{took}  ({event.x_m:.1f}, {event.y_m:.1f}) m"
-    )
-
-
 def run(args: argparse.Namespace) -> int:
-    seen: set[str] = set()
-    order: deque[str] = deque()
-    lock = threading.Lock()
-    printed = [0]
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-
-    def on_event(topic: str, payload: bytes) -> None:
-        try:
-            event = decode_event(payload)
-        except PayloadError as e:
-            print(f"instore events: skipped a message on {topic}: {e}", file=sys.stderr)
-            return
-        with lock:
-            if event.id in seen:
-                return
-            seen.add(event.id)
-            order.append(event.id)
-            printed[0] += 1
-            if len(order) > DEDUP_MEMORY:
-                seen.discard(order.popleft())
-            line = (
-                json.dumps(event.to_cloudevent(), separators=(",", ":"))
-                if args.json
-                else human(event)
-            )
-            print(line, flush=True)
-            if args.count is not None and printed[0] >= args.count:
-                done.set()
-
+    tail = EventTail(as_json=args.json, count=args.count)
+    signal.signal(signal.SIGTERM, lambda *_: tail.done.set())
     topic_filter = Topics(args.store).events_filter if args.store else ALL_EVENTS_FILTER
     with broker_url(args) as url:
         persistent = bool(args.persistent)
         with BusClient(
             bus_config(args, url), "events", client_id=args.client_id, persistent=persistent
         ) as client:
-            client.subscribe(topic_filter, on_event)
+            tail.subscribe(client, topic_filter)
             print(f"instore events: listening on {topic_filter}", file=sys.stderr, flush=True)
             with contextlib.suppress(KeyboardInterrupt):
-                done.wait()
+                tail.done.wait()
     return 0

@@ -11,17 +11,20 @@ import socket
 import sys
 import threading
 import time
-from collections import Counter
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from positioning.layout import Layout, load_layout
 from positioning.registry import LOCATOR_NAMES
 from presence.commands._bus_args import add_broker_args, broker_url, bus_config
 from presence.errors import UsageError
-from presence.services.live import LiveService, StoreEngine, parse_shard, shard_of
+from presence.services.live import (
+    LiveService,
+    StoreEngine,
+    live_stats,
+    live_summary,
+    parse_shard,
+    shard_layouts,
+)
 from presence.transport.bus import BusClient
 
 #: Seconds between progress lines on stderr.
@@ -73,17 +76,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=run)
 
 
-def my_layouts(paths: list[str], shard: str) -> list[Layout]:
-    i, n = parse_shard(shard)
-    layouts = [load_layout(p) for p in paths]
-    names = [layout.name for layout in layouts]
-    if len(set(names)) != len(names):
-        raise UsageError(f"--store: the same store name twice in {names}")
-    return [layout for layout in layouts if shard_of(layout.name, n) == i]
-
-
 def run(args: argparse.Namespace) -> int:
-    layouts = my_layouts(args.store, args.shard)
+    i, n = parse_shard(args.shard)
+    layouts = shard_layouts([load_layout(p) for p in args.store], i, n)
     if not layouts:
         print(f"instore run: shard {args.shard} has none of the given stores", file=sys.stderr)
         return 0
@@ -123,9 +118,9 @@ def run(args: argparse.Namespace) -> int:
                 _serve(service, engines, stop, args.until_end)
             service.stop()
             out.wait_published(30.0)
-    print(_summary(engines), file=sys.stderr)
+    print(live_summary(engines), file=sys.stderr)
     if args.stats_json:
-        Path(args.stats_json).write_text(json.dumps(_stats(engines), indent=2) + "\n")
+        Path(args.stats_json).write_text(json.dumps(live_stats(engines), indent=2) + "\n")
     if service.error is not None:
         raise UsageError(f"live engine failed: {service.error}")
     return 0
@@ -145,42 +140,4 @@ def _serve(
             return
         if time.monotonic() >= next_report:
             next_report += REPORT_EVERY_S
-            print(_summary(engines), file=sys.stderr, flush=True)
-
-
-def _stats(engines: list[StoreEngine]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for e in engines:
-        lat = np.asarray(e.stats.latencies_s)
-        out[e.layout.name] = {
-            "scans": e.stats.scans,
-            "rows": e.stats.rows,
-            "duplicates": e.stats.duplicates,
-            "events": e.stats.events,
-            "positions": e.stats.positions,
-            "streams_ended": e.stats.streams_ended,
-            "deadletters": dict(e.stats.deadletters),
-            "engine": dict(e.engine_totals + Counter(e.engine.stats)),
-            "busy_s": (
-                e.stats.last_processed_s - e.stats.first_arrival_s
-                if e.stats.first_arrival_s is not None and e.stats.last_processed_s is not None
-                else None
-            ),
-            "engine_s": e.stats.engine_s,
-            "engine_cpu_s": e.stats.engine_cpu_s,
-            "process_cpu_s": time.process_time(),
-            "latency_p50_ms": float(np.percentile(lat, 50) * 1e3) if len(lat) else None,
-            "latency_p99_ms": float(np.percentile(lat, 99) * 1e3) if len(lat) else None,
-        }
-    return out
-
-
-def _summary(engines: list[StoreEngine]) -> str:
-    parts = []
-    for name, s in _stats(engines).items():
-        dead = sum(s["deadletters"].values())
-        parts.append(
-            f"{name}: {s['rows']} obs, {s['events']} events, {s['positions']} positions, "
-            f"{dead} dead-lettered, {s['duplicates']} duplicates dropped"
-        )
-    return "instore run: " + "; ".join(parts)
+            print(live_summary(engines), file=sys.stderr, flush=True)

@@ -24,6 +24,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -71,6 +72,14 @@ def parse_shard(text: str) -> tuple[int, int]:
     if not 0 <= i < n:
         raise UsageError(f"--shard {text!r}: need 0 <= i < n")
     return i, n
+
+
+def shard_layouts(layouts: Sequence[Layout], shard: int, n_shards: int) -> list[Layout]:
+    """The layouts worker ``shard`` of ``n_shards`` runs; store names must be distinct."""
+    names = [layout.name for layout in layouts]
+    if len(set(names)) != len(names):
+        raise UsageError(f"--store: the same store name twice in {names}")
+    return [layout for layout in layouts if shard_of(layout.name, n_shards) == shard]
 
 
 def shard_of(store: str, n_shards: int) -> int:
@@ -123,6 +132,8 @@ class StoreEngine:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        """``clock`` times arrivals, latencies and pacing (monotonic); ``wall_clock`` stamps
+        dead letters; ``time.thread_time`` measures the engine's CPU, not a time of day."""
         self.layout = layout
         self.topics = Topics(layout.name)
         self._out = out
@@ -289,9 +300,16 @@ class StoreEngine:
 class LiveService:
     """Subscribes every store's observations on ``inbound`` and runs the engine thread."""
 
-    def __init__(self, engines: Sequence[StoreEngine], inbound: Bus) -> None:
+    def __init__(
+        self,
+        engines: Sequence[StoreEngine],
+        inbound: Bus,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.engines = list(engines)
         self._inbound = inbound
+        self._clock = clock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="live-engine", daemon=True)
         self.error: BaseException | None = None
@@ -306,9 +324,9 @@ class LiveService:
     def _loop(self) -> None:
         try:
             while not self._stop.is_set():
-                start = time.monotonic()
+                start = self._clock()
                 handled = sum(engine.process() for engine in self.engines)
-                rest = (PUSH_EVERY_S if handled else ENGINE_TICK_S) - (time.monotonic() - start)
+                rest = (PUSH_EVERY_S if handled else ENGINE_TICK_S) - (self._clock() - start)
                 if rest > 0:
                     self._stop.wait(rest)
             for engine in self.engines:
@@ -331,3 +349,43 @@ class LiveService:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def live_stats(engines: Sequence[StoreEngine]) -> dict[str, Any]:
+    """Counters and latencies of each store's engine (``instore run --stats-json``)."""
+    out: dict[str, Any] = {}
+    for e in engines:
+        lat = np.asarray(e.stats.latencies_s)
+        out[e.layout.name] = {
+            "scans": e.stats.scans,
+            "rows": e.stats.rows,
+            "duplicates": e.stats.duplicates,
+            "events": e.stats.events,
+            "positions": e.stats.positions,
+            "streams_ended": e.stats.streams_ended,
+            "deadletters": dict(e.stats.deadletters),
+            "engine": dict(e.engine_totals + Counter(e.engine.stats)),
+            "busy_s": (
+                e.stats.last_processed_s - e.stats.first_arrival_s
+                if e.stats.first_arrival_s is not None and e.stats.last_processed_s is not None
+                else None
+            ),
+            "engine_s": e.stats.engine_s,
+            "engine_cpu_s": e.stats.engine_cpu_s,
+            "process_cpu_s": time.process_time(),
+            "latency_p50_ms": float(np.percentile(lat, 50) * 1e3) if len(lat) else None,
+            "latency_p99_ms": float(np.percentile(lat, 99) * 1e3) if len(lat) else None,
+        }
+    return out
+
+
+def live_summary(engines: Sequence[StoreEngine]) -> str:
+    """One line of counters for people (printed every few seconds and on exit)."""
+    parts = []
+    for name, s in live_stats(engines).items():
+        dead = sum(s["deadletters"].values())
+        parts.append(
+            f"{name}: {s['rows']} obs, {s['events']} events, {s['positions']} positions, "
+            f"{dead} dead-lettered, {s['duplicates']} duplicates dropped"
+        )
+    return "instore run: " + "; ".join(parts)
