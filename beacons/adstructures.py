@@ -12,6 +12,29 @@ from dataclasses import dataclass, field
 
 from beacons.errors import AdvertisementError
 
+__all__ = [
+    "AD_TYPE_COMPLETE_NAME",
+    "AD_TYPE_COMPLETE_UUID16",
+    "AD_TYPE_FLAGS",
+    "AD_TYPE_INCOMPLETE_UUID16",
+    "AD_TYPE_MANUFACTURER_DATA",
+    "AD_TYPE_SERVICE_DATA_UUID16",
+    "AD_TYPE_SHORT_NAME",
+    "AD_TYPE_TX_POWER_LEVEL",
+    "AdStructure",
+    "AdvertisementFields",
+    "check_payload_size",
+    "COMPANY_ID_BYTES",
+    "fields_of",
+    "join_ad_structures",
+    "LEGACY_PAYLOAD_BYTES",
+    "MAX_AD_LENGTH",
+    "MAX_PAYLOAD_BYTES",
+    "parse_hex",
+    "split_ad_structures",
+    "UUID16_BYTES",
+]
+
 # AD type codes: Bluetooth SIG Assigned Numbers, section 2.3 "Common Data Types".
 AD_TYPE_FLAGS = 0x01
 AD_TYPE_INCOMPLETE_UUID16 = 0x02

@@ -22,6 +22,21 @@ from typing import Any, ClassVar
 
 from beacons.errors import AdvertisementError
 
+__all__ = [
+    "AltBeacon",
+    "BEACON_CODE",
+    "BEACON_ID_BYTES",
+    "encode_altbeacon",
+    "FRAME_BYTES",
+    "FRAME_BYTES_NO_RESERVED",
+    "OFFSET_CODE",
+    "OFFSET_ID",
+    "OFFSET_REFERENCE_RSSI",
+    "OFFSET_RESERVED",
+    "parse_altbeacon",
+    "RADIUS_NETWORKS_COMPANY_ID",
+]
+
 #: The AltBeacon advertisement code, transmitted big endian.
 BEACON_CODE = b"\xbe\xac"
 #: Radius Networks, the company id the spec's reference implementation uses (SIG assigned numbers).

@@ -14,6 +14,37 @@ from typing import Any, ClassVar
 
 from beacons.errors import AdvertisementError, UnsupportedFrameError
 
+__all__ = [
+    "EDDYSTONE_UUID16",
+    "EddystoneEid",
+    "EddystoneFrame",
+    "EddystoneTlm",
+    "EddystoneUid",
+    "EddystoneUrl",
+    "EID_BYTES",
+    "encode_eddystone",
+    "encode_url",
+    "FRAME_EID",
+    "FRAME_TLM",
+    "FRAME_UID",
+    "FRAME_URL",
+    "INSTANCE_BYTES",
+    "LOSS_AT_1M_DB",
+    "NAMESPACE_BYTES",
+    "parse_eddystone",
+    "TLM_BYTES",
+    "TLM_NO_BATTERY",
+    "TLM_NO_TEMPERATURE",
+    "TLM_TICKS_PER_SECOND",
+    "TLM_VERSION_PLAIN",
+    "UID_BYTES",
+    "UID_BYTES_SHORT",
+    "URL_EXPANSIONS",
+    "URL_HEADER_BYTES",
+    "URL_MAX_ENCODED_BYTES",
+    "URL_SCHEMES",
+]
+
 #: Eddystone service UUID (16-bit, SIG assigned to Google).
 EDDYSTONE_UUID16 = 0xFEAA
 

@@ -8,6 +8,8 @@ BeaconsError                 root of everything raised here
 
 from __future__ import annotations
 
+__all__ = ["AdvertisementError", "BeaconsError", "ScannerError", "UnsupportedFrameError"]
+
 
 class BeaconsError(Exception):
     """Root error of the ``beacons`` package."""

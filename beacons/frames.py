@@ -38,6 +38,21 @@ from beacons.eddystone import (
 from beacons.errors import AdvertisementError, UnsupportedFrameError
 from beacons.ibeacon import APPLE_COMPANY_ID, IBeacon, encode_ibeacon, parse_ibeacon
 
+__all__ = [
+    "AD_TYPE_COMPLETE_UUID16",
+    "AD_TYPE_FLAGS",
+    "BASE_UUID_SUFFIX",
+    "BeaconFrame",
+    "decode_payload",
+    "DecodedAdvertisement",
+    "encode_payload",
+    "FLAGS_LE_GENERAL_NO_BREDR",
+    "FrameReading",
+    "read_frames",
+    "Skipped",
+    "uuid16_of",
+]
+
 BeaconFrame = IBeacon | AltBeacon | EddystoneUid | EddystoneUrl | EddystoneTlm | EddystoneEid
 
 #: Flags AD structure beacons send: LE General Discoverable, BR/EDR not supported

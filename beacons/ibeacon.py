@@ -25,6 +25,22 @@ from typing import Any, ClassVar
 
 from beacons.errors import AdvertisementError
 
+__all__ = [
+    "APPLE_COMPANY_ID",
+    "encode_ibeacon",
+    "FRAME_BYTES",
+    "IBeacon",
+    "IBEACON_LENGTH",
+    "IBEACON_TYPE",
+    "OFFSET_LENGTH",
+    "OFFSET_MAJOR",
+    "OFFSET_MINOR",
+    "OFFSET_POWER",
+    "OFFSET_TYPE",
+    "OFFSET_UUID",
+    "parse_ibeacon",
+]
+
 #: Apple Inc. company identifier (Bluetooth SIG assigned numbers, company identifiers).
 APPLE_COMPANY_ID = 0x004C
 IBEACON_TYPE = 0x02

@@ -19,6 +19,8 @@ from beacons.errors import BeaconsError
 from beacons.frames import BeaconFrame
 from beacons.ibeacon import IBeacon
 
+__all__ = ["BeaconDeclaration", "BeaconIdentities", "Match"]
+
 #: (uuid, major or None, minor or None); None is a wildcard declared by the layout.
 _IdKey = tuple[str, int | None, int | None]
 #: (namespace hex, instance hex or None).

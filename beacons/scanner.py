@@ -32,6 +32,20 @@ from beacons.frames import BeaconFrame, read_frames
 from beacons.identity import BeaconIdentities
 from beacons.observation import Observation, rssi_is_valid
 
+__all__ = [
+    "BLEAK_NO_RSSI_DBM",
+    "BleakObservationSource",
+    "DBUS_STEPS",
+    "explain_scanner_error",
+    "Heard",
+    "NO_ADAPTER_STEPS",
+    "PERMISSION_STEPS",
+    "POWER_STEPS",
+    "QUEUE_MAX_ROWS",
+    "RetryPolicy",
+    "ScanStats",
+]
+
 log = logging.getLogger(__name__)
 
 #: Observations buffered between the bleak callback and the consumer; beyond this the

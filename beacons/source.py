@@ -12,6 +12,8 @@ from typing import Protocol, runtime_checkable
 
 from beacons.observation import Observation
 
+__all__ = ["ObservationSource"]
+
 
 @runtime_checkable
 class ObservationSource(Protocol):

@@ -9,6 +9,8 @@ import threading
 
 from presence.transport.broker import start_embedded_broker
 
+__all__ = ["DEFAULT_PORT", "register", "run"]
+
 DEFAULT_PORT = 1883
 
 

@@ -29,6 +29,15 @@ from presence.commands.scan import add_scanner_arguments, scanner_options
 from presence.errors import UsageError
 from presence.services.scanning import consume, make_source
 
+__all__ = [
+    "EPILOG",
+    "register",
+    "run",
+    "set_beacon_tx_power",
+    "set_path_loss_exponent",
+    "write_layout",
+]
+
 EPILOG = """examples:
   instore calibrate --store S --beacon b07 --distance 1.0 --seconds 30
       hold the phone/laptop 1 m from beacon b07, in line of sight, and keep still

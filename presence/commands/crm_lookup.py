@@ -8,6 +8,8 @@ import sys
 from presence.commands._crm_args import add_service_args, run_service
 from presence.services.staff import SERVICE_NAME, StaffLookupService
 
+__all__ = ["register", "run"]
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(

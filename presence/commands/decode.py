@@ -12,6 +12,8 @@ from beacons.frames import decode_payload
 from beacons.identity import BeaconIdentities
 from positioning.layout import load_layout
 
+__all__ = ["EPILOG", "register", "run"]
+
 EPILOG = """examples:
   instore decode 0201061AFF4C000215E2C56DB5DFFB48D2B060D0F5A71096E000000000C5
   instore decode "02 01 06 03 03 AA FE 0D 16 AA FE 10 EE 01 67 6F 6F 67 6C 65 00"

@@ -8,6 +8,8 @@ from pathlib import Path
 from presence.demo.run import DEFAULT_PORT, DEFAULT_SPEED, DEFAULT_STORE, DemoOptions, run_demo
 from presence.errors import UsageError
 
+__all__ = ["EPILOG", "register", "run"]
+
 EPILOG = """examples:
   instore demo                                  # open http://127.0.0.1:8000
   instore demo --speed 30 --port 8080

@@ -18,6 +18,8 @@ from sim.scoring import (  # noqa: F401
     radio_model,
 )
 
+__all__ = ["register", "run"]
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(

@@ -12,6 +12,8 @@ from presence.services.tail import EventTail
 from presence.transport.bus import BusClient
 from presence.transport.topics import ALL_EVENTS_FILTER, Topics
 
+__all__ = ["register", "run"]
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(

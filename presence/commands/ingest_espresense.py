@@ -13,6 +13,8 @@ from presence.errors import UsageError
 from presence.services.espresense import SERVICE, EspresenseIngest, EspresenseRelay, run_relay
 from presence.services.scanning import EngineSink
 
+__all__ = ["EPILOG", "parse_room_map", "read_known_devices", "register", "run"]
+
 log = logging.getLogger(__name__)
 
 

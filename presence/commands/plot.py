@@ -17,6 +17,8 @@ from positioning.walkable import DEFAULT_STREET_DEPTH_M
 from presence.errors import UsageError
 from sim.runfolder import find_table, read_frame
 
+__all__ = ["KIND_COLOURS", "register", "run", "SHOPPER_COLOURS", "STAFF_SHOWN_S"]
+
 #: Line colour by kind of person; each shopper gets its own from SHOPPER_COLOURS.
 KIND_COLOURS = {"shopper": "#d81b60", "passerby": "#fb8c00", "staff": "#00897b"}
 SHOPPER_COLOURS = (

@@ -17,6 +17,8 @@ from presence.transport.bus import BusClient
 from presence.transport.payloads import MAX_SCAN_SPAN_S
 from sim.obslog import resolve_log_path
 
+__all__ = ["parse_speed", "register", "run"]
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(

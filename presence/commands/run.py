@@ -27,6 +27,8 @@ from presence.services.live import (
 )
 from presence.transport.bus import BusClient
 
+__all__ = ["INBOUND_PROTOCOL", "register", "REPORT_EVERY_S", "run"]
+
 #: Seconds between progress lines on stderr.
 REPORT_EVERY_S = 10.0
 #: Protocol of the inbound (observations) connection when the broker URL leaves it open:

@@ -33,6 +33,18 @@ from presence.services.scanning import (
     print_stats,
 )
 
+__all__ = [
+    "add_relay_arguments",
+    "add_scanner_arguments",
+    "broker_url",
+    "check_timing",
+    "EPILOG",
+    "register",
+    "run",
+    "scanner_options",
+    "TABLE_REFRESH_PER_S",
+]
+
 log = logging.getLogger(__name__)
 
 TABLE_REFRESH_PER_S = 4

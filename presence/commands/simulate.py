@@ -15,6 +15,8 @@ from presence.errors import UsageError
 from sim.params import ScanParams, SimConfig, apply_setting
 from sim.run import FORMATS, simulate
 
+__all__ = ["DEFAULT_START", "parse_duration", "parse_start", "register", "run"]
+
 DEFAULT_START = "2026-11-23T09:00:00Z"
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 

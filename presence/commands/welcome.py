@@ -14,6 +14,8 @@ from presence.welcome import policy
 from presence.welcome.outbox import OutboxMessage
 from presence.welcome.service import SERVICE_NAME, AfterCommit, WelcomeService
 
+__all__ = ["FAULT_ENV", "policy_params", "register", "run"]
+
 #: Fault injection for the crash test (tests/presence/test_welcome_crash.py): with
 #: this set to "kill-after-commit" the process kills itself (SIGKILL) right after it
 #: committed a message and before publishing it. A boundary fault, not a mode.

@@ -18,6 +18,8 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from presence.crm.errors import CrmUrlError
 
+__all__ = ["create_crm_engine", "SQLITE_BUSY_TIMEOUT_S", "write_transaction"]
+
 #: Execution option marking a connection whose transactions write.
 _WRITE_OPTION = "instore_crm_write"
 #: Seconds a SQLite writer waits for another one before failing; services hold

@@ -33,6 +33,16 @@ from presence.crm.schema import (
 )
 from presence.crm.store import CrmStore, devices_of
 
+__all__ = [
+    "ARCHIVE_ID_COLUMNS",
+    "ARCHIVE_SUFFIXES",
+    "DELETE_ORDER",
+    "erase_archive",
+    "erase_everyone",
+    "ErasureReport",
+    "forget",
+]
+
 #: Archive columns (or JSON fields) that hold a pseudonymous device id or a customer id.
 ARCHIVE_ID_COLUMNS = ("device_id", "subject", "customer_id")
 #: Archive files searched: the bus archive (Parquet) and `instore locate` outputs.

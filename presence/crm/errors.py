@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from presence.errors import PresenceError
 
+__all__ = ["CrmError", "CrmUrlError", "UnknownCustomerError"]
+
 
 class CrmError(PresenceError):
     """Root error of :mod:`presence.crm`."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["FAMILY_NAMES", "GIVEN_NAMES", "SEGMENTS"]
+
 GIVEN_NAMES: dict[str, tuple[str, ...]] = {
     "nl": (
         "Emma", "Julia", "Sophie", "Mila", "Tess", "Anna", "Lotte", "Sanne", "Femke", "Lieke",

@@ -14,6 +14,17 @@ import sqlalchemy as sa
 
 from presence.crm.schema import customer_segments, customers, orders, purchases
 
+__all__ = [
+    "card",
+    "CARD_PURCHASES",
+    "CARD_SPEND_WINDOW_S",
+    "CustomerFacts",
+    "facts",
+    "ready_orders",
+    "ReadyOrder",
+    "recent_categories",
+]
+
 #: Purchases listed on a staff card (enough for a conversation, not a history dump).
 CARD_PURCHASES = 5
 #: Spend shown on the card covers this period (one year, the usual loyalty horizon).

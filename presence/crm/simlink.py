@@ -18,6 +18,14 @@ import pandas as pd
 from presence.errors import UsageError
 from sim.runfolder import find_table, read_frame
 
+__all__ = [
+    "CHECKOUT_ZONE",
+    "DEFAULT_LINK_SHARE",
+    "devices_from_pattern",
+    "devices_from_simdir",
+    "SimDevices",
+]
+
 #: Share of app users (visible shoppers) logged in to their loyalty account.
 DEFAULT_LINK_SHARE = 0.8
 #: The zone where a visit's purchase happens (the reference stores all have one).

@@ -21,6 +21,8 @@ from presence.crm.errors import CrmUrlError
 from presence.crm.migrations import migrate
 from presence.crm.schema import PERSONAL_COLUMNS, devices, metadata, staff_devices
 
+__all__ = ["CrmStore", "customer_for_device", "DEFAULT_URL", "devices_of", "is_staff_device"]
+
 DEFAULT_URL = "sqlite:///instore-crm.sqlite"
 
 

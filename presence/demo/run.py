@@ -30,6 +30,19 @@ from presence.errors import UsageError
 from presence.transport.bus import BusClient, BusConfig
 from presence.transport.topics import Topics
 
+__all__ = [
+    "DEFAULT_PORT",
+    "DEFAULT_SPEED",
+    "DEFAULT_STORE",
+    "DEFAULT_WINDOW_S",
+    "Demo",
+    "DemoOptions",
+    "DRAIN_S",
+    "resolve_store",
+    "run_demo",
+    "SCAN_WINDOW_S",
+]
+
 log = logging.getLogger(__name__)
 
 DEFAULT_STORE = "examples/stores/fashion.toml"

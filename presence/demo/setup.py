@@ -17,6 +17,20 @@ from positioning.layout import Layout
 from presence.crm.store import CrmStore
 from presence.transport.bus import Bus
 
+__all__ = [
+    "CRM_CUSTOMERS",
+    "DEFAULT_START",
+    "SCAN_CRM_CUSTOMERS",
+    "SCAN_DEVICE_ID",
+    "ScanSource",
+    "seed_crm",
+    "SHOPPERS_PER_HOUR",
+    "simulate_window",
+    "SimulatedWindow",
+    "WARMUP_S",
+    "window_start_s",
+]
+
 #: The window of the day replayed: lunchtime, a busy hour inside opening hours (the
 #: welcome policy's quiet hours are 21:00-08:00 Amsterdam time).
 DEFAULT_START = "2026-11-23T12:00:00Z"

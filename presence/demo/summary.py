@@ -36,6 +36,8 @@ from presence.transport.bus import Bus
 from presence.transport.payloads import decode_event, decode_observations
 from presence.transport.topics import Topics, parse_topic
 
+__all__ = ["BusRecorder", "Received", "SCAN_MATCH_S", "summarize", "TRUE_ENTRY_MATCH_S"]
+
 #: A detected entry matches a true one at most this far apart (seconds). Entry
 #: detection takes a few seconds; a shopper already inside when a replay starts is
 #: "entered" at the first observation, minutes after the true entry, and is left out.

@@ -32,6 +32,8 @@ from presence.transport.payloads import (
     decode_position,
 )
 
+__all__ = ["archive_from_bus", "ArchiveWriter", "DEDUP_MEMORY", "EVENT_SCHEMA", "POSITION_SCHEMA"]
+
 #: Event ids remembered to drop redeliveries (QoS 1 is at least once).
 DEDUP_MEMORY = 200_000
 

@@ -13,6 +13,8 @@ from beacons.scanner import Heard
 from positioning.layout import Layout
 from positioning.pathloss import distance_from_rssi
 
+__all__ = ["BeaconRow", "BeaconTable", "frame_label", "TABLE_SMOOTHING_S"]
+
 #: Time constant of the table's RSSI smoothing: ~10 advertisements at 100 ms intervals,
 #: enough to calm fast fading (4-8 dB) while still following someone moving a beacon.
 TABLE_SMOOTHING_S = 2.0

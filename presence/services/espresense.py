@@ -36,6 +36,21 @@ from presence.transport.payloads import MAX_PAYLOAD_BYTES, PayloadError
 if TYPE_CHECKING:
     from presence.transport.bus import Bus
 
+__all__ = [
+    "device_is_intentional",
+    "DEVICES_FILTER",
+    "ESPRESENSE_ROOT",
+    "EspresenseIngest",
+    "EspresenseRelay",
+    "EspresenseReport",
+    "INTENTIONAL_ID_PREFIXES",
+    "parse_report",
+    "run_relay",
+    "safe_device_id",
+    "SERVICE",
+    "TICK_S",
+]
+
 #: The service name in dead letters and the MQTT client id.
 SERVICE = "ingest-espresense"
 #: How often the relay closes due observation windows and checks the deadline.

@@ -44,6 +44,21 @@ from presence.transport.payloads import (
 )
 from presence.transport.topics import Topics
 
+__all__ = [
+    "DEDUP_MEMORY",
+    "ENGINE_TICK_S",
+    "live_stats",
+    "live_summary",
+    "LiveService",
+    "LiveStats",
+    "MAX_WAITING_ROWS",
+    "parse_shard",
+    "PUSH_EVERY_S",
+    "shard_layouts",
+    "shard_of",
+    "StoreEngine",
+]
+
 log = logging.getLogger(__name__)
 
 #: Rows waiting for the engine before the bus handler blocks (the broker then holds

@@ -23,6 +23,15 @@ from presence.transport.payloads import END_OF_STREAM, ScanMessage, encode_contr
 from presence.transport.topics import Topics
 from sim.obslog import RejectedRows, iter_observation_log
 
+__all__ = [
+    "DEFAULT_SCAN_WINDOW_S",
+    "MIN_SLEEP_S",
+    "PROGRESS_EVERY",
+    "replay_log",
+    "ReplayReport",
+    "scans",
+]
+
 #: The pacer sleeps only when it is at least this far ahead, seconds (sleep granularity).
 MIN_SLEEP_S = 0.002
 #: Messages between progress updates.

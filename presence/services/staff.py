@@ -22,6 +22,18 @@ from presence.transport.bus import Bus, DeadLetters, subscribe_decoded
 from presence.transport.payloads import decode_event
 from presence.transport.topics import Topics
 
+__all__ = [
+    "ALERT_SCHEMA",
+    "alerts_for",
+    "BIRTHDAY_DAYS",
+    "REPEAT_ALERT_S",
+    "SEEN_EVENTS",
+    "SERVICE_NAME",
+    "staff_alert",
+    "StaffLookupService",
+    "VIP_TIERS",
+]
+
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "crm-lookup"

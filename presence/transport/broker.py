@@ -35,6 +35,8 @@ from amqtt.session import Session
 from presence.errors import PresenceError
 from presence.transport.ports import free_port
 
+__all__ = ["BrokerError", "EmbeddedBroker", "OpenAuthPlugin", "start_embedded_broker"]
+
 log = logging.getLogger(__name__)
 
 #: How long start/stop may take before we call the broker broken.

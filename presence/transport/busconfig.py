@@ -9,6 +9,21 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from presence.errors import PresenceError
 
+__all__ = [
+    "BusConfig",
+    "BusError",
+    "default_client_id",
+    "DEFAULT_MAX_BUFFERED",
+    "DEFAULT_MAX_INFLIGHT",
+    "learned_protocol",
+    "MAX_PARKED",
+    "no_delay",
+    "PAHO_MAX_MIDS",
+    "PROBE_TIMEOUT_S",
+    "RECONNECT_MAX_S",
+    "RECONNECT_MIN_S",
+]
+
 #: paho numbers unacknowledged messages with 16-bit ids; past 65,535 it reuses them and
 #: QoS 1 messages are lost silently, so the offline buffer must stay well below that.
 PAHO_MAX_MIDS = 65_535

@@ -19,6 +19,8 @@ import paho.mqtt.client as mqtt
 
 from presence.transport.busconfig import MAX_PARKED
 
+__all__ = ["Acker", "BatchHandler", "DISPATCH_CHUNK", "Dispatcher", "Handler", "ROUTE_CACHE_SIZE"]
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes], None]

@@ -26,6 +26,36 @@ from positioning.errors import PositioningError
 from positioning.events import PresenceEvent
 from presence.errors import PresenceError
 
+__all__ = [
+    "CONTROL_SCHEMA",
+    "DEADLETTER_EXCERPT_BYTES",
+    "DEADLETTER_SCHEMA",
+    "decode_control",
+    "decode_deadletter",
+    "decode_event",
+    "decode_observations",
+    "decode_position",
+    "decode_status",
+    "encode_control",
+    "encode_deadletter",
+    "encode_event",
+    "encode_observations",
+    "encode_position",
+    "encode_scan",
+    "encode_status",
+    "END_OF_STREAM",
+    "EVENT_DATASCHEMA",
+    "MAX_PAYLOAD_BYTES",
+    "MAX_SCAN_SPAN_S",
+    "OBS_SCHEMA",
+    "PayloadError",
+    "POSITION_SCHEMA",
+    "PositionMessage",
+    "REASONS",
+    "ScanMessage",
+    "STATUS_SCHEMA",
+]
+
 OBS_SCHEMA = "instore.obs/1"
 EVENT_DATASCHEMA = "instore:presence-event/1"
 POSITION_SCHEMA = "instore.position/1"

@@ -21,6 +21,20 @@ from dataclasses import dataclass
 
 from presence.errors import PresenceError
 
+__all__ = [
+    "ALL_DEADLETTER_FILTER",
+    "ALL_EVENTS_FILTER",
+    "ALL_OBS_FILTER",
+    "ALL_POSITIONS_FILTER",
+    "check_level",
+    "EVENT_TYPE_PREFIX",
+    "parse_topic",
+    "ParsedTopic",
+    "ROOT",
+    "TopicError",
+    "Topics",
+]
+
 ROOT = "instore/v1"
 #: Characters a topic level may not contain: the separator, the MQTT wildcards, and NUL (MQTT 5 4.7.3).
 _FORBIDDEN = ("/", "+", "#", "\x00")

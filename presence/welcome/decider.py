@@ -38,6 +38,8 @@ from presence.welcome.policy import (
     decide,
 )
 
+__all__ = ["insert_ignore", "REASON_NO_VISIT", "WelcomeDecider"]
+
 #: A dwell with no open visit of its device (its store.enter was never seen) is not decided.
 REASON_NO_VISIT = "no_open_visit"
 _TRIGGERS = {STORE_ENTER: TRIGGER_ENTER, DWELL_START: TRIGGER_DWELL}

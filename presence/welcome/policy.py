@@ -19,6 +19,49 @@ from zoneinfo import ZoneInfo
 
 from presence.crm.profile import CustomerFacts
 
+__all__ = [
+    "choose_content",
+    "Content",
+    "CONTROL",
+    "decide",
+    "Decision",
+    "DEFAULT_BIRTHDAY_WINDOW_DAYS",
+    "DEFAULT_CONTROL_SALT",
+    "DEFAULT_CONTROL_SHARE",
+    "DEFAULT_COOLDOWN_S",
+    "DEFAULT_DAILY_CAP",
+    "DEFAULT_LANGUAGE",
+    "DEFAULT_QUIET_END_HOUR",
+    "DEFAULT_QUIET_START_HOUR",
+    "DEFAULT_RECENT_PURCHASE_WINDOW_S",
+    "DEFAULT_TIMEZONE",
+    "DEFAULT_WEEKLY_CAP",
+    "in_control_group",
+    "LANGUAGES",
+    "NON_PRODUCT_ZONES",
+    "PolicyParams",
+    "REASON_CONTROL",
+    "REASON_COOLDOWN",
+    "REASON_DAILY_CAP",
+    "REASON_NO_CONSENT",
+    "REASON_QUIET_HOURS",
+    "REASON_STAFF",
+    "REASON_UNKNOWN_DEVICE",
+    "REASON_VISIT_DONE",
+    "REASON_WEEKLY_CAP",
+    "SEND",
+    "SUPPRESS",
+    "TEMPLATE_BIRTHDAY",
+    "TEMPLATE_GENERIC",
+    "TEMPLATE_ORDER_READY",
+    "TEMPLATE_PURCHASE_OFFER",
+    "TEMPLATE_ZONE_OFFER",
+    "TRIGGER_DWELL",
+    "TRIGGER_ENTER",
+    "WEEK_S",
+    "WelcomeRequest",
+]
+
 SEND = "send"
 SUPPRESS = "suppress"
 CONTROL = "control"

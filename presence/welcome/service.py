@@ -28,6 +28,16 @@ from presence.welcome.decider import WelcomeDecider
 from presence.welcome.outbox import OutboxMessage
 from presence.welcome.policy import PolicyParams
 
+__all__ = [
+    "AfterCommit",
+    "DB_ATTEMPTS",
+    "DB_RETRY_S",
+    "PUBLISH_ACK_TIMEOUT_S",
+    "RESEND_EVERY_S",
+    "SERVICE_NAME",
+    "WelcomeService",
+]
+
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "welcome"
