@@ -3,7 +3,6 @@ ports, brokers, collectors."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import signal
 import subprocess
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import paho.mqtt.client as mqtt
 
 from presence.transport.dispatch import BatchHandler, Handler
+from presence.transport.payloads import encode_json
 from presence.transport.ports import free_port, port_open
 
 if TYPE_CHECKING:
@@ -118,8 +118,7 @@ class MemoryBus:
     def publish_json(
         self, topic: str, payload: Mapping[str, Any], *, qos: int = 1, retain: bool = False
     ) -> None:
-        body = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
-        self.publish(topic, body, qos=qos, retain=retain)
+        self.publish(topic, encode_json(payload), qos=qos, retain=retain)
 
     def subscribe(self, topic_filter: str, handler: Handler, *, qos: int = 1) -> None:
         with self._lock:

@@ -20,7 +20,6 @@ What it guarantees (docs/mqtt.md explains each):
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -46,7 +45,7 @@ from presence.transport.busconfig import (
     no_delay,
 )
 from presence.transport.dispatch import BatchHandler, Dispatcher, Handler
-from presence.transport.payloads import encode_status
+from presence.transport.payloads import encode_json, encode_status
 from presence.transport.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -226,8 +225,7 @@ class BusClient:
     def publish_json(
         self, topic: str, payload: Mapping[str, Any], *, qos: int = 1, retain: bool = False
     ) -> None:
-        body = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
-        self.publish(topic, body, qos=qos, retain=retain)
+        self.publish(topic, encode_json(payload), qos=qos, retain=retain)
 
     def publish(
         self,

@@ -27,6 +27,7 @@ from positioning.events import PresenceEvent
 from presence.errors import PresenceError
 
 __all__ = [
+    "encode_json",
     "CONTROL_SCHEMA",
     "DEADLETTER_EXCERPT_BYTES",
     "DEADLETTER_SCHEMA",
@@ -95,7 +96,8 @@ class PayloadError(PresenceError):
         self.detail = detail
 
 
-def _dumps(obj: Mapping[str, Any]) -> bytes:
+def encode_json(obj: Mapping[str, Any]) -> bytes:
+    """Compact strict JSON (no NaN or infinity), as every payload of ours is sent."""
     return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
 
 
@@ -190,7 +192,7 @@ def encode_observations(
     }
     if dt_s is not None and any(dt_s.values()):
         body["dt"] = {b: float(dt_s[b]) for b in rssi_dbm}
-    return _dumps(body)
+    return encode_json(body)
 
 
 def encode_scan(scan: ScanMessage) -> bytes:
@@ -270,7 +272,7 @@ def _offsets(obj: Mapping[str, Any], readings: Mapping[str, float]) -> dict[str,
 
 def encode_event(event: PresenceEvent) -> bytes:
     """The event's CloudEvent (ARCHITECTURE 3.3) with the bus schema in ``dataschema``."""
-    return _dumps({**event.to_cloudevent(), "dataschema": EVENT_DATASCHEMA})
+    return encode_json({**event.to_cloudevent(), "dataschema": EVENT_DATASCHEMA})
 
 
 def decode_event(payload: bytes) -> PresenceEvent:
@@ -297,7 +299,7 @@ class PositionMessage:
 
 
 def encode_position(p: PositionMessage) -> bytes:
-    return _dumps(
+    return encode_json(
         {
             "schema": POSITION_SCHEMA,
             "store": p.store,
@@ -332,7 +334,7 @@ def encode_deadletter(
     topic: str, payload: bytes, error: PayloadError, *, service: str, received_at_s: float
 ) -> bytes:
     """What a service could not use, why, and the first bytes of it (never the whole thing)."""
-    return _dumps(
+    return encode_json(
         {
             "schema": DEADLETTER_SCHEMA,
             "service": service,
@@ -364,7 +366,7 @@ def encode_status(service: str, state: str, *, client_id: str, t_s: float | None
     }
     if t_s is not None:
         body["t"] = round(t_s, 3)
-    return _dumps(body)
+    return encode_json(body)
 
 
 def decode_status(payload: bytes) -> dict[str, Any]:
@@ -376,7 +378,9 @@ def decode_status(payload: bytes) -> dict[str, Any]:
 
 def encode_control(command: str, *, t_s: float, source: str) -> bytes:
     """A control message on ``Topics.control``; ``t_s`` is the last observation time sent."""
-    return _dumps({"schema": CONTROL_SCHEMA, "command": command, "t": float(t_s), "source": source})
+    return encode_json(
+        {"schema": CONTROL_SCHEMA, "command": command, "t": float(t_s), "source": source}
+    )
 
 
 def decode_control(payload: bytes) -> tuple[str, float]:
