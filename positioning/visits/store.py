@@ -302,6 +302,10 @@ class StorePresence:
         """Each epoch: an exit when no row of the device arrived for the away timeout."""
         if self.inside and t_s - last_row_s >= self._away_s:
             when = min(max(last_row_s, self.visit_start_s), self.last_heard_s)
+            # gone: its next fix starts afresh, even when the locator's fixes (reported for
+            # their window after the last row) and the next ones are less than the timeout
+            # apart; else the next visit would be dated to this one's crossing
+            self.last_heard_s = -math.inf
             return self._leave(when, *self._last_xy, "timeout")
         return None
 

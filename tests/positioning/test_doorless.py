@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from engine_synth import observe, walk
+from engine_synth import T0_S, observe, walk
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from beacons.observation import ObservationBatch
 from positioning.engine import Engine, EngineOutput
@@ -127,6 +129,22 @@ def test_a_visit_ends_on_the_away_timeout(lab: Layout) -> None:
     assert len(_of(EngineOutput.concat(out), STORE_ENTER, "d")) == 2
 
 
+@pytest.mark.parametrize("gap_s", [32.0, 38.0])
+def test_a_device_back_after_the_away_timeout_starts_a_new_visit_then(
+    lab: Layout, gap_s: float
+) -> None:
+    # unheard past the away timeout but for less than it plus the locator's window: the
+    # locator's fixes of the first stretch and the second almost touch
+    before = _readings(lab, "d", [(0, 10, 8), (40, 12, 8)], 5)
+    t_back = float(before.t_s.max()) + gap_s - float(T0_S)
+    after = _readings(lab, "d", [(t_back, 12, 8), (t_back + 30, 14, 9)], 6)
+    out = _run(lab, _concat(before, after))
+    enters, exits = _of(out, STORE_ENTER, "d"), _of(out, STORE_EXIT, "d")
+    assert len(enters) == 2 and len(exits) == 2
+    assert exits[0].time_s <= enters[1].time_s
+    assert float(after.t_s.min()) <= enters[1].time_s <= float(after.t_s.min()) + 1.0
+
+
 def test_the_shop_rules_still_hold_where_there_is_a_door() -> None:
     # the same fix sequence, with a street: settling and the 15 s timeout still apply
     shop, room = StorePresence(StoreParams()), StorePresence(StoreParams(), has_street=False)
@@ -146,3 +164,26 @@ def _concat(a: ObservationBatch, b: ObservationBatch) -> ObservationBatch:
             for f in ("t_s", "device_id", "beacon_id", "rssi_dbm")
         )
     ).sorted_by_time()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 60), min_size=1, max_size=40))
+def test_visits_are_the_runs_of_fixes_split_by_the_away_timeout(gaps: list[int]) -> None:
+    # one fix per heard epoch (whole seconds), a tick per unheard epoch: the engine's loop
+    timeout_s = StoreParams().doorless_away_timeout_s
+    heard = np.cumsum([0, *gaps]).astype(float)
+    room = StorePresence(StoreParams(), has_street=False)
+    changes, last_row = [], -np.inf
+    for t in np.arange(0.0, heard[-1] + 1.0):
+        change = None
+        if t in heard:
+            last_row = t
+            change = room.update(t, 5.0, 5.0, float("inf"))
+        change = change or room.tick(t, last_row)
+        changes += [change] if change else []
+    changes += [c for c in [room.close()] if c]
+    split = np.flatnonzero(np.diff(heard) > timeout_s)
+    firsts = heard[np.r_[0, split + 1]]
+    lasts = heard[np.r_[split, len(heard) - 1]]
+    assert [c.t_s for c in changes if c.entered] == list(firsts)
+    assert [c.t_s for c in changes if not c.entered] == list(lasts)
