@@ -40,6 +40,7 @@ class WalkableGrid:
     with (x0, y0) = ``origin_m``. With ``street_depth_m`` > 0 the grid also covers a
     street of that depth in front of the entrance side (outside the outline, where
     passers-by walk); the outline is then a wall crossed only through the entrance.
+    A layout without an entrance has no street (ARCHITECTURE 3.1): the grid is the floor.
     """
 
     free: npt.NDArray[np.bool_]
@@ -57,7 +58,8 @@ class WalkableGrid:
         street_depth_m: float = 0.0,
     ) -> WalkableGrid:
         x0, y0, x1, y1 = 0.0, 0.0, layout.width_m, layout.height_m
-        side = entrance_side(layout) if street_depth_m > 0 else None
+        has_street = street_depth_m > 0 and layout.entrance is not None
+        side = entrance_side(layout) if has_street else None
         if side == "bottom":
             y0 -= street_depth_m
         elif side == "top":

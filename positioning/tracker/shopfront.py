@@ -15,6 +15,11 @@ down), so three things help the particle filter keep the two sides apart
   weight (the average of the two sides is a point on the glass, where nobody is).
 
 ``p_inside`` is the posterior weight of the particles inside the store outline.
+
+A layout without an entrance (a lab, a back room, a flat) has no street (ARCHITECTURE
+3.1): no cell is outside, the start prior is uniform over the floor, nothing is penalised,
+and ``p_inside`` is 1. (The grid's last row and column may reach up to a cell past the
+outline; they are floor, not street, there.)
 """
 
 from __future__ import annotations
@@ -40,13 +45,16 @@ class ShopFront:
     def __init__(self, layout: Layout, grid: WalkableGrid, floor: FloorMap) -> None:
         ny, nx = grid.free.shape
         iy, ix = np.divmod(np.arange(nx * ny), nx)
+        #: whether there is a street at all: not without an entrance
+        self.has_street = layout.entrance is not None
         #: (cells,) True outside the store outline (the street band)
-        self.street: BoolArray = ~layout.contains(grid.cell_centre(ix, iy))
+        self.street: BoolArray = ~layout.contains(grid.cell_centre(ix, iy)) & self.has_street
         self.floor = floor
 
     def start_prior(self, layout: Layout, points: F32) -> F32:
-        """(P,) log prior of start points: half the mass in the street, half inside."""
-        out = ~layout.contains(points.astype(np.float64))
+        """(P,) log prior of start points: half the mass in the street, half inside
+        (uniform without a street)."""
+        out = ~layout.contains(points.astype(np.float64)) & self.has_street
         n_out, n_in = max(int(out.sum()), 1), max(int((~out).sum()), 1)
         return np.where(out, -np.log(n_out), -np.log(n_in)).astype(np.float32)
 

@@ -92,7 +92,7 @@ class DevicePresence:
         self._zone_at = zone_index.at
         self._params = params
         self.device_id = device_id
-        self.store = StorePresence(params.store)
+        self.store = StorePresence(params.store, has_street=layout.entrance is not None)
         self.store.staff = staff
         self.zones = ZoneHysteresis(layout, params.zones)
         self.dwell = DwellDetector(params.dwell, self._zone_at)

@@ -20,7 +20,12 @@ side: negative in the street. Rules, each a named parameter:
 - **staff**: a visit longer than ``staff_after_s`` is a staff member's shift; the
   flag is sticky for the device.
 
-A layout without an entrance has no street: every fix counts as inside.
+A layout without an entrance (a lab, a back room, a flat) has no street (ARCHITECTURE
+3.1): every heard device is inside. Its visit starts at its first fix and is entered
+there and then (no settling, radius, probability or hold rule: they all tell the street
+from the floor, and a fix is a reading the locator heard), so the enter is final when
+that epoch is, at most ``epoch_s`` + ``reorder_s`` (2 s) after the first reading. It
+ends after ``doorless_away_timeout_s`` without a row.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from positioning.walkable import DEFAULT_STREET_DEPTH_M, entrance_side
 
 __all__ = [
     "DEFAULT_AWAY_TIMEOUT_S",
+    "DEFAULT_DOORLESS_AWAY_TIMEOUT_S",
     "DEFAULT_ENTER_DEPTH_M",
     "DEFAULT_ENTER_MAX_SIGMA_M",
     "DEFAULT_ENTER_MIN_S",
@@ -109,6 +115,14 @@ DEFAULT_EXIT_MIN_S = 2.0
 #: batches of a few seconds); 15 s is three missed 5 s batches, and leaves room in the
 #: 30 s exit-latency target for the time a leaving device is still heard outside.
 DEFAULT_AWAY_TIMEOUT_S = 15.0
+#: Reception gap that ends a visit in a place without a door, seconds. There nobody is
+#: heard walking away in a street first: the away timeout is the only end of a visit, and
+#: it may take the whole 30 s exit-latency target that a shop shares between the timeout
+#: and the time a leaving device is still heard outside. A device lying or standing still
+#: in a room drops out for longer than a walker does (a body or furniture shadows it, a
+#: scanner pauses): the real robot recording (kolakowski-robot) has a 19.4 s gap while
+#: the tag stood in the flat, which 15 s split into two visits.
+DEFAULT_DOORLESS_AWAY_TIMEOUT_S = 30.0
 #: Visit length that marks staff, seconds (4 h): shopping visits last minutes to an
 #: hour, a retail shift 4-8 h.
 DEFAULT_STAFF_AFTER_S = 4 * 3600.0
@@ -125,6 +139,7 @@ class StoreParams:
     exit_depth_m: float = DEFAULT_EXIT_DEPTH_M
     exit_min_s: float = DEFAULT_EXIT_MIN_S
     away_timeout_s: float = DEFAULT_AWAY_TIMEOUT_S
+    doorless_away_timeout_s: float = DEFAULT_DOORLESS_AWAY_TIMEOUT_S
     staff_after_s: float = DEFAULT_STAFF_AFTER_S
 
 
@@ -137,7 +152,7 @@ class StoreChange:
     x_m: float
     y_m: float
     visit_start_s: float
-    reason: str  # "depth", "street", "timeout" or "end"
+    reason: str  # "depth" ("heard" without a door), "street", "timeout" or "end"
 
 
 class EntranceDepth:
@@ -185,10 +200,15 @@ def inside_probability(depth_m: float, sigma_m: float, floor_m: float) -> float:
 
 
 class StorePresence:
-    """Store state of one device; :meth:`update` per fix, :meth:`tick` per epoch unheard."""
+    """Store state of one device; :meth:`update` per fix, :meth:`tick` per epoch unheard.
+
+    ``has_street`` False: a place without a door, where every fix is evidence of being
+    inside and ``doorless_away_timeout_s`` is the away timeout."""
 
     __slots__ = (
         "_p",
+        "_street",
+        "_away_s",
         "inside",
         "staff",
         "visit_start_s",
@@ -201,8 +221,10 @@ class StorePresence:
         "_first_s",
     )
 
-    def __init__(self, params: StoreParams) -> None:
+    def __init__(self, params: StoreParams, has_street: bool = True) -> None:
         self._p = params
+        self._street = has_street
+        self._away_s = params.away_timeout_s if has_street else params.doorless_away_timeout_s
         self.inside = False
         self.staff = False
         self.visit_start_s = math.nan
@@ -225,7 +247,7 @@ class StorePresence:
     ) -> StoreChange | None:
         """One fix at ``depth_m`` into the store with 1-sigma radius ``sigma_m``; ``p_inside``
         is the locator's probability that the device is inside (NaN: computed from the fix)."""
-        if t_s - self.last_heard_s >= self._p.away_timeout_s:
+        if t_s - self.last_heard_s >= self._away_s:
             self._was_in, self._cross_s, self._first_s = False, t_s, t_s
         is_in = depth_m > 0.0
         if is_in != self._was_in:
@@ -239,18 +261,21 @@ class StorePresence:
             return None
         if math.isnan(self._deep_s):
             self._deep_s = t_s
-        if t_s - self._deep_s + 1e-9 < self._p.enter_min_s:
+        if self._street and t_s - self._deep_s + 1e-9 < self._p.enter_min_s:
             return None
         # dated to the fix's door crossing; a posterior confident of "inside" while its fix
         # still lies in the street has no crossing yet: dated to the confident run's start
         start_s = self._cross_s if is_in else self._deep_s
         self.inside, self.visit_start_s, self._street_s = True, start_s, math.nan
-        return StoreChange(True, start_s, x_m, y_m, start_s, "depth")
+        return StoreChange(True, start_s, x_m, y_m, start_s, "depth" if self._street else "heard")
 
     def _confident_inside(
         self, t_s: float, depth_m: float, sigma_m: float, p_inside: float
     ) -> bool:
-        """The fix is evidence of being inside: settled, certain enough, p >= enter_p."""
+        """The fix is evidence of being inside: settled, certain enough, p >= enter_p;
+        any fix where there is no street."""
+        if not self._street:
+            return True
         if t_s - self._first_s < self._p.settle_s or not sigma_m <= self._p.enter_max_sigma_m:
             return False
         if math.isnan(p_inside):
@@ -275,8 +300,12 @@ class StorePresence:
 
     def tick(self, t_s: float, last_row_s: float) -> StoreChange | None:
         """Each epoch: an exit when no row of the device arrived for the away timeout."""
-        if self.inside and t_s - last_row_s >= self._p.away_timeout_s:
+        if self.inside and t_s - last_row_s >= self._away_s:
             when = min(max(last_row_s, self.visit_start_s), self.last_heard_s)
+            # gone: its next fix starts afresh, even when the locator's fixes (reported for
+            # their window after the last row) and the next ones are less than the timeout
+            # apart; else the next visit would be dated to this one's crossing
+            self.last_heard_s = -math.inf
             return self._leave(when, *self._last_xy, "timeout")
         return None
 
