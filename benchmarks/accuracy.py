@@ -36,13 +36,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from beacons.observation import ObservationBatch  # noqa: E402
-from benchmarks.scenes import RECORDINGS, load_scene, score  # noqa: E402
+from benchmarks.scenes import RECORDINGS, load_scene, reliability, score  # noqa: E402
 from benchmarks.scripted import SCRIPTED, write_scripted  # noqa: E402
 from positioning.engine import Engine, EngineOutput, EngineParams  # noqa: E402
 from positioning.layout import load_layout  # noqa: E402
 from positioning.locator import Locator, PositionFix  # noqa: E402
 from positioning.metrics import Truth, evaluate, interpolate_truth  # noqa: E402
-from positioning.registry import LOCATOR_NAMES  # noqa: E402
+from positioning.registry import LOCATOR_NAMES, make_locator  # noqa: E402
 from presence.commands.evaluate import detected, json_safe, load_truth, radio_model  # noqa: E402
 from sim.obslog import read_observation_log  # noqa: E402
 from sim.params import RadioParams, ScanParams, SimConfig  # noqa: E402
@@ -262,6 +262,59 @@ def run_scene(
     return results
 
 
+class RecordedFixes:
+    """Passes a locator's fixes through and keeps its p_inside and p_zone for the reliability
+    table (the engine's position rows carry neither)."""
+
+    def __init__(self, locator: Locator) -> None:
+        self._locator = locator
+        self.name = locator.name
+        self.fixes: list[PositionFix] = []
+
+    def observe(self, batch: ObservationBatch) -> None:
+        self._locator.observe(batch)
+
+    def estimate(self, t_s: float) -> PositionFix:
+        fix = self._locator.estimate(t_s)
+        self.fixes.append(fix)
+        return fix
+
+    def forget(self, device_ids: Iterable[str]) -> None:
+        self._locator.forget(device_ids)
+
+
+def scene_reliability(name: str, work: Path, seed: int = 0) -> dict[str, Any]:
+    """The tracker's p_zone and p_inside on scene ``name``: predicted against observed."""
+    scene = load_scene(scene_dir(name, work), name)
+    rec = RecordedFixes(make_locator("tracker", scene.layout, seed=seed))
+    locate(scene.store, scene.batch, rec, seed)
+    fixes = [f for f in rec.fixes if len(f)]
+    t = np.concatenate([np.full(len(f), f.t_s) for f in fixes])
+    dev = np.concatenate([f.device_id for f in fixes])
+    xy = np.concatenate([f.xy_m for f in fixes])
+    out: dict[str, Any] = {}
+    for kind, field_name in (("zone", "p_zone"), ("inside", "p_inside")):
+        if kind == "zone" and not scene.layout.zones:
+            continue
+        p = np.concatenate([np.asarray(getattr(f, field_name), np.float64) for f in fixes])
+        out[kind] = reliability(scene, t, dev, xy, p, kind)
+    return out
+
+
+def reliability_table(results: dict[str, dict[str, Any]]) -> str:
+    head = f"{'scene':27} {'event':6} {'bin':>5} {'predicted':>9} {'observed':>8} {'n':>7}"
+    lines = [head, "-" * len(head)]
+    for name, res in results.items():
+        for kind, rows in res.items():
+            for lo, pred, obs, n in rows:
+                lines.append(f"{name:27} {kind:6} {lo:5.2f} {pred:9.3f} {obs:8.3f} {n:7d}")
+    legend = (
+        "tracker p_zone (the device is in the zone of its fix, or in none) and p_inside (inside "
+        "the outline): mean predicted probability per bin against the observed frequency"
+    )
+    return "\n".join([*lines, "", legend])
+
+
 def kind_of(name: str) -> str:
     return "real" if name in REAL else "scripted" if name in SCRIPTED else "sim"
 
@@ -357,6 +410,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--detail", action="store_true", help="also the simulated days' presence table"
     )
+    parser.add_argument(
+        "--reliability",
+        action="store_true",
+        help="also the tracker's p_zone / p_inside reliability table on the scenes run",
+    )
     parser.add_argument("--write-baseline", action="store_true", help=f"rewrite {BASELINE.name}")
     parser.add_argument("--json", metavar="FILE", help="also write the full results as JSON")
     parser.add_argument(
@@ -380,7 +438,13 @@ def main(argv: list[str] | None = None) -> int:
                 results[name] = run_scene(name, Path(tmp), params)
             else:
                 results[name] = run_scenario(SCENARIOS[name], Path(tmp), params)
+        rel = {
+            n: scene_reliability(n, Path(tmp)) for n in results if args.reliability and n in SCENES
+        }
     print(summary_table(results))
+    if rel:
+        print()
+        print(reliability_table(rel))
     simulated = {n: r for n, r in results.items() if n in SCENARIOS}
     if args.detail and simulated:
         print()

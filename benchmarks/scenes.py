@@ -36,7 +36,15 @@ from positioning.layout import Layout, load_layout
 from positioning.positions import PositionRows
 from sim.obslog import read_observation_log
 
-__all__ = ["RECORDINGS", "Scene", "load_scene", "score", "zone_names_at"]
+__all__ = [
+    "RECORDINGS",
+    "RELIABILITY_BINS",
+    "Scene",
+    "load_scene",
+    "reliability",
+    "score",
+    "zone_names_at",
+]
 
 RECORDINGS = Path(__file__).resolve().parent.parent / "examples" / "recordings"
 #: An estimate older than this at a truth second does not count (score.py's rule).
@@ -137,3 +145,46 @@ def score(
         "coverage_2s": covered / cov_n if cov_n else nan,
         "enter_latency_s": float(np.median(enter_lat)) if enter_lat else nan,
     }
+
+
+#: Bins of predicted probability in the reliability table.
+RELIABILITY_BINS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
+
+
+def reliability(
+    scene: Scene,
+    t_s: npt.NDArray[np.float64],
+    device_id: npt.NDArray[np.str_],
+    xy_m: npt.NDArray[np.float64],
+    p: npt.NDArray[np.float64],
+    kind: str,
+) -> list[tuple[float, float, float, int]]:
+    """Predicted probability against observed frequency, per bin of RELIABILITY_BINS:
+    (low, mean predicted, observed, n). ``kind`` "zone": the event is "the device is in the
+    zone of its fix (or in none when the fix is in none)"; "inside": "the device is inside
+    the outline". Truth is interpolated at each fix's time within the device's visit."""
+    truth_xy = np.full((len(t_s), 2), np.nan)
+    for device, tr in scene.truth.groupby("device_id"):
+        mine = device_id == device
+        tr = tr.sort_values("t")
+        t = t_s[mine]
+        ok = (t >= tr.t.iloc[0]) & (t <= tr.t.iloc[-1])
+        xs = np.where(ok, np.interp(t, tr.t, tr.x), np.nan)
+        ys = np.where(ok, np.interp(t, tr.t, tr.y), np.nan)
+        truth_xy[mine] = np.column_stack([xs, ys])
+    have = np.isfinite(truth_xy[:, 0]) & np.isfinite(p)
+    if kind == "zone":
+        hit = zone_names_at(scene.layout, *xy_m[have].T) == zone_names_at(
+            scene.layout, *truth_xy[have].T
+        )
+    else:
+        hit = scene.layout.contains(truth_xy[have])
+    pp = p[have]
+    rows = []
+    edges = RELIABILITY_BINS
+    for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+        last = i == len(edges) - 2
+        sel = (pp >= lo) & ((pp <= hi) if last else (pp < hi))
+        if sel.any():
+            rows.append((lo, float(pp[sel].mean()), float(hit[sel].mean()), int(sel.sum())))
+    return rows

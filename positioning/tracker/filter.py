@@ -225,10 +225,14 @@ class ParticleTracker:
         if p.mode_mean:
             mean = self.front.summarise(pos, _mode_weights(w, still, walking))[0]
         st.est_xy[slots] = self._snap(mean)
-        st.est_zone_p[slots] = self._zones.p_zone(pos, w, st.est_xy[slots])
         self._model_check(slots, readings, fresh, win.last_t_s - t_before)
         st.est_spread[slots] = sigma
-        st.est_sigma[slots] = self._honest_sigma(sigma, st.fit2[slots], st.dis2[slots])
+        st.est_sigma[slots] = honest = self._honest_sigma(sigma, st.fit2[slots], st.dis2[slots])
+        # p_zone from the cloud widened about the fix to the honest radius (issue 16.3)
+        xy = st.est_xy[slots]
+        grow = (honest / np.maximum(sigma, 0.05)).astype(np.float32)[:, None, None]
+        wide = xy.astype(np.float32)[:, None, :] + grow * (pos - xy.astype(np.float32)[:, None, :])
+        st.est_zone_p[slots] = self._zones.p_zone(wide, w, xy)
         st.count_mode_age(slots, walking > 0.5, win.last_t_s - t_before)
         heading = walking_heading(w * ~st.still[slots], st.heading[slots])
         self.radio.learn(
