@@ -36,11 +36,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from beacons.observation import ObservationBatch  # noqa: E402
+from benchmarks.scenes import RECORDINGS, load_scene, reliability, score  # noqa: E402
+from benchmarks.scripted import SCRIPTED, write_scripted  # noqa: E402
 from positioning.engine import Engine, EngineOutput, EngineParams  # noqa: E402
 from positioning.layout import load_layout  # noqa: E402
 from positioning.locator import Locator, PositionFix  # noqa: E402
-from positioning.metrics import Truth, evaluate  # noqa: E402
-from positioning.registry import LOCATOR_NAMES  # noqa: E402
+from positioning.metrics import Truth, evaluate, interpolate_truth  # noqa: E402
+from positioning.registry import LOCATOR_NAMES, make_locator  # noqa: E402
 from presence.commands.evaluate import detected, json_safe, load_truth, radio_model  # noqa: E402
 from sim.obslog import read_observation_log  # noqa: E402
 from sim.params import RadioParams, ScanParams, SimConfig  # noqa: E402
@@ -95,6 +97,25 @@ SCENARIOS = {
         Scenario("regression", "fashion.toml", 10, 600.0, 7, {}, ("centroid", "tracker")),
     )
 }
+#: Real recordings (examples/recordings, each with its README and licence).
+REAL = ("kolakowski-robot", "kolakowski-calib", "espresense-stationary")
+#: Every scene scored by :func:`benchmarks.scenes.score`: the real ones, then the scripted.
+SCENES = (*REAL, *SCRIPTED)
+#: Groups a --scenarios argument may name.
+GROUPS = {
+    "real": REAL,
+    "scripted": tuple(SCRIPTED),
+    "sim": tuple(n for n in SCENARIOS if n != "regression"),
+    # a lean iteration set: every real scene, the short scripted ones, the small simulated day
+    "quick": (*REAL, *(n for n in SCRIPTED if n != "lab-six-spots-3h"), "regression"),
+}
+#: Figures of a scene compared with the baseline: (key, larger is better).
+TRACKED_SCENE = (
+    ("median_m", False),
+    ("p90_m", False),
+    ("within_2sigma", True),
+    ("zone_accuracy", True),
+)
 #: Figures compared with the baseline: (path in the report, larger is better).
 TRACKED = (
     (("position_error_in_store", "median_m"), False),
@@ -196,9 +217,145 @@ def run_scenario(
             p.t_s, p.device_id, np.column_stack([p.x_m, p.y_m]), p.zone, list(out.events)
         )
         report = evaluate(truth, found, layout, radio)
+        report["sigma"] = sigma_coverage(truth, p, layout)
         report["seconds"] = round(elapsed, 2)
         results[name] = report
     return results
+
+
+def sigma_coverage(truth: Truth, p: Any, layout: Any) -> dict[str, float]:
+    """Share of in-store errors within sigma_m and 2 sigma_m (the fixes evaluate() scores)."""
+    true_xy = interpolate_truth(
+        p.t_s, p.device_id, truth.samples_t_s, truth.samples_device, truth.samples_xy_m
+    )
+    ok = np.isfinite(true_xy[:, 0]) & np.isfinite(p.sigma_m)
+    ok &= layout.contains(np.nan_to_num(true_xy))
+    err = np.hypot(p.x_m - true_xy[:, 0], p.y_m - true_xy[:, 1])[ok]
+    sig = p.sigma_m[ok]
+    nan = float("nan")
+    return {
+        "within_1sigma": float(np.mean(err <= sig)) if len(err) else nan,
+        "within_2sigma": float(np.mean(err <= 2 * sig)) if len(err) else nan,
+    }
+
+
+def scene_dir(name: str, work: Path) -> Path:
+    """The folder of scene ``name``: a real recording, or a scripted scene written into ``work``."""
+    if name in REAL:
+        return RECORDINGS / name
+    return write_scripted(name, work)
+
+
+def run_scene(
+    name: str,
+    work: Path,
+    params: EngineParams | None = None,
+    locators: tuple[str, ...] = LOCATOR_NAMES,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Every locator on scene ``name``, scored like shared/tools/score.py."""
+    scene = load_scene(scene_dir(name, work), name)
+    results: dict[str, Any] = {"observations": len(scene.batch), "kind": kind_of(name)}
+    for locator in locators:
+        out, elapsed = locate(scene.store, scene.batch, locator, seed, params)
+        results[locator] = {**score(scene, out.positions, out.events), "seconds": round(elapsed, 2)}
+    return results
+
+
+class RecordedFixes:
+    """Passes a locator's fixes through and keeps its p_inside and p_zone for the reliability
+    table (the engine's position rows carry neither)."""
+
+    def __init__(self, locator: Locator) -> None:
+        self._locator = locator
+        self.name = locator.name
+        self.fixes: list[PositionFix] = []
+
+    def observe(self, batch: ObservationBatch) -> None:
+        self._locator.observe(batch)
+
+    def estimate(self, t_s: float) -> PositionFix:
+        fix = self._locator.estimate(t_s)
+        self.fixes.append(fix)
+        return fix
+
+    def forget(self, device_ids: Iterable[str]) -> None:
+        self._locator.forget(device_ids)
+
+
+def scene_reliability(name: str, work: Path, seed: int = 0) -> dict[str, Any]:
+    """The tracker's p_zone and p_inside on scene ``name``: predicted against observed."""
+    scene = load_scene(scene_dir(name, work), name)
+    rec = RecordedFixes(make_locator("tracker", scene.layout, seed=seed))
+    locate(scene.store, scene.batch, rec, seed)
+    fixes = [f for f in rec.fixes if len(f)]
+    t = np.concatenate([np.full(len(f), f.t_s) for f in fixes])
+    dev = np.concatenate([f.device_id for f in fixes])
+    xy = np.concatenate([f.xy_m for f in fixes])
+    out: dict[str, Any] = {}
+    for kind, field_name in (("zone", "p_zone"), ("inside", "p_inside")):
+        if kind == "zone" and not scene.layout.zones:
+            continue
+        p = np.concatenate([np.asarray(getattr(f, field_name), np.float64) for f in fixes])
+        out[kind] = reliability(scene, t, dev, xy, p, kind)
+    return out
+
+
+def reliability_table(results: dict[str, dict[str, Any]]) -> str:
+    head = f"{'scene':27} {'event':6} {'bin':>5} {'predicted':>9} {'observed':>8} {'n':>7}"
+    lines = [head, "-" * len(head)]
+    for name, res in results.items():
+        for kind, rows in res.items():
+            for lo, pred, obs, n in rows:
+                lines.append(f"{name:27} {kind:6} {lo:5.2f} {pred:9.3f} {obs:8.3f} {n:7d}")
+    legend = (
+        "tracker p_zone (the device is in the zone of its fix, or in none) and p_inside (inside "
+        "the outline): mean predicted probability per bin against the observed frequency"
+    )
+    return "\n".join([*lines, "", legend])
+
+
+def kind_of(name: str) -> str:
+    return "real" if name in REAL else "scripted" if name in SCRIPTED else "sim"
+
+
+def row_figures(name: str, report: dict[str, Any]) -> tuple[float, ...]:
+    """median, p90, within 1 and 2 sigma_m, zone accuracy, enter latency of one report."""
+    if kind_of(name) != "sim":
+        keys = ("median_m", "p90_m", "within_1sigma", "within_2sigma", "zone_accuracy")
+        return (*(float(report[k]) for k in keys), float(report["enter_latency_s"]))
+    pos = report["position_error_in_store"]
+    sig = report.get("sigma", {})
+    return (
+        float(pos["median_m"]), float(pos["p90_m"]),
+        float(sig.get("within_1sigma", "nan")), float(sig.get("within_2sigma", "nan")),
+        float(report["zone_accuracy"]), float(report["visits"]["enter_latency"]["median_s"]),
+    )  # fmt: skip
+
+
+def summary_table(results: dict[str, dict[str, Any]]) -> str:
+    """One row per scene x locator: the figures issue 16 asks for, real and simulated alike."""
+    head = (
+        f"{'scene':27} {'kind':8} {'locator':8} {'med m':>6} {'p90 m':>6} {'<=1sig':>6} "
+        f"{'<=2sig':>6} {'zone':>5} {'enter s':>7}"
+    )
+    lines = [head, "-" * len(head)]
+    for name, res in results.items():
+        for loc in LOCATOR_NAMES:
+            if loc not in res:
+                continue
+            med, p90, w1, w2, zone, lat = row_figures(name, res[loc])
+            lines.append(
+                f"{name:27} {kind_of(name):8} {loc:8} {med:6.2f} {p90:6.2f} {w1:6.2f} {w2:6.2f} "
+                f"{zone:5.2f} {lat:7.1f}".replace("nan", "  - ")
+            )
+    legend = (
+        "med/p90: position error (simulated stores: in the store; scenes: at each truth second, "
+        "the latest fix <= 2 s old, as shared/tools/score.py); <=1sig/<=2sig: share of errors "
+        "within sigma_m and 2 sigma_m (sigma_m = sqrt(var_x + var_y)); zone: zone accuracy where "
+        "the layout has zones; enter s: median store.enter latency"
+    )
+    return "\n".join([*lines, "", legend])
 
 
 def pick(report: dict[str, Any], path: tuple[str, ...]) -> float:
@@ -242,7 +399,21 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--scenarios", nargs="+", choices=sorted(SCENARIOS), default=sorted(SCENARIOS)
+        "--scenarios",
+        nargs="+",
+        choices=sorted({*SCENARIOS, *SCENES, *GROUPS}),
+        default=[*SCENES, *sorted(SCENARIOS)],
+        metavar="NAME",
+        help="scenes, simulated scenarios or groups (real, scripted, sim, quick); default: all. "
+        f"Scenes: {', '.join(SCENES)}; simulated: {', '.join(sorted(SCENARIOS))}",
+    )
+    parser.add_argument(
+        "--detail", action="store_true", help="also the simulated days' presence table"
+    )
+    parser.add_argument(
+        "--reliability",
+        action="store_true",
+        help="also the tracker's p_zone / p_inside reliability table on the scenes run",
     )
     parser.add_argument("--write-baseline", action="store_true", help=f"rewrite {BASELINE.name}")
     parser.add_argument("--json", metavar="FILE", help="also write the full results as JSON")
@@ -260,10 +431,24 @@ def main(argv: list[str] | None = None) -> int:
     params = EngineParams(reorder_s=args.reorder_s)
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="instore-accuracy-") as tmp:
-        for name in args.scenarios:
+        names = [n for a in args.scenarios for n in GROUPS.get(a, (a,))]
+        for name in dict.fromkeys(names):
             print(f"scenario {name} ...", file=sys.stderr, flush=True)
-            results[name] = run_scenario(SCENARIOS[name], Path(tmp), params)
-    print(table(results))
+            if name in SCENES:
+                results[name] = run_scene(name, Path(tmp), params)
+            else:
+                results[name] = run_scenario(SCENARIOS[name], Path(tmp), params)
+        rel = {
+            n: scene_reliability(n, Path(tmp)) for n in results if args.reliability and n in SCENES
+        }
+    print(summary_table(results))
+    if rel:
+        print()
+        print(reliability_table(rel))
+    simulated = {n: r for n, r in results.items() if n in SCENARIOS}
+    if args.detail and simulated:
+        print()
+        print(table(simulated))
     doc = json.dumps(json_safe(results), indent=2, sort_keys=True, allow_nan=False) + "\n"
     if args.json:
         Path(args.json).write_text(doc, encoding="utf-8")

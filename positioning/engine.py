@@ -272,6 +272,8 @@ class Engine:
         raw_zone = self._zones(xy)
         zone_gap = self._zones.gap_m(xy)
         sigma = np.asarray(fix.sigma_m, dtype=np.float64)
+        # the presence thresholds were measured against the posterior's own spread
+        rule_sigma = sigma if fix.spread_m is None else np.asarray(fix.spread_m, np.float64)
         p_inside = (
             np.full(len(devices), math.nan)
             if fix.p_inside is None
@@ -295,7 +297,7 @@ class Engine:
                 t_s,
                 x,
                 y,
-                float(sigma[i]),
+                float(rule_sigma[i]),
                 float(depth[i]),
                 int(raw_zone[i]),
                 self._last_row_s[device],

@@ -43,6 +43,10 @@ class PositionFix:
     #: zone when the fix is in none), from the locator's own posterior; None when the
     #: locator has none, and the zone hysteresis then waits its full time.
     p_zone: FloatArray | None = None
+    #: (D,) 1-sigma radius of the locator's posterior under its own radio model, m, where it
+    #: differs from the honest ``sigma_m`` (which also counts how badly the model fits, issue
+    #: 16); None: ``sigma_m``. The presence rules' thresholds were measured against it.
+    spread_m: FloatArray | None = None
 
     def __len__(self) -> int:
         return len(self.device_id)

@@ -102,7 +102,9 @@ class ParticleTracker:
         start from; self-calibration refines it unless ``self_calibrate=False``."""
         self.params = p = tracker_params(params, **overrides)
         self.layout = layout
-        self.grid = WalkableGrid.from_layout(layout, street_depth_m=DEFAULT_STREET_DEPTH_M)
+        # a place without a door has no street: every heard device is inside (issue 16.5)
+        street_m = DEFAULT_STREET_DEPTH_M if layout.entrance is not None else 0.0
+        self.grid = WalkableGrid.from_layout(layout, street_depth_m=street_m)
         self.floor = FloorMap.from_grid(self.grid)
         self.radio = TrackerRadio(
             layout,
@@ -223,13 +225,52 @@ class ParticleTracker:
         if p.mode_mean:
             mean = self.front.summarise(pos, _mode_weights(w, still, walking))[0]
         st.est_xy[slots] = self._snap(mean)
-        st.est_zone_p[slots] = self._zones.p_zone(pos, w, st.est_xy[slots])
-        st.est_sigma[slots] = sigma
+        self._model_check(slots, readings, fresh, win.last_t_s - t_before)
+        st.est_spread[slots] = sigma
+        st.est_sigma[slots] = honest = self._honest_sigma(sigma, st.fit2[slots], st.dis2[slots])
+        # p_zone from the cloud widened about the fix to the honest radius (issue 16.3)
+        xy = st.est_xy[slots]
+        grow = (honest / np.maximum(sigma, 0.05)).astype(np.float32)[:, None, None]
+        wide = xy.astype(np.float32)[:, None, :] + grow * (pos - xy.astype(np.float32)[:, None, :])
+        st.est_zone_p[slots] = self._zones.p_zone(wide, w, xy)
         st.count_mode_age(slots, walking > 0.5, win.last_t_s - t_before)
         heading = walking_heading(w * ~st.still[slots], st.heading[slots])
         self.radio.learn(
             win, mean, sigma, p.missing_beacons > 0, walking if p.learn_radio_map else None, heading
         )
+
+    def _model_check(
+        self, slots: IntArray, r: Readings, fresh: npt.NDArray[np.bool_], dt_s: FloatArray
+    ) -> None:
+        """Update each device's running fit statistic: the mean squared standardised residual
+        of its readings at the fix (device offset profiled out; 1 when the model holds), and
+        the mean squared distance of the fix to the model-free fix (the weighted centroid)."""
+        st, p = self._state, self.params
+        xy = st.est_xy[slots]
+        loss = self.radio.path_loss(xy.astype(np.float32)[:, None, :], r.beacon)[:, 0, :]
+        power = (self.radio.tx_power_dbm + self.radio.calibration.beacon_offset_db)[r.beacon]
+        resid = r.rssi_dbm.astype(np.float64) - (power - loss)
+        heard = r.count > 0
+        var = p.radio.sigma_fast_db**2 / np.maximum(r.count, 1) + p.radio.sigma_slow_db**2
+        w = heard / var
+        offset = (w * resid).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-12)
+        n = heard.sum(axis=1)
+        z2 = np.where(heard, (resid - offset[:, None]) ** 2 / var, 0.0).sum(axis=1)
+        fit2 = np.where(n >= 3, z2 / np.maximum(n - 1, 1), 1.0)
+        dis2 = np.sum((xy - r.proposals[:, 0, :]) ** 2, axis=1)
+        a = np.where(fresh, 1.0, -np.expm1(-np.maximum(dt_s, 0.0) / p.check_tau_s))
+        st.fit2[slots] += a * (fit2 - st.fit2[slots])
+        st.dis2[slots] += a * (dis2 - st.dis2[slots])
+
+    def _honest_sigma(self, spread: FloatArray, fit2: FloatArray, dis2: FloatArray) -> FloatArray:
+        """The reported 1-sigma radius: the particles' spread, widened by how badly the model
+        fits the readings, and by how far the fix sits from the model-free one."""
+        p = self.params
+        k = np.sqrt(np.maximum(fit2, 1.0))
+        return np.sqrt(
+            (p.sigma_spread_scale * k * spread) ** 2 + p.sigma_disagree_scale**2 * dis2
+            + p.sigma_floor_m**2
+        )  # fmt: skip
 
     def _readings(self, win: WindowMatrix, anchor_xy: FloatArray) -> Readings:
         p = self.params
@@ -362,4 +403,5 @@ class ParticleTracker:
             st.n_beacons[slots].copy(),
             st.est_inside[slots].copy(),
             st.est_zone_p[slots].copy(),
+            st.est_spread[slots].copy(),
         )

@@ -60,10 +60,15 @@ class ParticleState:
         self.t_start: F64 = np.full(c, np.inf)  # when the current track began
         self.mode_age: F64 = np.zeros((c, 2))  # seconds walking, standing (posterior) so far
         self.est_xy: F64 = np.zeros((c, 2))
-        self.est_sigma: F64 = np.zeros(c)
+        self.est_sigma: F64 = np.zeros(c)  # honest: widened by the model check
+        self.est_spread: F64 = np.zeros(c)  # the particles' 1-sigma radius
         self.est_inside: F64 = np.zeros(c)  # posterior probability of being past the front
         self.est_zone_p: F64 = np.zeros(c)  # posterior probability of the fix's zone
         self.n_beacons: IntArray = np.zeros(c, dtype=np.int64)
+        # the model check (issue 16): running mean of the readings' squared standardised
+        # residual at the fix, and of the squared distance to the model-free fix
+        self.fit2: F64 = np.ones(c)
+        self.dis2: F64 = np.zeros(c)
 
     def _grow(self, capacity: int) -> None:
         self.code = _grown(self.code, capacity, -1)
@@ -78,9 +83,12 @@ class ParticleState:
         self.t_start = _grown(self.t_start, capacity, np.inf)
         self.est_xy = _grown(self.est_xy, capacity, 0.0)
         self.est_sigma = _grown(self.est_sigma, capacity, 0.0)
+        self.est_spread = _grown(self.est_spread, capacity, 0.0)
         self.est_inside = _grown(self.est_inside, capacity, 0.0)
         self.est_zone_p = _grown(self.est_zone_p, capacity, 0.0)
         self.n_beacons = _grown(self.n_beacons, capacity, 0)
+        self.fit2 = _grown(self.fit2, capacity, 1.0)
+        self.dis2 = _grown(self.dis2, capacity, 0.0)
 
     def ensure(self, codes: IntArray) -> tuple[IntArray, npt.NDArray[np.bool_]]:
         """Slots of ``codes`` (distinct), allocating free slots for new ones. Returns (slots, new)."""
