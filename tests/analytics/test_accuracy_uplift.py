@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from analytics_synth import T0, positions
 
 from analytics.accuracy import NO_ZONE, accuracy
-from analytics.inputs import RunData
 from analytics.intervals import make_intervals
 from analytics.report import ReportOptions, build_report
+from analytics.run import RunData
 from analytics.uplift import newcombe_difference, read_crm, uplift, wilson
 from positioning.layout import Layout
 
