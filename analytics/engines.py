@@ -39,8 +39,16 @@ class EngineError(AnalyticsError):
 
 class Engine(Protocol):
     name: str
+    #: what window functions partition devices by: a 64-bit hash sorts faster than the id
+    device_key: str
 
     def register(self, source: Source, selection: Selection) -> None: ...
+
+    def parquet(self, name: str, folder: Path, columns: str, selection: Selection) -> None: ...
+
+    def register_table(self, name: str, table: pa.Table) -> None: ...
+
+    def materialize(self, name: str, sql: str) -> None: ...
 
     def view(self, name: str, sql: str) -> None: ...
 
@@ -55,10 +63,28 @@ def _empty(columns: tuple[str, ...]) -> pa.Table:
     return pa.table({c: pa.array([], types.get(c, pa.string())) for c in columns})
 
 
+def _register(engine: Engine, source: Source, selection: Selection) -> None:
+    """The relations ``positions`` and ``events`` of ``source``, pruned to ``selection``."""
+    for name, columns, sql_columns in (
+        ("positions", POSITION_COLUMNS, _POSITIONS_SQL),
+        ("events", EVENT_COLUMNS, _EVENTS_SQL),
+    ):
+        if isinstance(source, ArchiveSource) and source.has(name):
+            engine.parquet(name, source.folder(name), sql_columns, selection)
+            continue
+        if isinstance(source, ArchiveSource):
+            table = _empty(columns)
+        else:
+            table = source.positions if name == "positions" else source.events
+        engine.register_table(f"{name}_table", table)
+        engine.view(name, f"SELECT * FROM {name}_table WHERE {selection.where()}")
+
+
 class DuckDBEngine:
     """Embedded DuckDB, out of core. ``threads`` defaults to the machine's cores."""
 
     name = "duckdb"
+    device_key = "hash(device_id)"
 
     def __init__(
         self,
@@ -87,30 +113,22 @@ class DuckDBEngine:
             raise EngineError(f"duckdb: cannot start: {e}") from e
         self.con.execute("SET enable_progress_bar = false")
 
-    def _parquet(self, folder: Path, columns: str, selection: Selection) -> str:
+    def parquet(self, name: str, folder: Path, columns: str, selection: Selection) -> None:
+        """View ``name`` over hive-partitioned Parquet under ``folder`` (store=/date=), pruned
+        to ``selection``; ``columns`` may use ``store`` and ``date``."""
         pattern = str(folder / "store=*" / "date=*" / "*.parquet").replace("'", "''")
-        return (
+        self.view(
+            name,
             f"SELECT {columns} FROM read_parquet('{pattern}', hive_partitioning = true, "
             "hive_types = {'store': VARCHAR, 'date': VARCHAR}, union_by_name = true) "
-            f"WHERE {selection.where().replace('date_utc', 'date')}"
+            f"WHERE {selection.where('date')}",
         )
 
     def register(self, source: Source, selection: Selection) -> None:
-        for name, columns, sql_columns in (
-            ("positions", POSITION_COLUMNS, _POSITIONS_SQL),
-            ("events", EVENT_COLUMNS, _EVENTS_SQL),
-        ):
-            if isinstance(source, ArchiveSource):
-                if source.has(name):
-                    sql = self._parquet(source.folder(name), sql_columns, selection)
-                else:
-                    self.con.register(f"{name}_empty", _empty(columns))
-                    sql = f"SELECT * FROM {name}_empty"
-            else:
-                table = source.positions if name == "positions" else source.events
-                self.con.register(f"{name}_run", table)
-                sql = f"SELECT * FROM {name}_run WHERE {selection.where()}"
-            self.view(name, sql)
+        _register(self, source, selection)
+
+    def materialize(self, name: str, sql: str) -> None:
+        self._run(f"CREATE OR REPLACE TEMPORARY TABLE {name} AS {sql}")
 
     def register_table(self, name: str, table: pa.Table) -> None:
         self.con.register(name, table)
@@ -149,6 +167,7 @@ class SparkEngine:
     runtime), or a given session on a cluster."""
 
     name = "spark"
+    device_key = "xxhash64(device_id)"
 
     def __init__(self, session: Any = None, master: str = "local[2]") -> None:
         try:
@@ -173,31 +192,23 @@ class SparkEngine:
             )
             session.sparkContext.setLogLevel("ERROR")
         self.spark = session
+        self._cached: dict[str, Any] = {}
+
+    def parquet(self, name: str, folder: Path, columns: str, selection: Selection) -> None:
+        frame = self.spark.read.option("basePath", str(folder)).option("mergeSchema", "true")
+        frame.parquet(str(folder)).createOrReplaceTempView(f"{name}_parquet")
+        self.view(name, f"SELECT {columns} FROM {name}_parquet WHERE {selection.where('date')}")
 
     def register(self, source: Source, selection: Selection) -> None:
-        for name, columns, sql_columns in (
-            ("positions", POSITION_COLUMNS, _POSITIONS_SQL),
-            ("events", EVENT_COLUMNS, _EVENTS_SQL),
-        ):
-            if isinstance(source, ArchiveSource):
-                if source.has(name):
-                    folder = str(source.folder(name))
-                    frame = (
-                        self.spark.read.option("basePath", folder)
-                        .option("mergeSchema", "true")
-                        .parquet(folder)
-                    )
-                    frame.createOrReplaceTempView(f"{name}_archive")
-                    where = selection.where().replace("date_utc", "date")
-                    sql = f"SELECT {sql_columns} FROM {name}_archive WHERE {where}"
-                else:
-                    self.register_table(f"{name}_empty", _empty(columns))
-                    sql = f"SELECT * FROM {name}_empty"
-            else:
-                table = source.positions if name == "positions" else source.events
-                self.register_table(f"{name}_run", table)
-                sql = f"SELECT * FROM {name}_run WHERE {selection.where()}"
-            self.view(name, sql)
+        _register(self, source, selection)
+
+    def materialize(self, name: str, sql: str) -> None:
+        old = self._cached.pop(name, None)
+        if old is not None:
+            old.unpersist()
+        frame = self._sql(sql).cache()
+        frame.createOrReplaceTempView(name)
+        self._cached[name] = frame
 
     def register_table(self, name: str, table: pa.Table) -> None:
         # dictionary columns as plain strings: Spark reads Arrow's basic types

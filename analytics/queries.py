@@ -9,11 +9,12 @@ distinct visitors comes out NULL with ``suppressed`` true (:mod:`analytics.priva
 Three layers:
 
 1. :data:`VIEWS`: closing events deduplicated by id, then visits, zone visits and dwells
-   as intervals, and the devices seen per store-day.
+   as intervals; :data:`SEEN`, the devices seen per store-day.
 2. The **daily table** (:data:`DAILY`): per store and day, additive counts that a chain
-   page sums over any period (:mod:`analytics.daily` keeps them as Parquet).
+   page sums over any period (:mod:`analytics.daily` keeps them as Parquet). Its one pass
+   over the positions is :func:`cell_devices`, which the engine materialises.
 3. Figures: ``chain_*`` over the daily relations (``d_store``, ``d_lengths``, ``d_hours``,
-   ``d_zones``), and per-store figures over the raw relations (``heatmap``, ``zone_stats``,
+   ``d_zones``, ``d_cells``), and per-store figures over the events (``zone_stats``,
    ``flows``).
 
 Distinct visitors are not additive over days, so figures from the daily table count
@@ -29,12 +30,14 @@ from positioning.events import DWELL_END, STORE_EXIT, ZONE_EXIT
 __all__ = [
     "DAILY",
     "LENGTH_BIN_S",
+    "SEEN",
     "VIEWS",
     "chain_dow_hour",
     "chain_stores",
     "chain_zones",
     "flows",
-    "heatmap",
+    "cell_devices",
+    "chain_cells",
     "suppress",
     "zone_stats",
 ]
@@ -87,12 +90,31 @@ VIEWS: tuple[tuple[str, str], ...] = (
         f"duration_s, {_day('time_s - duration_s')} AS day_n FROM closing "
         f"WHERE type = '{DWELL_END}' AND zone IS NOT NULL",
     ),
-    (
-        "seen",
-        f"SELECT DISTINCT store, {_day('t_s')} AS day_n, device_id FROM positions "
-        "UNION SELECT store, day_n, device_id FROM visits",
-    ),
 )
+#: Devices seen per store-day: heard anywhere (a cell of the floor or the street), or with a
+#: visit. Over :func:`cell_devices`, so it comes after that is materialised.
+SEEN = (
+    "SELECT DISTINCT store, day_n, device_id FROM cell_devices "
+    "UNION SELECT store, day_n, device_id FROM visits"
+)
+
+
+def cell_devices(cell_m: float, max_gap_s: float, device_key: str = "device_id") -> str:
+    """Seconds per store, day, floor cell (ix, iy) and device: the one pass over the
+    positions, materialised by the engine, from which the heatmap and the devices seen come.
+
+    Each sample stands for the time to the same device's next sample, capped at
+    ``max_gap_s`` (as :mod:`analytics.heatmap`). ``device_key`` is what the window partitions
+    by: the engine may pass a 64-bit hash of the id, which sorts faster than the string."""
+    c = float(cell_m)
+    return (
+        f"WITH s AS (SELECT store, {_day('t_s')} AS day_n, device_id, "
+        f"CAST(floor(x_m / {c}) AS BIGINT) AS ix, CAST(floor(y_m / {c}) AS BIGINT) AS iy, "
+        f"least(coalesce(lead(t_s) OVER (PARTITION BY store, {device_key} ORDER BY t_s) - t_s, "
+        f"0.0), {float(max_gap_s)}) AS w FROM positions) "
+        "SELECT store, day_n, ix, iy, device_id, sum(w) AS seconds FROM s GROUP BY 1, 2, 3, 4, 5"
+    )
+
 
 #: The daily table: name -> query over the views. Every column but the keys is additive
 #: over days, except the ``visitors`` counts (distinct within the day).
@@ -116,13 +138,17 @@ DAILY: dict[str, str] = {
     "d_zones": (
         "SELECT store, day_n, zone, "
         "count(DISTINCT CASE WHEN kind = 'z' THEN device_id END) AS visitors, "
-        "sum(CASE WHEN kind = 'z' THEN 1 ELSE 0 END) AS zone_visits, "
+        "CAST(sum(CASE WHEN kind = 'z' THEN 1 ELSE 0 END) AS BIGINT) AS zone_visits, "
         "sum(CASE WHEN kind = 'z' THEN duration_s ELSE 0.0 END) AS zone_s, "
-        "sum(CASE WHEN kind = 'd' THEN 1 ELSE 0 END) AS dwells, "
+        "CAST(sum(CASE WHEN kind = 'd' THEN 1 ELSE 0 END) AS BIGINT) AS dwells, "
         "sum(CASE WHEN kind = 'd' THEN duration_s ELSE 0.0 END) AS dwell_s FROM ("
         "SELECT store, day_n, zone, device_id, duration_s, 'z' AS kind FROM zone_visits "
         "UNION ALL SELECT store, day_n, zone, device_id, duration_s, 'd' AS kind FROM dwells"
         ") AS u GROUP BY 1, 2, 3"
+    ),
+    "d_cells": (
+        "SELECT store, day_n, ix, iy, sum(seconds) AS seconds, count(*) AS devices "
+        "FROM cell_devices GROUP BY 1, 2, 3, 4"
     ),
 }
 
@@ -130,10 +156,10 @@ DAILY: dict[str, str] = {
 def _median_of_bins(group: str) -> str:
     """Median visit length (s) per ``group`` from d_lengths, interpolated within its bin."""
     return (
-        f"h AS (SELECT {group}, bin, sum(visits) AS n FROM lengths GROUP BY {group}, bin), "
-        f"c AS (SELECT {group}, bin, n, sum(n) OVER (PARTITION BY {group} ORDER BY bin "
-        "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum, "
-        f"sum(n) OVER (PARTITION BY {group}) AS total FROM h), "
+        f"h AS (SELECT {group}, bin, CAST(sum(visits) AS BIGINT) AS n FROM lengths GROUP BY {group}, bin), "
+        f"c AS (SELECT {group}, bin, n, CAST(sum(n) OVER (PARTITION BY {group} ORDER BY bin "
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS BIGINT) AS cum, "
+        f"CAST(sum(n) OVER (PARTITION BY {group}) AS BIGINT) AS total FROM h), "
         f"m AS (SELECT {group}, min((bin + (total / 2.0 - (cum - n)) / n) * {LENGTH_BIN_S}) "
         f"AS median_visit_s FROM c WHERE cum >= total / 2.0 AND cum - n < total / 2.0 GROUP BY {group})"
     )
@@ -145,9 +171,10 @@ def chain_stores(k: int, bucket: str = "0") -> str:
     return (
         f"WITH lengths AS (SELECT store, {bucket} AS bucket, bin, visits FROM d_lengths), "
         f"{_median_of_bins('store, bucket')}, "
-        f"s AS (SELECT store, {bucket} AS bucket, sum(visits) AS visits, sum(visitors) AS visitor_days, "
-        "max(visitors) AS k_visitors, sum(devices) AS device_days, sum(visit_s) AS visit_s, "
-        "count(*) AS days FROM d_store GROUP BY 1, 2) "
+        f"s AS (SELECT store, {bucket} AS bucket, CAST(sum(visits) AS BIGINT) AS visits, "
+        "CAST(sum(visitors) AS BIGINT) AS visitor_days, "
+        "max(visitors) AS k_visitors, CAST(sum(devices) AS BIGINT) AS device_days, sum(visit_s) AS visit_s, "
+        "count(DISTINCT day_n) AS days FROM d_store GROUP BY 1, 2) "
         "SELECT s.store, s.bucket, s.days, "
         f"{suppress('s.visits', 's.k_visitors', k)} AS visits, "
         f"{suppress('s.visitor_days', 's.k_visitors', k)} AS visitor_days, "
@@ -162,8 +189,9 @@ def chain_dow_hour(k: int) -> str:
     """Visits per day-of-week (0 Monday) and hour (UTC) over the selected stores, as the mean
     per store-day of that weekday."""
     return (
-        "WITH n AS (SELECT (day_n + 3) % 7 AS dow, count(*) AS store_days FROM d_store GROUP BY 1), "
-        "h AS (SELECT (day_n + 3) % 7 AS dow, hour, sum(visits) AS visits, "
+        "WITH n AS (SELECT dow, count(*) AS store_days FROM (SELECT DISTINCT store, day_n, "
+        "(day_n + 3) % 7 AS dow FROM d_store) AS sd GROUP BY dow), "
+        "h AS (SELECT (day_n + 3) % 7 AS dow, hour, CAST(sum(visits) AS BIGINT) AS visits, "
         "max(visitors) AS k_visitors FROM d_hours GROUP BY 1, 2) "
         f"SELECT h.dow, h.hour, {suppress('h.visits / n.store_days', 'h.k_visitors', k)} "
         f"AS visits_per_store_day, {_suppressed('h.k_visitors', k)} AS suppressed "
@@ -174,7 +202,7 @@ def chain_dow_hour(k: int) -> str:
 def chain_zones(k: int) -> str:
     """Dwell per zone per visitor (seconds of dwell in the zone per visitor-day of the store)."""
     return (
-        "WITH v AS (SELECT store, sum(visitors) AS visitor_days FROM d_store GROUP BY store), "
+        "WITH v AS (SELECT store, CAST(sum(visitors) AS BIGINT) AS visitor_days FROM d_store GROUP BY store), "
         "z AS (SELECT store, zone, sum(dwell_s) AS dwell_s, sum(zone_s) AS zone_s, "
         "max(visitors) AS k_visitors FROM d_zones GROUP BY store, zone) "
         "SELECT z.store, z.zone, "
@@ -185,19 +213,13 @@ def chain_zones(k: int) -> str:
     )
 
 
-def heatmap(cell_m: float, max_gap_s: float) -> str:
-    """Seconds and distinct devices per floor cell (ix, iy) of each store: each sample stands
-    for the time to the device's next sample, capped at ``max_gap_s`` (analytics.heatmap).
-    Suppression is left to the caller: the smoothing must drop small cells first."""
-    c = float(cell_m)
+def chain_cells() -> str:
+    """Floor cells of each store over the period: seconds and the largest single-day count of
+    distinct devices (``k_devices``, for the k rule). Suppression is left to the caller: the
+    smoothing must drop small cells first (analytics.heatmap.smoothed_density)."""
     return (
-        "WITH s AS (SELECT store, device_id, "
-        f"CAST(floor(x_m / {c}) AS BIGINT) AS ix, CAST(floor(y_m / {c}) AS BIGINT) AS iy, "
-        "least(coalesce(lead(t_s) OVER (PARTITION BY store, device_id ORDER BY t_s) - t_s, 0.0), "
-        f"{float(max_gap_s)}) AS w FROM positions), "
-        "d AS (SELECT store, ix, iy, device_id, sum(w) AS seconds FROM s GROUP BY 1, 2, 3, 4) "
-        "SELECT store, ix, iy, sum(seconds) AS seconds, count(*) AS devices FROM d "
-        "GROUP BY 1, 2, 3 ORDER BY 1, 3, 2"
+        "SELECT store, ix, iy, sum(seconds) AS seconds, max(devices) AS k_devices "
+        "FROM d_cells GROUP BY 1, 2, 3 ORDER BY 1, 3, 2"
     )
 
 

@@ -48,16 +48,16 @@ class Selection:
     first: dt.date | None = None
     last: dt.date | None = None
 
-    def where(self) -> str:
+    def where(self, date_column: str = "date_utc") -> str:
         """The selection as a SQL condition on the partition columns (prunes files)."""
         terms = []
         if self.stores is not None:
             names = ", ".join(_literal(s) for s in self.stores)
             terms.append(f"store IN ({names})")
         if self.first is not None:
-            terms.append(f"date_utc >= '{self.first.isoformat()}'")
+            terms.append(f"{date_column} >= '{self.first.isoformat()}'")
         if self.last is not None:
-            terms.append(f"date_utc <= '{self.last.isoformat()}'")
+            terms.append(f"{date_column} <= '{self.last.isoformat()}'")
         return " AND ".join(terms) or "TRUE"
 
     def days(self) -> int | None:
