@@ -89,6 +89,8 @@ class ChainTruth:
     hours: pd.DataFrame
     #: store, day, zone, dwell_s (sum of dwells), zone_s (time in zone)
     zones: pd.DataFrame
+    #: store, day, device_id, start_s, length_s: every visit drawn
+    visits: pd.DataFrame
     positions: int
 
 
@@ -207,6 +209,9 @@ def _day(
                 "zone_s": zone_s,
             }
         ),
+        visits=pd.DataFrame(
+            {"store": store, "day": day, "device_id": ids, "start_s": start, "length_s": length}
+        ),
         positions=positions.num_rows,
     )
     return positions, events, truth
@@ -284,5 +289,6 @@ def write_chain(root: str | Path, layout: Layout, params: ChainParams | None = N
         days=pd.concat([t.days for t in parts], ignore_index=True),
         hours=pd.concat([t.hours for t in parts], ignore_index=True),
         zones=pd.concat([t.zones for t in parts], ignore_index=True),
+        visits=pd.concat([t.visits for t in parts], ignore_index=True),
         positions=sum(t.positions for t in parts),
     )
