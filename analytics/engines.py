@@ -184,6 +184,7 @@ class SparkEngine:
                 SparkSession.builder.master(master)
                 .appName("instore-analytics")
                 .config("spark.ui.enabled", "false")
+                .config("spark.ui.showConsoleProgress", "false")
                 .config("spark.sql.shuffle.partitions", "4")
                 .config("spark.sql.session.timeZone", "UTC")
                 # store names and dates stay strings ("007" is a store, not 7)

@@ -159,9 +159,10 @@ def _median_of_bins(group: str) -> str:
         f"h AS (SELECT {group}, bin, CAST(sum(visits) AS BIGINT) AS n FROM lengths GROUP BY {group}, bin), "
         f"c AS (SELECT {group}, bin, n, CAST(sum(n) OVER (PARTITION BY {group} ORDER BY bin "
         "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS BIGINT) AS cum, "
-        f"CAST(sum(n) OVER (PARTITION BY {group}) AS BIGINT) AS total FROM h), "
-        f"m AS (SELECT {group}, min((bin + (total / 2.0 - (cum - n)) / n) * {LENGTH_BIN_S}) "
-        f"AS median_visit_s FROM c WHERE cum >= total / 2.0 AND cum - n < total / 2.0 GROUP BY {group})"
+        # a double, not a decimal literal: 2.0 is DECIMAL in both dialects
+        f"CAST(sum(n) OVER (PARTITION BY {group}) AS DOUBLE) / 2 AS half FROM h), "
+        f"m AS (SELECT {group}, min((bin + (half - (cum - n)) / n) * {LENGTH_BIN_S}) "
+        f"AS median_visit_s FROM c WHERE cum >= half AND cum - n < half GROUP BY {group})"
     )
 
 
