@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
 from analytics import queries
-from analytics.daily import DailyOptions, register_daily
-from analytics.engines import Engine
-from analytics.sources import ArchiveSource, Selection
+from analytics.daily import DAILY_TABLES, DailyOptions, prepare, register_daily
+from analytics.engines import DuckDBEngine, Engine
+from analytics.sources import ArchiveSource, Selection, open_source
 
-__all__ = ["ChainFigures", "Period", "chain_figures", "day_number"]
+__all__ = ["ChainFigures", "Period", "chain_figures", "connect", "day_number"]
 
 #: A transition between zones (analytics.flows.DEFAULT_MAX_GAP_S).
 FLOW_MAX_GAP_S = 300.0
@@ -127,3 +128,29 @@ def chain_figures(
         previous=previous,
         previous_period=previous_period,
     )
+
+
+def connect(
+    path: str | Path,
+    stores: tuple[str, ...] | None = None,
+    first: dt.date | None = None,
+    last: dt.date | None = None,
+    engine: Engine | None = None,
+    layout: str | Path | None = None,
+) -> Engine:
+    """An engine (DuckDB unless given) over an archive or a run folder with every relation of
+    the query layer: ``positions``, ``events``, ``visits``, ``zone_visits``, ``dwells`` and
+    the daily ``d_*`` (the archive's daily table when it has one, else computed on the fly).
+    For notebooks: ``connect(archive).con.sql("SELECT ...").df()`` continues in SQL or pandas."""
+    e = engine or DuckDBEngine()
+    source = open_source(path, layout)
+    selection = Selection(stores, first, last)
+    daily = source.root / "daily" if isinstance(source, ArchiveSource) else None
+    if daily is not None and all((daily / t).is_dir() for t in DAILY_TABLES):
+        e.register(source, selection)
+        for name, sql in queries.VIEWS:
+            e.view(name, sql)
+        register_daily(e, daily, selection)
+    else:
+        prepare(e, source, selection)
+    return e
