@@ -10,6 +10,7 @@ local mode by default, or on any cluster whose ``SparkSession`` is passed in
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import warnings
@@ -111,7 +112,9 @@ class DuckDBEngine:
             self.con = duckdb.connect(database, config=config)
         except duckdb.Error as e:
             raise EngineError(f"duckdb: cannot start: {e}") from e
-        self.con.execute("SET enable_progress_bar = false")
+        # a progress bar on stderr would garble the CLI's own; Jupyter refuses the setting
+        with contextlib.suppress(duckdb.Error):
+            self.con.execute("SET enable_progress_bar = false")
 
     def parquet(self, name: str, folder: Path, columns: str, selection: Selection) -> None:
         """View ``name`` over hive-partitioned Parquet under ``folder`` (store=/date=), pruned
