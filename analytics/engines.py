@@ -151,10 +151,7 @@ class DuckDBEngine:
         import duckdb
 
         try:
-            relation = self.con.sql(sql)
-            # duckdb 2 names it to_arrow_table; 1.x arrow()
-            fetch = getattr(relation, "to_arrow_table", None) or relation.arrow
-            result: pa.Table = fetch()
+            result: pa.Table = self.con.sql(sql).to_arrow_table()
         except duckdb.Error as e:
             raise EngineError(f"duckdb: {e}\n-- in: {sql[:400]}") from e
         return result
