@@ -55,10 +55,9 @@ def prepare(
     engine.register(source, selection)
     for name, sql in queries.VIEWS:
         engine.view(name, sql)
-    engine.materialize(
-        "cell_devices", queries.cell_devices(o.cell_m, o.max_gap_s, engine.device_key)
-    )
-    engine.view("seen", queries.SEEN)
+    engine.materialize("store_keys", queries.store_keys(engine.hash_fn))
+    engine.materialize("cell_devices", queries.cell_devices(o.cell_m, o.max_gap_s, engine.hash_fn))
+    engine.view("seen", queries.seen(engine.hash_fn))
     for name, sql in queries.DAILY.items():
         engine.view(name, sql)
 

@@ -40,8 +40,8 @@ class EngineError(AnalyticsError):
 
 class Engine(Protocol):
     name: str
-    #: what window functions partition devices by: a 64-bit hash sorts faster than the id
-    device_key: str
+    #: the dialect's 64-bit hash of one or more values (the heavy pass keys devices by it)
+    hash_fn: str
 
     def register(self, source: Source, selection: Selection) -> None: ...
 
@@ -85,7 +85,7 @@ class DuckDBEngine:
     """Embedded DuckDB, out of core. ``threads`` defaults to the machine's cores."""
 
     name = "duckdb"
-    device_key = "hash(device_id)"
+    hash_fn = "hash"
 
     def __init__(
         self,
@@ -167,7 +167,7 @@ class SparkEngine:
     runtime), or a given session on a cluster."""
 
     name = "spark"
-    device_key = "xxhash64(device_id)"
+    hash_fn = "xxhash64"
 
     def __init__(self, session: Any = None, master: str = "local[2]") -> None:
         try:

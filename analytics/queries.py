@@ -9,7 +9,7 @@ distinct visitors comes out NULL with ``suppressed`` true (:mod:`analytics.priva
 Three layers:
 
 1. :data:`VIEWS`: closing events deduplicated by id, then visits, zone visits and dwells
-   as intervals; :data:`SEEN`, the devices seen per store-day.
+   as intervals; :func:`seen`, the devices seen per store-day.
 2. The **daily table** (:data:`DAILY`): per store and day, additive counts that a chain
    page sums over any period (:mod:`analytics.daily` keeps them as Parquet). Its one pass
    over the positions is :func:`cell_devices`, which the engine materialises.
@@ -30,13 +30,14 @@ from positioning.events import DWELL_END, STORE_EXIT, ZONE_EXIT
 __all__ = [
     "DAILY",
     "LENGTH_BIN_S",
-    "SEEN",
     "VIEWS",
     "chain_dow_hour",
     "chain_stores",
     "chain_zones",
     "flows",
     "cell_devices",
+    "seen",
+    "store_keys",
     "chain_cells",
     "suppress",
     "zone_stats",
@@ -91,28 +92,42 @@ VIEWS: tuple[tuple[str, str], ...] = (
         f"WHERE type = '{DWELL_END}' AND zone IS NOT NULL",
     ),
 )
-#: Devices seen per store-day: heard anywhere (a cell of the floor or the street), or with a
-#: visit. Over :func:`cell_devices`, so it comes after that is materialised.
-SEEN = (
-    "SELECT DISTINCT store, day_n, device_id FROM cell_devices "
-    "UNION SELECT store, day_n, device_id FROM visits"
-)
 
 
-def cell_devices(cell_m: float, max_gap_s: float, device_key: str = "device_id") -> str:
+def store_keys(hash_fn: str) -> str:
+    """Each store's name and 64-bit hash: the heavy pass carries the hash, not the string."""
+    return (
+        f"SELECT DISTINCT store, {hash_fn}(store) AS store_k FROM positions "
+        f"UNION SELECT DISTINCT store, {hash_fn}(store) AS store_k FROM events"
+    )
+
+
+def cell_devices(cell_m: float, max_gap_s: float, hash_fn: str) -> str:
     """Seconds per store, day, floor cell (ix, iy) and device: the one pass over the
     positions, materialised by the engine, from which the heatmap and the devices seen come.
 
     Each sample stands for the time to the same device's next sample, capped at
-    ``max_gap_s`` (as :mod:`analytics.heatmap`). ``device_key`` is what the window partitions
-    by: the engine may pass a 64-bit hash of the id, which sorts faster than the string."""
+    ``max_gap_s`` (as :mod:`analytics.heatmap`). Stores and devices travel as 64-bit hashes
+    (``hash_fn``: the engine's): integers sort and group far faster than strings, and two
+    ids colliding is a 1-in-10^7 event at a million devices a day."""
     c = float(cell_m)
+    dev = f"{hash_fn}(store, device_id)"
     return (
-        f"WITH s AS (SELECT store, {_day('t_s')} AS day_n, device_id, "
+        f"WITH s AS (SELECT {hash_fn}(store) AS store_k, {_day('t_s')} AS day_n, {dev} AS dev, "
         f"CAST(floor(x_m / {c}) AS BIGINT) AS ix, CAST(floor(y_m / {c}) AS BIGINT) AS iy, "
-        f"least(coalesce(lead(t_s) OVER (PARTITION BY store, {device_key} ORDER BY t_s) - t_s, "
+        f"least(coalesce(lead(t_s) OVER (PARTITION BY {dev} ORDER BY t_s) - t_s, "
         f"0.0), {float(max_gap_s)}) AS w FROM positions) "
-        "SELECT store, day_n, ix, iy, device_id, sum(w) AS seconds FROM s GROUP BY 1, 2, 3, 4, 5"
+        "SELECT store_k, day_n, ix, iy, dev, sum(w) AS seconds FROM s GROUP BY 1, 2, 3, 4, 5"
+    )
+
+
+def seen(hash_fn: str) -> str:
+    """Devices seen per store-day (store and device hashed): heard anywhere (a cell of the
+    floor or the street), or with a visit. Over the materialised :func:`cell_devices`."""
+    return (
+        "SELECT DISTINCT store_k, day_n, dev FROM cell_devices "
+        f"UNION SELECT {hash_fn}(store) AS store_k, day_n, {hash_fn}(store, device_id) AS dev "
+        "FROM visits"
     )
 
 
@@ -122,7 +137,8 @@ DAILY: dict[str, str] = {
     "d_store": (
         "WITH v AS (SELECT store, day_n, count(*) AS visits, count(DISTINCT device_id) AS visitors, "
         "sum(duration_s) AS visit_s FROM visits GROUP BY store, day_n), "
-        "s AS (SELECT store, day_n, count(*) AS devices FROM seen GROUP BY store, day_n) "
+        "s AS (SELECT k.store, x.day_n, x.devices FROM (SELECT store_k, day_n, count(*) AS devices "
+        "FROM seen GROUP BY store_k, day_n) AS x JOIN store_keys AS k ON x.store_k = k.store_k) "
         "SELECT s.store, s.day_n, coalesce(v.visits, 0) AS visits, "
         "coalesce(v.visitors, 0) AS visitors, s.devices, coalesce(v.visit_s, 0.0) AS visit_s "
         "FROM s LEFT JOIN v ON s.store = v.store AND s.day_n = v.day_n"
@@ -147,8 +163,9 @@ DAILY: dict[str, str] = {
         ") AS u GROUP BY 1, 2, 3"
     ),
     "d_cells": (
-        "SELECT store, day_n, ix, iy, sum(seconds) AS seconds, count(*) AS devices "
-        "FROM cell_devices GROUP BY 1, 2, 3, 4"
+        "SELECT k.store, c.day_n, c.ix, c.iy, c.seconds, c.devices FROM (SELECT store_k, day_n, "
+        "ix, iy, sum(seconds) AS seconds, count(*) AS devices FROM cell_devices "
+        "GROUP BY 1, 2, 3, 4) AS c JOIN store_keys AS k ON c.store_k = k.store_k"
     ),
 }
 
