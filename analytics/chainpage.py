@@ -68,7 +68,7 @@ def _side_by_side(f: ChainFigures) -> pd.DataFrame:
             "store": s["store"],
             "visits": s["visits"].astype(float),
             "visitor_days": s["visitor_days"].astype(float),
-            "share_capture_rate": s["capture_rate"].astype(float),
+            "capture_rate_%": s["capture_rate"].astype(float),
             "median_visit_min": s["median_visit_s"].astype(float) / 60,
             "suppressed": s["suppressed"],
         }
@@ -77,24 +77,24 @@ def _side_by_side(f: ChainFigures) -> pd.DataFrame:
         prev = f.previous.set_index("store")
         before = prev["visits"].reindex(s["store"]).astype(float).to_numpy()
         table["visits_before"] = before
-        table["share_visits_change"] = table["visits"].to_numpy() / before - 1
+        table["visits_change_%"] = table["visits"].to_numpy() / before - 1
         cap = prev["capture_rate"].reindex(s["store"]).astype(float).to_numpy()
-        table["capture_change_pp"] = 100 * (table["share_capture_rate"].to_numpy() - cap)
+        table["capture_change_pp"] = 100 * (table["capture_rate_%"].to_numpy() - cap)
     return table
 
 
 def _weeks_table(f: ChainFigures) -> pd.DataFrame:
     w = f.weeks.sort_values(["store", "week"]).copy()
     w["visits"] = w["visits"].astype(float)
-    w["share_week_over_week"] = w.groupby("store")["visits"].pct_change()
+    w["week_over_week_%"] = w.groupby("store")["visits"].pct_change()
     return pd.DataFrame(
         {
             "store": w["store"],
             "week_starting": w["week_start"].astype(str),
             "days": w["days"],
             "visits": w["visits"],
-            "share_week_over_week": w["share_week_over_week"],
-            "share_capture_rate": w["capture_rate"].astype(float),
+            "week_over_week_%": w["week_over_week_%"],
+            "capture_rate_%": w["capture_rate"].astype(float),
             "median_visit_min": w["median_visit_s"].astype(float) / 60,
             "suppressed": w["suppressed"],
         }

@@ -37,7 +37,7 @@ def _cell(value: object, column: str, hidden: bool) -> str:
     if isinstance(value, float):
         text = (
             f"{100 * value:.1f} %"
-            if column.startswith("share")
+            if column.startswith("share") or column.endswith("%")
             else f"{value:,.0f}"
             if abs(value) >= 100 or value == int(value)
             else f"{value:.1f}"
