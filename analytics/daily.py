@@ -11,8 +11,8 @@ date at a time (every stale store of that date in one pass), so its memory is bo
 one day's partitions, never by the archive.
 
 Keeping it up to date: ``instore archive`` appends new parts for the current day; calling
-``refresh_daily(archive)`` after a flush, say hourly and at exit, recomputes only the
-store-days that changed (see docs/analytics.md). ``instore report ARCHIVE`` calls it before
+``refresh_daily(archive_dir)`` after a flush, say hourly and at exit, recomputes only the
+store-days that changed (see docs/analytics.md; not wired into the command yet). ``instore report ARCHIVE`` calls it before
 every report, so the page is never stale.
 """
 
@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analytics import queries
-from analytics.engines import Engine
+from analytics.engines import DuckDBEngine, Engine
 from analytics.sources import ArchiveSource, Selection, Source
 
 __all__ = ["DAILY_TABLES", "DailyOptions", "prepare", "refresh_daily", "register_daily", "stale"]
@@ -104,16 +104,26 @@ def _write_partitions(table: pa.Table, folder: Path, stores: list[str], date: st
 
 def refresh_daily(
     root: str | Path,
-    engine: Engine,
+    engine: Engine | None = None,
     selection: Selection | None = None,
     options: DailyOptions | None = None,
     daily_root: str | Path | None = None,
     progress: Callable[[str], None] = lambda step: None,
 ) -> int:
-    """Recompute the stale store-days of the archive at ``root``; returns how many."""
+    """Recompute the stale store-days of the archive at ``root``; returns how many. Without
+    an ``engine``, a DuckDB one for the call: ``refresh_daily(archive_dir)`` is all that
+    ``instore archive`` needs to call after a flush."""
     archive = ArchiveSource(Path(root))
     target = Path(daily_root) if daily_root is not None else archive.root / "daily"
     todo = stale(archive, target, selection or Selection())
+    if not todo:
+        return 0
+    if engine is None:
+        own = DuckDBEngine()
+        try:
+            return refresh_daily(root, own, selection, options, daily_root, progress)
+        finally:
+            own.close()
     done = 0
     for date, stores in sorted(todo.items()):
         progress(f"daily {date} ({len(stores)} stores)")

@@ -137,7 +137,7 @@ def test_the_daily_table_recomputes_only_what_changed(
     shutil.copy(part / "part-synthetic.parquet", extra)
     later = extra.stat().st_mtime + 5
     os.utime(extra, (later, later))
-    assert refresh_daily(root, engine) == 1
+    assert refresh_daily(root) == 1  # its own DuckDB engine, as instore archive would call it
 
 
 def test_cli_chain_report(chain: tuple[Path, ChainTruth], tmp_path: Path) -> None:
