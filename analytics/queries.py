@@ -40,6 +40,7 @@ __all__ = [
     "store_keys",
     "chain_cells",
     "suppress",
+    "welcome",
     "zone_stats",
 ]
 
@@ -280,4 +281,33 @@ def flows(k: int, max_gap_s: float) -> str:
         f"AND prev_zone <> zone AND start_s - prev_end <= {float(max_gap_s)} GROUP BY 1, 2, 3) "
         f"SELECT store, from_zone, to_zone, {suppress('transitions', 'devices', k)} AS transitions, "
         f"{_suppressed('devices', k)} AS suppressed FROM t ORDER BY 1, 2, 3"
+    )
+
+
+def welcome(grace_s: float, slack_s: float = 60.0) -> str:
+    """The welcome funnel per outcome ('send', 'control', ...) over the relations
+    ``decisions`` (device_id, customer_id, decided_s, outcome) and ``purchases``
+    (customer_id, at_s: in-store only): each visit's first decision (within ``slack_s`` of
+    the visit), whether the customer bought in the store from the visit's start to
+    ``grace_s`` after its end, and the dwell seconds in the visit after the decision
+    (analytics.uplift). Moments, not rows, come out: the intervals are computed from them."""
+    return (
+        "WITH v AS (SELECT store, device_id, start_s, end_s, "
+        "row_number() OVER (ORDER BY store, device_id, start_s) AS visit FROM visits), "
+        "d AS (SELECT v.visit, v.store, v.device_id, v.start_s, v.end_s, x.customer_id, "
+        "x.decided_s, x.outcome, row_number() OVER (PARTITION BY v.visit ORDER BY x.decided_s) "
+        "AS rank FROM decisions AS x JOIN v ON x.device_id = v.device_id "
+        f"AND x.decided_s >= v.start_s - {float(slack_s)} AND x.decided_s <= v.end_s + {float(slack_s)}), "
+        "f AS (SELECT * FROM d WHERE rank = 1), "
+        "p AS (SELECT f.visit, max(CASE WHEN pu.at_s IS NULL THEN 0 ELSE 1 END) AS purchased "
+        "FROM f LEFT JOIN purchases AS pu ON pu.customer_id = f.customer_id "
+        f"AND pu.at_s >= f.start_s AND pu.at_s <= f.end_s + {float(grace_s)} GROUP BY f.visit), "
+        "w AS (SELECT f.visit, coalesce(sum(dw.duration_s), 0.0) AS dwell_after_s FROM f "
+        "LEFT JOIN dwells AS dw ON dw.store = f.store AND dw.device_id = f.device_id "
+        f"AND dw.start_s >= f.decided_s AND dw.start_s <= f.end_s + {float(slack_s)} "
+        "GROUP BY f.visit) "
+        "SELECT f.outcome, count(*) AS visits, CAST(sum(p.purchased) AS BIGINT) AS purchases, "
+        "avg(w.dwell_after_s) AS dwell_mean_s, var_samp(w.dwell_after_s) AS dwell_var_s2 "
+        "FROM f JOIN p ON f.visit = p.visit JOIN w ON f.visit = w.visit "
+        "GROUP BY f.outcome ORDER BY f.outcome"
     )
