@@ -188,12 +188,8 @@ def test_the_sql_funnel_agrees_with_the_pandas_one(tmp_path: Path) -> None:
 
     engine = DuckDBEngine(threads=1)
     try:
-        engine.register_table(
-            "visits", table(visits, ["device_id", "start_s", "end_s", "duration_s"])
-        )
-        engine.register_table(
-            "dwells", table(dwells, ["device_id", "start_s", "end_s", "duration_s"])
-        )
+        engine.register_table("visits", table(visits))
+        engine.register_table("dwells", table(dwells))
         engine.register_table(
             "decisions",
             pa.Table.from_pandas(
