@@ -19,8 +19,8 @@ import pyarrow.parquet as pq
 from analytics.columns import all_devices, frame_of_columns, position_columns, roles_of
 from analytics.errors import RunInputError
 from analytics.eventlog import intervals_of_frame
-from analytics.inputs import RunData
 from analytics.intervals import empty_intervals
+from analytics.run import RunData
 from positioning.layout import Layout
 
 EVENT_COLUMNS = ("id", "type", "device_id", "time_s", "zone", "duration_s")

@@ -7,14 +7,11 @@ import html
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from analytics.privacy import SUPPRESSED, PrivacyNote
-
-if TYPE_CHECKING:
-    from analytics.inputs import RunData
+from analytics.run import RunData
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1040px; color: #222; }
@@ -40,7 +37,7 @@ def _cell(value: object, column: str, hidden: bool) -> str:
     if isinstance(value, float):
         text = (
             f"{100 * value:.1f} %"
-            if column.startswith("share")
+            if column.startswith("share") or column.endswith("%")
             else f"{value:,.0f}"
             if abs(value) >= 100 or value == int(value)
             else f"{value:.1f}"

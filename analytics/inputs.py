@@ -14,9 +14,7 @@ sorted by time; visits, zone visits and dwells as interval frames (see
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from analytics.archive import load_archive
 from analytics.columns import (
     FLAG_COLUMNS,
     all_devices,
@@ -39,6 +38,7 @@ from analytics.columns import (
 from analytics.errors import RunInputError
 from analytics.eventlog import read_events
 from analytics.intervals import empty_intervals, zone_runs
+from analytics.run import RunData
 from positioning.errors import LayoutError
 from positioning.layout import Layout, load_layout
 from sim.runfolder import find_table
@@ -48,47 +48,6 @@ KIND_ROLES = {"shopper": "visitor", "visitor": "visitor", "passerby": "passerby"
 #: A track sample stands for at most this long when zone visits are derived from it;
 #: longer silences end the zone visit (the engine's own exit timeout is of this order).
 ZONE_RUN_MAX_GAP_S = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class RunData:
-    """One run's frames, whatever the source."""
-
-    kind: str  # "simulation" | "locate" | "archive"
-    source: str
-    store: str
-    layout: Layout
-    positions: pd.DataFrame
-    visits: pd.DataFrame
-    zone_visits: pd.DataFrame
-    dwells: pd.DataFrame
-    #: device_id -> role ("visitor", "passerby", "staff"); every device in positions or visits
-    roles: pd.Series
-    notes: tuple[str, ...] = ()
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
-def without_staff(run: RunData) -> RunData:
-    """The run without staff devices: shop analytics describe customers, and staff at their
-    posts all day would dominate every heatmap and zone figure. Roles keep them (counted)."""
-    staff = run.roles.index[run.roles == "staff"]
-    if len(staff) == 0:
-        return run
-    cats = run.positions["device_id"].cat.categories
-    codes = run.positions["device_id"].cat.codes.to_numpy()
-    keep = ~np.isin(codes, cats.get_indexer(staff))
-
-    def drop(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame[~frame["device_id"].astype(str).isin(staff)].reset_index(drop=True)
-
-    return dataclasses.replace(
-        run,
-        positions=run.positions[keep].reset_index(drop=True),
-        visits=drop(run.visits),
-        zone_visits=drop(run.zone_visits),
-        dwells=drop(run.dwells),
-        notes=(*run.notes, f"{len(staff)} staff devices left out of every figure"),
-    )
 
 
 def detect_kind(path: Path) -> str:
@@ -116,8 +75,6 @@ def load_run(path: str | Path, store: str | Path | None = None) -> RunData:
     kind = detect_kind(p)
     meta = _read_meta(p)
     if kind == "archive":
-        from analytics.archive import load_archive
-
         return load_archive(p, _layout(p, store, meta), meta)
     layout = _layout(p, store, meta)
     if kind == "simulation":

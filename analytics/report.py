@@ -1,6 +1,6 @@
 """The report: every figure of a run as PNGs, one self-contained HTML page and a JSON.
 
-``build_report`` computes each section from a :class:`~analytics.inputs.RunData`, draws it
+``build_report`` computes each section from a :class:`~analytics.run.RunData`, draws it
 with matplotlib's object API (no pyplot state), writes ``<name>.png`` beside the page,
 embeds the same bytes in ``index.html`` and writes every figure's numbers to
 ``figures.json``.
@@ -26,8 +26,8 @@ from analytics import heatmap as heat_mod
 from analytics import plans
 from analytics import visits as visits_mod
 from analytics.html import Section, render_page
-from analytics.inputs import RunData, without_staff
 from analytics.privacy import DEFAULT_K, PrivacyNote, check_k, suppressed_mask
+from analytics.run import RunData, without_staff
 from analytics.uplift import CrmTables, Uplift, draw_uplift, uplift
 from analytics.zones import zone_table
 

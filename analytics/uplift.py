@@ -239,3 +239,50 @@ def draw_uplift(funnel_ax: Axes, ci_ax: Axes, up: Uplift) -> None:
     ci_ax.set_ylim(-0.7, len(rows) - 0.3)
     ci_ax.set_title("Messaged minus control, 95 % CI")
     ci_ax.grid(axis="x", alpha=0.3)
+
+
+def _welch_of_moments(
+    a: tuple[int, float, float], b: tuple[int, float, float], z: float = Z_95
+) -> tuple[float, float, float]:
+    """:func:`welch_difference` from (n, mean, sample variance) of each group."""
+    (na, ma, va), (nb, mb, vb) = a, b
+    if na < 2 or nb < 2:
+        return (float("nan"), float("nan"), float("nan"))
+    d = ma - mb
+    se = math.sqrt(va / na + vb / nb)
+    return (d, d - z * se, d + z * se)
+
+
+def uplift_of_groups(groups: pd.DataFrame, store_visits: int) -> Uplift:
+    """The :class:`Uplift` from :func:`analytics.queries.welcome`'s rows (one per outcome:
+    visits, purchases, dwell_mean_s, dwell_var_s2), as any engine returns them."""
+    rows = {str(r.outcome): r for r in groups.itertuples()}
+    names = {"messaged": "send", "control": "control"}
+
+    def stat(name: str) -> tuple[int, int, float, float]:
+        r = rows.get(names[name])
+        if r is None:
+            return (0, 0, float("nan"), float("nan"))
+        var = float(r.dwell_var_s2) if r.dwell_var_s2 is not None else float("nan")
+        return (int(r.visits), int(r.purchases), float(r.dwell_mean_s), var)
+
+    t, c = stat("messaged"), stat("control")
+    return Uplift(
+        funnel={
+            "store visits": store_visits,
+            "visits with a welcome decision": int(groups["visits"].sum()) if len(groups) else 0,
+            "eligible (messaged or control)": t[0] + c[0],
+            "messaged": t[0],
+            "control group": c[0],
+            "messaged visits with a purchase": t[1],
+            "control visits with a purchase": c[1],
+        },
+        purchase_rate={
+            k: (s[1] / s[0] if s[0] else None) for k, s in (("messaged", t), ("control", c))
+        },
+        purchase_uplift=newcombe_difference(t[1], t[0], c[1], c[0])
+        if t[0] and c[0]
+        else (float("nan"),) * 3,
+        dwell_after_s={k: (s[2] if s[0] else None) for k, s in (("messaged", t), ("control", c))},
+        dwell_uplift=_welch_of_moments((t[0], t[2], t[3]), (c[0], c[2], c[3])),
+    )

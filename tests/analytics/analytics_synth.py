@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from analytics.columns import roles_of
-from analytics.inputs import RunData
 from analytics.intervals import make_intervals, zone_runs
+from analytics.run import RunData
 from positioning.events import (
     DWELL_END,
     DWELL_START,

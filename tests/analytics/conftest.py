@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from analytics_synth import FASHION, synthetic_run_of
 
-from analytics.inputs import RunData
+from analytics.run import RunData
 from positioning.layout import Layout, load_layout
 
 

@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from analytics_synth import T0, positions
 
 from analytics.accuracy import NO_ZONE, accuracy
-from analytics.inputs import RunData
 from analytics.intervals import make_intervals
 from analytics.report import ReportOptions, build_report
+from analytics.run import RunData
 from analytics.uplift import newcombe_difference, read_crm, uplift, wilson
 from positioning.layout import Layout
 
@@ -158,3 +158,57 @@ def test_report_with_a_crm_draws_the_funnel(tmp_path: Path, synthetic_run: RunDa
     assert [p.name for p in report.pngs] == ["heatmap.png", "visits.png", "flows.png", "uplift.png"]
     assert report.figures["uplift"]["funnel"]["store visits"] == 40
     assert "Welcome funnel and uplift" in report.html.read_text(encoding="utf-8")
+
+
+def test_the_sql_funnel_agrees_with_the_pandas_one(tmp_path: Path) -> None:
+    """analytics.queries.welcome on an engine gives the same uplift as analytics.uplift."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from analytics.engines import DuckDBEngine
+    from analytics.queries import welcome
+    from analytics.uplift import PURCHASE_GRACE_S, uplift_of_groups
+
+    crm = read_crm(_crm(tmp_path))
+    devs = [f"m{i:02d}" for i in range(40)] + [f"c{i:02d}" for i in range(40)] + ["x"]
+    starts = T0 + np.arange(81) * 1000.0
+    visits = make_intervals(devs, [""] * 81, starts, starts + 600)
+    # messaged visits dwell 60 s after the decision, a few control visits 30 s
+    dwell_devs = devs[:40] + devs[40:45]
+    dwell_starts = np.concatenate([starts[:40], starts[40:45]]) + 100
+    lengths = np.concatenate([np.full(40, 60.0), np.full(5, 30.0)])
+    dwells = make_intervals(dwell_devs, ["womens"] * 45, dwell_starts, dwell_starts + lengths)
+    want = uplift(crm, visits, dwells)
+
+    def table(frame: pd.DataFrame) -> pa.Table:
+        out = frame[["start_s", "end_s", "duration_s"]].assign(
+            device_id=frame["device_id"].astype(str), store="demo-fashion"
+        )
+        return pa.Table.from_pandas(out, preserve_index=False)
+
+    engine = DuckDBEngine(threads=1)
+    try:
+        engine.register_table("visits", table(visits))
+        engine.register_table("dwells", table(dwells))
+        engine.register_table(
+            "decisions",
+            pa.Table.from_pandas(
+                crm.decisions[["device_id", "customer_id", "decided_s", "outcome"]],
+                preserve_index=False,
+            ),
+        )
+        engine.register_table(
+            "purchases",
+            pa.Table.from_pandas(crm.purchases[["customer_id", "at_s"]], preserve_index=False),
+        )
+        groups = engine.table(welcome(PURCHASE_GRACE_S)).to_pandas()
+    finally:
+        engine.close()
+    got = uplift_of_groups(groups, store_visits=len(visits))
+    for key, value in got.funnel.items():
+        assert want.funnel[key] == value, key
+    assert got.purchase_rate == pytest.approx(want.purchase_rate)
+    assert got.purchase_uplift == pytest.approx(want.purchase_uplift)
+    assert got.dwell_after_s == pytest.approx(want.dwell_after_s)
+    assert got.dwell_uplift == pytest.approx(want.dwell_uplift)
+    assert want.dwell_uplift[0] > 0  # the dwell figures are not all zero

@@ -9,7 +9,7 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-NAMES = ("dwell_heatmaps", "visit_analytics", "positioning_accuracy")
+NAMES = ("dwell_heatmaps", "visit_analytics", "positioning_accuracy", "chain_analytics")
 #: Per-cell limit: a cell that simulates or locates takes seconds; a minute means it hangs.
 CELL_TIMEOUT_S = 120
 

@@ -10,8 +10,8 @@ import pytest
 from analytics_synth import FASHION, scripted_events, write_locate_dir
 from matplotlib.image import imread
 
-from analytics.inputs import RunData
 from analytics.report import PNG_SIZE_PX, ReportOptions, build_report
+from analytics.run import RunData
 from presence.cli import main
 
 pytestmark = pytest.mark.slow  # draws five figures
