@@ -3,9 +3,11 @@
 - ``outline``: on the outer walls, 0.2 m in, every 1.5 m, at 2.5 m (above the racks);
 - ``shelves``: on top of each shelf, every 2 m along it, at 1.8 m;
 - ``ceiling``: a ceiling grid every 2.5 m over the floor, at the layout's beacon height;
-- ``door``: on the door frame, inside the glass: over the middle of the entrance and on
-  both jambs, at 2.2 m (lintel) and at 1.2 m (hand height, the strongest contrast
-  between a phone just inside and one in the street).
+- ``door``: on the door frame, inside the glass (over the middle of the entrance and on
+  both jambs at 2.2 m, on the jambs at 1.2 m, hand height), and on the ceiling 1.5 m and
+  3 m behind the door line. A radio exactly on the door line is as close to a phone
+  1 m inside as to one 1 m outside: only the radios behind it tell the two apart (the
+  glass lowers every radio alike, which an unknown phone gain explains away).
 
 A beacon outside the outline (facing the street) is not offered: the layout loader
 rejects beacons outside the outline today.
@@ -37,6 +39,8 @@ CEILING_STEP_M = 2.5
 LINTEL_M = 2.2
 HAND_HEIGHT_M = 1.2
 DOOR_INSET_M = 0.1
+#: Depths behind the door line of the ceiling spots the door rule also offers, metres.
+DOOR_DEPTHS_M = (1.5, 3.0)
 #: Candidates closer than this to a hung radio add little and are dropped, metres.
 MIN_SPACING_M = 1.0
 
@@ -76,7 +80,7 @@ def candidates(
     if "ceiling" in rules:
         found += [Candidate(x, y, ceiling_m, "ceiling") for x, y in _ceiling_points(layout)]
     if "door" in rules:
-        found += _door_points(layout)
+        found += _door_points(layout, ceiling_m)
     keep = []
     for c in found:
         xy = np.array([c.x_m, c.y_m])
@@ -122,20 +126,17 @@ def _ceiling_points(layout: Layout) -> list[tuple[float, float]]:
     return [(float(x), float(y)) for x in xs for y in ys]
 
 
-def _door_points(layout: Layout) -> list[Candidate]:
+def _door_points(layout: Layout, ceiling_m: float) -> list[Candidate]:
     if layout.entrance is None:
         return []
-    inward = np.asarray(_INWARD[entrance_side(layout)]) * DOOR_INSET_M
+    inward = np.asarray(_INWARD[entrance_side(layout)])
     a, b = layout.entrance
+    spots = [(a, DOOR_INSET_M, HAND_HEIGHT_M), (b, DOOR_INSET_M, HAND_HEIGHT_M)]
+    spots += [(where, DOOR_INSET_M, LINTEL_M) for where in (a, (a + b) / 2, b)]
+    spots += [(where, depth, ceiling_m) for depth in DOOR_DEPTHS_M for where in (a, (a + b) / 2, b)]
     out = []
-    for where, z in (
-        (a, HAND_HEIGHT_M),
-        (b, HAND_HEIGHT_M),
-        ((a + b) / 2, LINTEL_M),
-        (a, LINTEL_M),
-        (b, LINTEL_M),
-    ):
-        x, y = np.clip(where + inward, 0.0, [layout.width_m, layout.height_m])
+    for where, depth, z in spots:
+        x, y = np.clip(where + depth * inward, 0.0, [layout.width_m, layout.height_m])
         out.append(Candidate(float(x), float(y), z, "door"))
     return out
 

@@ -80,7 +80,8 @@ def compare_days(
 def _pooled(reports: list[dict[str, Any]]) -> dict[str, float]:
     def mean(get: Callable[[dict[str, Any]], Any]) -> float:
         values = [float(v) for v in (get(r) for r in reports) if v is not None]
-        return float(np.nanmean(values)) if values else float("nan")
+        finite = [v for v in values if np.isfinite(v)]
+        return float(np.mean(finite)) if finite else float("nan")
 
     return {
         "error_median_m": mean(lambda r: r["position_error_in_store"]["median_m"]),
