@@ -77,7 +77,7 @@ def compare_days(
     return pd.DataFrame(rows)
 
 
-def _pooled(reports: list[dict[str, Any]]) -> dict[str, float]:
+def _pooled(reports: list[dict[str, Any]]) -> dict[str, float | int]:
     def mean(get: Callable[[dict[str, Any]], Any]) -> float:
         values = [float(v) for v in (get(r) for r in reports) if v is not None]
         finite = [v for v in values if np.isfinite(v)]
@@ -90,7 +90,7 @@ def _pooled(reports: list[dict[str, Any]]) -> dict[str, float]:
         "enter_p50_s": mean(lambda r: r["visits"]["enter_latency"]["median_s"]),
         "enter_p90_s": mean(lambda r: r["visits"]["enter_latency"]["p90_s"]),
         "enter_recall": mean(lambda r: r["visits"]["enter_recall"]),
-        "passersby_counted": float(
+        "passersby_counted": int(
             sum(r["visits"]["passersby_counted_as_visitors"] for r in reports)
         ),
     }
