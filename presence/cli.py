@@ -16,12 +16,20 @@ from collections.abc import Sequence
 import presence.commands
 from analytics.errors import AnalyticsError
 from beacons.errors import BeaconsError
+from planning.errors import PlanningError
 from positioning.errors import PositioningError
 from presence.errors import PresenceError
 from sim.errors import SimError
 
 #: Every error a user can cause; shown as one line, not a traceback.
-USER_ERRORS = (AnalyticsError, BeaconsError, PositioningError, PresenceError, SimError)
+USER_ERRORS = (
+    AnalyticsError,
+    BeaconsError,
+    PlanningError,
+    PositioningError,
+    PresenceError,
+    SimError,
+)
 
 
 def command_modules() -> dict[str, str]:

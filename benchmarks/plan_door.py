@@ -1,0 +1,158 @@
+"""Where the enter latency goes, as hung and as planned: radio, tracker or presence rules.
+
+For each store, the layout as hung and the planned one (examples/stores/planned/),
+seeded simulated days run through the engine three ways: the tracker (what ships), the
+true positions as fixes (what the presence rules alone cost: benchmarks/accuracy.py's
+``TruthFixes``), and the tracker with ``store.enter_p`` lowered to 0.95 (how much of the
+tracker's delay is the enter threshold), with ``street_transit_s`` at 30 s (how much
+is the street hypothesis kept alive for a minute) and with the glass modelled
+(``shopfront_walls`` = 1), with particles trying the other side of the glass ten times as
+often (``front_jump_per_s`` 0.1) and with both of the last changes. Only settings
+change, never code. Figures are means over the seeds,
+passers-by summed; the plan's own door figures (radio alone) come first.
+
+    python benchmarks/plan_door.py                        # fashion, seeds 1-3
+    python benchmarks/plan_door.py --stores fashion supermarket --seeds 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from benchmarks.accuracy import START_S, TruthFixes, locate  # noqa: E402
+from planning.plan import make_plan  # noqa: E402
+from positioning.engine import EngineParams  # noqa: E402
+from positioning.layout import load_layout  # noqa: E402
+from positioning.locator import Locator  # noqa: E402
+from positioning.metrics import evaluate  # noqa: E402
+from positioning.registry import locator_config  # noqa: E402
+from presence.commands.evaluate import detected, load_truth, radio_model  # noqa: E402
+from sim.obslog import read_observation_log  # noqa: E402
+from sim.params import SimConfig  # noqa: E402
+from sim.run import simulate  # noqa: E402
+
+STORES = REPO / "examples" / "stores"
+ENGINES = (
+    "tracker",
+    "tracker p=0.95",
+    "transit 30 s",
+    "glass modelled",
+    "front jump 0.1",
+    "transit+jump",
+    "true positions",
+)
+
+
+def _tracker(base: EngineParams, **changes: float) -> EngineParams:
+    """The engine with the tracker's parameters changed (no code change: its own settings)."""
+    return dataclasses.replace(base, locator=locator_config("tracker", **changes))
+
+
+def day(
+    store: Path, seed: int, work: Path, shoppers: int, minutes: float, engines: tuple[str, ...]
+) -> dict[str, dict[str, Any]]:
+    sim_dir = work / f"{store.parent.name}-{store.stem}-{seed}"
+    config = SimConfig(shoppers=shoppers, duration_s=minutes * 60, start_s=START_S, seed=seed)
+    simulate(store, config, sim_dir)
+    layout = load_layout(store)
+    log = read_observation_log(sim_dir, beacon_ids=layout.beacon_ids)
+    truth = load_truth(sim_dir)
+    base = EngineParams()
+    cautious_less = dataclasses.replace(base, store=dataclasses.replace(base.store, enter_p=0.95))
+    runs: dict[str, tuple[str | Locator, EngineParams]] = {
+        "tracker": ("tracker", base),
+        "tracker p=0.95": ("tracker", cautious_less),
+        "transit 30 s": ("tracker", _tracker(base, street_transit_s=30.0)),
+        "glass modelled": ("tracker", _tracker(base, shopfront_walls=1.0)),
+        "front jump 0.1": ("tracker", _tracker(base, front_jump_per_s=0.1)),
+        "transit+jump": ("tracker", _tracker(base, street_transit_s=30.0, front_jump_per_s=0.1)),
+        "true positions": (TruthFixes(truth), base),
+    }
+    out = {}
+    for name, (locator, params) in runs.items():
+        if name not in engines:
+            continue
+        result, _ = locate(store, log.batch, locator, seed, params)
+        p = result.positions
+        found = detected(
+            p.t_s, p.device_id, np.column_stack([p.x_m, p.y_m]), p.zone, list(result.events)
+        )
+        out[name] = evaluate(truth, found, layout, radio_model(sim_dir, layout))
+    return out
+
+
+def summary(reports: list[dict[str, Any]]) -> str:
+    def mean(*path: str) -> float:
+        values = []
+        for r in reports:
+            v: Any = r
+            for k in path:
+                v = v[k]
+            if v is not None and np.isfinite(v):
+                values.append(float(v))
+        return float(np.mean(values)) if values else float("nan")
+
+    passers = sum(r["visits"]["passersby_counted_as_visitors"] for r in reports)
+    return (
+        f"{mean('visits', 'enter_latency', 'median_s'):6.1f} {mean('visits', 'enter_latency', 'p90_s'):6.1f} "
+        f"{passers:5d} {mean('zone_accuracy'):5.2f} {mean('position_error_in_store', 'median_m'):5.2f}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--stores", nargs="+", default=["fashion"])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--shoppers", type=int, default=30)
+    parser.add_argument("--minutes", type=float, default=20.0)
+    parser.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES)
+    parser.add_argument(
+        "--layouts", nargs="+", default=["as hung", "planned"], choices=["as hung", "planned"]
+    )
+    args = parser.parse_args()
+    print(
+        f"{'store':12} {'layout':8} {'engine':15} {'enter p50':>6} {'p90':>6} {'pass':>5} {'zone':>5} {'err m':>5}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.stores:
+            for label, store in (
+                ("as hung", STORES / f"{name}.toml"),
+                ("planned", STORES / "planned" / f"{name}.toml"),
+            ):
+                if label not in args.layouts:
+                    continue
+                plan = make_plan(store, 0).before
+                print(
+                    f"{name:12} {label:8} radio alone: door decision {plan.door_decision_s:.1f} s, "
+                    f"walk-in {plan.enter_latency_s:.1f} s"
+                )
+                days = [
+                    day(store, s, Path(tmp), args.shoppers, args.minutes, tuple(args.engines))
+                    for s in range(1, args.seeds + 1)
+                ]
+                for engine in days[0]:
+                    print(
+                        f"{name:12} {label:8} {engine:15} {summary([d[engine] for d in days])}",
+                        flush=True,
+                    )
+    print(
+        "\nenter p50/p90: mean over seeds of the store.enter latency after the true crossing (s); pass: "
+        "passers-by counted as visitors (sum); zone: zone accuracy; err: in-store median error"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
