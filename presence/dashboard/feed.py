@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from presence.crm.schema import decisions
 from presence.crm.store import create_crm_engine
-from presence.dashboard.server import DashboardHub
+from presence.dashboard.hub import DashboardHub
 from presence.dashboard.state import DashboardState, PositionUpdate, StaffAlert, WelcomeRecord
 from presence.errors import PresenceError
 from presence.payloads import PayloadError, decode_event, decode_position

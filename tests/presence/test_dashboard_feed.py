@@ -8,7 +8,7 @@ from positioning.events import STORE_ENTER, PresenceEvent
 from presence.crm.schema import decisions
 from presence.crm.store import CrmStore
 from presence.dashboard.feed import BusFeed, DecisionPoller
-from presence.dashboard.server import DashboardHub
+from presence.dashboard.hub import DashboardHub
 from presence.dashboard.state import DashboardState
 from presence.payloads import PositionMessage, encode_event, encode_position
 
