@@ -39,7 +39,7 @@ class Dashboard:
         self.topics = Topics(layout.name)
         state = DashboardState(layout.width_m, layout.height_m, tuple(z.name for z in layout.zones))
         self.hub = DashboardHub(state)
-        self.feed = BusFeed(self.hub)
+        self.feed = BusFeed(self.hub, store=layout.name)
         self.server = DashboardServer(
             self.hub, layout, host, port, password=password, allowed_hosts=allowed_hosts
         )
