@@ -3,14 +3,16 @@
 uvicorn runs the whole server on one asyncio loop: an open page, an idle socket or a
 slow client costs a file descriptor and a few kilobytes, never a thread. Two guards
 uvicorn lacks are added to its HTTP/1.1 protocol (:func:`guarded_protocol`): a cap on
-open connections, and a deadline for a request's head, so sockets that connect and
-send nothing (or a byte a minute) are closed instead of held forever.
+open connections (the oldest idle one makes room for a new one), and a deadline for a
+request's head, so sockets that connect and send nothing (or a byte a minute) are
+closed instead of held forever.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import socket
 import threading
 import time
@@ -38,7 +40,7 @@ START_TIMEOUT_S = 10.0
 class Limits:
     """What one client may hold; defaults sized for a store's handful of tablets."""
 
-    max_connections: int = 256  # beyond this, a new connection is closed at once
+    max_connections: int = 256  # beyond this, the oldest idle connection is closed
     request_head_s: float = (
         10.0  # a request's head must arrive within this of connect or of the last answer
     )
@@ -46,19 +48,53 @@ class Limits:
 
 
 def guarded_protocol(limits: Limits) -> type[H11Protocol]:
-    """uvicorn's h11 protocol with a connection cap and a request-head deadline."""
+    """uvicorn's h11 protocol with a connection cap and a request-head deadline.
+
+    At the cap, a new connection pushes out the oldest *idle* one (no request under
+    way), so sockets held open by someone else cannot lock staff out; only when every
+    connection is busy is the new one refused.
+    """
+    last_warning = [-math.inf]
 
     class GuardedH11Protocol(H11Protocol):
         _deadline: asyncio.TimerHandle | None = None
         _armed_cycle: object = None
+        _opened_s = 0.0
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
-            if len(self.connections) > limits.max_connections:
-                log.warning("dashboard: %d connections open, refusing one", len(self.connections))
+            self._opened_s = self.loop.time()
+            if len(self.connections) > limits.max_connections and not self._evict_idle():
                 transport.close()
                 return
             self._arm()
+
+        def _idle(self) -> bool:
+            return self.cycle is None or self.cycle.response_complete
+
+        def _evict_idle(self) -> bool:
+            """Close the oldest idle connection but this one; False when none is idle."""
+            idle = [
+                c
+                for c in self.connections
+                if c is not self
+                and isinstance(c, GuardedH11Protocol)
+                and c._idle()
+                and not c.transport.is_closing()
+            ]
+            now = self.loop.time()
+            if now - last_warning[0] > 10.0:
+                last_warning[0] = now
+                log.warning(
+                    "dashboard: %d connections open (cap %d); %s",
+                    len(self.connections),
+                    limits.max_connections,
+                    "closing the oldest idle ones" if idle else "refusing new ones",
+                )
+            if not idle:
+                return False
+            min(idle, key=lambda c: c._opened_s).transport.close()
+            return True
 
         def _arm(self) -> None:
             self._disarm()
@@ -71,8 +107,7 @@ def guarded_protocol(limits: Limits) -> type[H11Protocol]:
                 self._deadline = None
 
         def _on_deadline(self) -> None:
-            busy = self.cycle is not None and not self.cycle.response_complete
-            if not busy and self.cycle is self._armed_cycle and not self.transport.is_closing():
+            if self._idle() and self.cycle is self._armed_cycle and not self.transport.is_closing():
                 self.transport.close()  # no complete request head in time
 
         def on_response_complete(self) -> None:
