@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 from positioning.layout import load_layout
-from presence.bus import BusConfig
+from presence.commands._bus_args import ENV_PASSWORD, ENV_USERNAME, bus_config
 from presence.dashboard.app import Dashboard
 from presence.dashboard.auth import PASSWORD_ENV, read_password
 
@@ -32,6 +32,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--broker", default=DEFAULT_BROKER, help=f"MQTT broker URL (default {DEFAULT_BROKER})"
     )
+    p.add_argument(
+        "--username", help=f"MQTT user (or ${ENV_USERNAME}); password in ${ENV_PASSWORD}"
+    )
+    p.add_argument("--ca-file", metavar="PEM", help="CA certificate(s) for mqtts://")
+    p.add_argument("--cert-file", metavar="PEM", help="client certificate for mqtts://")
+    p.add_argument("--key-file", metavar="PEM", help="client key for mqtts://")
     p.add_argument("--crm", default=None, help="CRM database URL, for the welcome log (optional)")
     p.add_argument(
         "--host",
@@ -53,14 +59,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a host name staff type to reach the page (repeatable); IP addresses, localhost "
         "and this machine's name are always allowed, other names get 403 (DNS rebinding)",
     )
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, password=None)  # the MQTT password comes from the environment
 
 
 def run(args: argparse.Namespace) -> int:
     layout = load_layout(args.store)
     with Dashboard(
         layout,
-        BusConfig(args.broker),
+        bus_config(args, args.broker),
         args.crm,
         host=args.host,
         port=args.port,
