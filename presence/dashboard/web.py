@@ -1,7 +1,7 @@
 """The dashboard's web application (Starlette): pages, JSON, the SSE stream, and its guards.
 
 Every request passes, outermost first: security headers on every answer (CSP, no
-framing, no sniffing, no referrer), the Host check against DNS rebinding, then the
+framing, no sniffing, no address sent to other sites), the Host check against DNS rebinding, then the
 route, which serves only what a valid session (or the run's token) may see. Only
 ``/login`` and the style sheet are public. Everything runs on the event loop
 (``async`` routes, files read once at start): no thread per request or per stream.
@@ -51,7 +51,7 @@ SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),  # no-referrer would make POST Origin "null"
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"cache-control", b"no-store"),

@@ -151,7 +151,7 @@ def test_every_answer_forbids_framing_sniffing_and_foreign_scripts(
         assert "unsafe-inline" not in csp
         assert headers["x-frame-options"] == "DENY"
         assert headers["x-content-type-options"] == "nosniff"
-        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["referrer-policy"] == "same-origin"
 
 
 def test_serving_to_the_network_needs_a_password(fashion_path: Path) -> None:
