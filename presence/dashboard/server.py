@@ -132,6 +132,15 @@ def _listen(host: str, port: int) -> socket.socket:
         ) from e
 
 
+def _display_host(host: str) -> str:
+    """The host of the printed link: a wildcard address is opened as loopback here."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
 class DashboardServer:
     """The web app on ``host:port``; ``start()``, ``url`` (with the token), ``stop()``.
 
@@ -184,10 +193,7 @@ class DashboardServer:
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="dashboard-http", daemon=True)
-        shown = "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else host
-        self.base_url = (
-            f"http://{f'[{shown}]' if ':' in shown and '[' not in shown else shown}:{self.port}"
-        )
+        self.base_url = f"http://{_display_host(host)}:{self.port}"
 
     @property
     def url(self) -> str:

@@ -1,9 +1,9 @@
 """The dashboard's web application (Starlette): pages, JSON, the SSE stream, and its guards.
 
 Every request passes, outermost first: security headers on every answer (CSP, no
-framing, no sniffing, no address sent to other sites), the Host check against DNS rebinding, then the
-route, which serves only what a valid session (or the run's token) may see. Only
-``/login`` and the style sheet are public. Everything runs on the event loop
+framing, no sniffing, no address sent to other sites), the Host check against DNS
+rebinding, then the route, which serves only what a valid session (or the run's token)
+may see. Only ``/login`` and the style sheet are public. Everything runs on the event loop
 (``async`` routes, files read once at start): no thread per request or per stream.
 """
 
