@@ -7,7 +7,8 @@ import threading
 
 from positioning.layout import Layout
 from presence.dashboard.feed import BusFeed, DecisionPoller
-from presence.dashboard.server import DashboardHub, DashboardServer
+from presence.dashboard.hub import DashboardHub
+from presence.dashboard.server import DashboardServer
 from presence.dashboard.state import DashboardState
 from presence.transport.bus import BusClient, BusConfig
 from presence.transport.topics import Topics
@@ -31,13 +32,17 @@ class Dashboard:
         *,
         host: str = "127.0.0.1",
         port: int = 8000,
+        password: str | None = None,
+        allowed_hosts: tuple[str, ...] = (),
     ) -> None:
         self.layout = layout
         self.topics = Topics(layout.name)
         state = DashboardState(layout.width_m, layout.height_m, tuple(z.name for z in layout.zones))
         self.hub = DashboardHub(state)
-        self.feed = BusFeed(self.hub)
-        self.server = DashboardServer(self.hub, layout, host, port)
+        self.feed = BusFeed(self.hub, store=layout.name)
+        self.server = DashboardServer(
+            self.hub, layout, host, port, password=password, allowed_hosts=allowed_hosts
+        )
         self._bus_config = bus_config
         self._bus: BusClient | None = None
         self._poller = DecisionPoller(self.hub, crm_url, store=layout.name) if crm_url else None
@@ -46,6 +51,7 @@ class Dashboard:
 
     @property
     def url(self) -> str:
+        """The address to open, with this run's token (see :mod:`presence.dashboard.auth`)."""
         return self.server.url
 
     def start(self) -> Dashboard:

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from presence.crm.schema import decisions
 from presence.crm.store import create_crm_engine
-from presence.dashboard.server import DashboardHub
+from presence.dashboard.hub import DashboardHub
 from presence.dashboard.state import DashboardState, PositionUpdate, StaffAlert, WelcomeRecord
 from presence.errors import PresenceError
 from presence.transport.bus import Bus
@@ -38,8 +38,9 @@ Handler = Callable[[str, bytes], None]
 class BusFeed:
     """Bus handlers that update a hub; ``rejected`` counts unusable messages by reason."""
 
-    def __init__(self, hub: DashboardHub) -> None:
+    def __init__(self, hub: DashboardHub, store: str | None = None) -> None:
         self.hub = hub
+        self.store = store
         self.rejected: Counter[str] = Counter()
 
     def _guard(self, apply: Callable[[bytes], Callable[[DashboardState], None]]) -> Handler:
@@ -69,7 +70,7 @@ class BusFeed:
 
     def on_staff_alert(self) -> Handler:
         def apply(payload: bytes) -> Callable[[DashboardState], None]:
-            alert = staff_alert_record(payload)
+            alert = staff_alert_record(payload, self.store)
             return lambda st: st.apply_staff_alert(alert)
 
         return self._guard(apply)
@@ -83,8 +84,19 @@ class BusFeed:
         return self._guard(apply)
 
 
-def staff_alert_record(payload: bytes) -> StaffAlert:
-    """A staff alert as the CRM lookup publishes it; the card carries the name."""
+#: Bounds of what one staff alert may put on a tablet: a name, a few short lines.
+MAX_NAME_CHARS = 120
+MAX_ALERTS = 8
+MAX_ALERT_CHARS = 200
+
+
+def staff_alert_record(payload: bytes, store: str | None = None) -> StaffAlert:
+    """A staff alert as the CRM lookup publishes it; the card carries the name.
+
+    Shape and size are checked here; who sent it is not (MQTT does not tell a
+    subscriber): only the broker's ACL keeps others off the staff topic, see
+    docs/security.md.
+    """
     try:
         obj = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -98,14 +110,18 @@ def staff_alert_record(payload: bytes) -> StaffAlert:
         or not isinstance(t_s, int | float)
     ):
         raise PayloadError("missing_field", "a staff alert needs device, t and card")
+    if store is not None and obj.get("store", store) != store:
+        raise PayloadError("wrong_store", f"a staff alert for store {obj.get('store')!r}")
     alerts = obj.get("alerts", [])
-    return StaffAlert(
-        device_id=device,
-        t_s=float(t_s),
-        name=str(card.get("name", "")),
-        card=card,
-        alerts=tuple(str(a) for a in alerts) if isinstance(alerts, list) else (),
-    )
+    lines = tuple(str(a) for a in alerts) if isinstance(alerts, list) else ()
+    name = str(card.get("name", ""))
+    if (
+        len(name) > MAX_NAME_CHARS
+        or len(lines) > MAX_ALERTS
+        or any(len(a) > MAX_ALERT_CHARS for a in lines)
+    ):
+        raise PayloadError("too_long", "a staff alert's name or lines exceed the page's bounds")
+    return StaffAlert(device_id=device, t_s=float(t_s), name=name, card=card, alerts=lines)
 
 
 def decision_record(row: sa.Row) -> WelcomeRecord:

@@ -1,231 +1,226 @@
-"""HTTP server of the staff dashboard: the static page, the layout as JSON, and a
-Server-Sent Events stream of the live state.
+"""Serves the dashboard's web application with uvicorn, in a background thread.
 
-Stdlib only (``ThreadingHTTPServer``): one thread per open page, which is plenty for
-the handful of staff tablets of a store, and nothing to build or install. The page
-gets a full snapshot at most every :data:`MIN_PUSH_INTERVAL_S`, so a reconnecting
-page needs no replay of missed updates and a burst of bus messages costs one push.
+uvicorn runs the whole server on one asyncio loop: an open page, an idle socket or a
+slow client costs a file descriptor and a few kilobytes, never a thread. Two guards
+uvicorn lacks are added to its HTTP/1.1 protocol (:func:`guarded_protocol`): a cap on
+open connections (the oldest idle one makes room for a new one), and a deadline for a
+request's head, so sockets that connect and send nothing (or a byte a minute) are
+closed instead of held forever.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
-import mimetypes
+import math
+import socket
 import threading
 import time
-from collections.abc import Callable
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
 from positioning.layout import Layout
-from positioning.walkable import DEFAULT_STREET_DEPTH_M
-from presence.dashboard.state import DashboardState
+from presence.dashboard.auth import Access, is_loopback
+from presence.dashboard.hub import DashboardHub, layout_json
+from presence.dashboard.web import DashboardWeb
 from presence.errors import UsageError
 
 log = logging.getLogger(__name__)
 
-#: Where index.html, app.js and style.css live (shipped as package data).
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-
-#: Coalesce bursts: at most this many pushes per second reach a page (5 Hz looks
-#: smooth for walking people with a CSS transition and costs little on a tablet).
-MIN_PUSH_INTERVAL_S = 0.2
-
-#: A comment line keeps idle connections open through proxies (they cut at 30-60 s).
-KEEPALIVE_S = 15.0
-
-#: The heatmap changes slowly; send it this often, not with every snapshot.
-HEATMAP_INTERVAL_S = 2.0
-
-STATIC_FILES = {
-    "/": "index.html",
-    "/index.html": "index.html",
-    "/app.js": "app.js",
-    "/style.css": "style.css",
-}
+#: How long ``stop()`` lets open streams finish before closing them.
+GRACEFUL_STOP_S = 3.0
+#: How long ``start()`` waits for the server to listen.
+START_TIMEOUT_S = 10.0
 
 
-class DashboardHub:
-    """The state behind a lock, with a condition the SSE streams wait on."""
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one client may hold; defaults sized for a store's handful of tablets."""
 
-    def __init__(self, state: DashboardState) -> None:
-        self._state = state
-        self._cond = threading.Condition()
-        self.bus_status = "connecting"
-        self.closed = False
-
-    def update(self, fn: Callable[[DashboardState], None]) -> None:
-        with self._cond:
-            fn(self._state)
-            self._cond.notify_all()
-
-    def set_bus_status(self, status: str) -> None:
-        with self._cond:
-            self.bus_status = status
-            self._state.version += 1
-            self._cond.notify_all()
-
-    def wait_newer(self, version: int, timeout_s: float) -> int:
-        """Block until the state's version passes ``version`` (or timeout); return the version."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._state.version > version or self.closed, timeout_s)
-            return self._state.version
-
-    def snapshot(self) -> dict[str, Any]:
-        with self._cond:
-            self._state.expire()
-            snap = self._state.snapshot()
-            snap["bus"] = self.bus_status
-            return snap
-
-    def heatmap(self) -> dict[str, Any]:
-        with self._cond:
-            return self._state.heatmap()
-
-    def close(self) -> None:
-        with self._cond:
-            self.closed = True
-            self._cond.notify_all()
+    max_connections: int = 256  # beyond this, the oldest idle connection is closed
+    request_head_s: float = (
+        10.0  # a request's head must arrive within this of connect or of the last answer
+    )
+    keep_alive_s: int = 5  # uvicorn's idle keep-alive timeout between requests
 
 
-def layout_json(layout: Layout) -> dict[str, Any]:
-    """What the page needs to draw the floor plan (metres, origin bottom-left)."""
-    return {
-        "name": layout.name,
-        "width": layout.width_m,
-        "height": layout.height_m,
-        "street_depth": DEFAULT_STREET_DEPTH_M if layout.entrance is not None else 0.0,
-        "entrance": None if layout.entrance is None else layout.entrance.tolist(),
-        "beacons": [{"id": b.id, "x": b.x_m, "y": b.y_m} for b in layout.beacons],
-        "zones": [{"name": z.name, "polygon": z.polygon.tolist()} for z in layout.zones],
-        "obstacles": [{"kind": o.kind, "polygon": o.polygon.tolist()} for o in layout.obstacles],
-    }
+def guarded_protocol(limits: Limits) -> type[H11Protocol]:
+    """uvicorn's h11 protocol with a connection cap and a request-head deadline.
+
+    At the cap, a new connection pushes out the oldest *idle* one (no request under
+    way), so sockets held open by someone else cannot lock staff out; only when every
+    connection is busy is the new one refused.
+    """
+    last_warning = [-math.inf]
+
+    class GuardedH11Protocol(H11Protocol):
+        _deadline: asyncio.TimerHandle | None = None
+        _armed_cycle: object = None
+        _opened_s = 0.0
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._opened_s = self.loop.time()
+            if len(self.connections) > limits.max_connections and not self._evict_idle():
+                transport.close()
+                return
+            self._arm()
+
+        def _idle(self) -> bool:
+            return self.cycle is None or self.cycle.response_complete
+
+        def _evict_idle(self) -> bool:
+            """Close the oldest idle connection but this one; False when none is idle."""
+            idle = [
+                c
+                for c in self.connections
+                if c is not self
+                and isinstance(c, GuardedH11Protocol)
+                and c._idle()
+                and not c.transport.is_closing()
+            ]
+            now = self.loop.time()
+            if now - last_warning[0] > 10.0:
+                last_warning[0] = now
+                log.warning(
+                    "dashboard: %d connections open (cap %d); %s",
+                    len(self.connections),
+                    limits.max_connections,
+                    "closing the oldest idle ones" if idle else "refusing new ones",
+                )
+            if not idle:
+                return False
+            min(idle, key=lambda c: c._opened_s).transport.close()
+            return True
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._armed_cycle = self.cycle
+            self._deadline = self.loop.call_later(limits.request_head_s, self._on_deadline)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _on_deadline(self) -> None:
+            if self._idle() and self.cycle is self._armed_cycle and not self.transport.is_closing():
+                self.transport.close()  # no complete request head in time
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return GuardedH11Protocol
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
-
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if path in STATIC_FILES:
-            self._static(STATIC_FILES[path])
-        elif path == "/api/layout":
-            self._json(self.server.layout_doc)
-        elif path == "/api/state":
-            self._json(self.server.hub.snapshot())
-        elif path == "/api/heatmap":
-            self._json(self.server.hub.heatmap())
-        elif path == "/api/stream":
-            self._stream()
-        else:
-            self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
-
-    def _send(self, status: HTTPStatus, body: bytes, ctype: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-cache")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, doc: Any) -> None:
-        self._send(HTTPStatus.OK, json.dumps(doc).encode(), "application/json")
-
-    def _static(self, name: str) -> None:
-        path = STATIC_DIR / name
-        ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        self._send(HTTPStatus.OK, path.read_bytes(), f"{ctype}; charset=utf-8")
-
-    def _stream(self) -> None:
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.close_connection = True
-        try:
-            self._pump(self.server.hub)
-        except (BrokenPipeError, ConnectionResetError, TimeoutError):
-            log.debug("dashboard stream closed by %s", self.address_string())
-
-    def _pump(self, hub: DashboardHub) -> None:
-        self._event("layout", self.server.layout_doc)
-        version = -1
-        heat_due = 0.0
-        while not hub.closed and not self.server.stopping.is_set():
-            newer = hub.wait_newer(version, KEEPALIVE_S)
-            if newer == version:
-                self.wfile.write(b": keepalive\n\n")
-                self.wfile.flush()
-                continue
-            version = newer
-            self._event("state", hub.snapshot())
-            if time.monotonic() >= heat_due:
-                self._event("heatmap", hub.heatmap())
-                heat_due = time.monotonic() + HEATMAP_INTERVAL_S
-            self.server.stopping.wait(MIN_PUSH_INTERVAL_S)
-
-    def _event(self, name: str, doc: Any) -> None:
-        self.wfile.write(f"event: {name}\ndata: {json.dumps(doc)}\n\n".encode())
-        self.wfile.flush()
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=128)
+    except OSError as e:
+        raise UsageError(
+            f"cannot serve the dashboard on {host}:{port}: {e.strerror}; try --port"
+        ) from e
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], hub: DashboardHub, layout: Layout) -> None:
-        super().__init__(address, _Handler)
-        self.hub = hub
-        self.layout_doc = layout_json(layout)
-        self.stopping = threading.Event()
+def _display_host(host: str) -> str:
+    """The host of the printed link: a wildcard address is opened as loopback here."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 class DashboardServer:
-    """Serves the dashboard in a background thread; ``url`` once started, ``stop()`` to end."""
+    """The web app on ``host:port``; ``start()``, ``url`` (with the token), ``stop()``.
+
+    Binding to an address other than loopback serves the page to the network, so it
+    needs a password (a token printed on one console is not a way for staff to log in).
+    """
 
     def __init__(
-        self, hub: DashboardHub, layout: Layout, host: str = "127.0.0.1", port: int = 8000
-    ):
-        self.hub = hub
-        try:
-            self._httpd = _Server((host, port), hub, layout)
-        except OSError as e:
+        self,
+        hub: DashboardHub,
+        layout: Layout,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        *,
+        password: str | None = None,
+        allowed_hosts: tuple[str, ...] = (),
+        limits: Limits = Limits(),
+    ) -> None:
+        if not is_loopback(host) and password is None:
             raise UsageError(
-                f"cannot serve the dashboard on {host}:{port}: {e.strerror}; try --port"
-            ) from e
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="dashboard-http", daemon=True
+                f"--host {host} serves the dashboard to the network: set a password first "
+                "($INSTORE_DASHBOARD_PASSWORD or --password-file; see docs/security.md)"
+            )
+        self.hub = hub
+        self.access = Access(password)
+        self._sock = _listen(host, port)
+        self.port = int(self._sock.getsockname()[1])
+        names = {h.lower() for h in allowed_hosts}
+        if not is_loopback(host):
+            names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+        self.web = DashboardWeb(
+            hub,
+            layout_json(layout),
+            self.access,
+            allowed_hosts=frozenset(names),
+            cookie_name=f"instore_session_{self.port}",  # cookies ignore ports; two servers must not clash
         )
+        config = uvicorn.Config(
+            self.web.asgi(),
+            http=guarded_protocol(limits),
+            ws="none",
+            lifespan="off",
+            loop="asyncio",
+            proxy_headers=False,
+            server_header=False,
+            access_log=False,
+            log_config=None,
+            timeout_keep_alive=limits.keep_alive_s,
+            timeout_graceful_shutdown=int(GRACEFUL_STOP_S),
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, name="dashboard-http", daemon=True)
+        self.base_url = f"http://{_display_host(host)}:{self.port}"
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        """The address to open: it carries the run's token, traded for a cookie on arrival."""
+        return f"{self.base_url}/?token={self.access.token}"
+
+    def _run(self) -> None:
+        self._server.run(sockets=[self._sock])
 
     def start(self) -> DashboardServer:
         self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self._server.started and self._thread.is_alive():
+            if time.monotonic() > deadline:
+                raise UsageError("the dashboard's web server did not start")
+            time.sleep(0.01)
         return self
 
     def stop(self) -> None:
-        if self._httpd.stopping.is_set():
-            return
-        self._httpd.stopping.set()
         self.hub.close()
+        self._server.should_exit = True
         if self._thread.is_alive():
-            self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+            self._thread.join(timeout=GRACEFUL_STOP_S + 2)
+        self._sock.close()
 
     def __enter__(self) -> DashboardServer:
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.stop()

@@ -7,13 +7,18 @@ the same state. The server turns bus messages into the records below and renders
 
 Names and profile cards come ONLY from staff alerts (the CRM lookup publishes those
 for customers with personalization consent); every other shopper stays an anonymous
-dot labelled by a short pseudonym.
+dot labelled by a short pseudonym. What leaves the state for the page is only what
+staff act on: no device id (a keyed hash made fresh each run stands for it, so the page
+cannot be matched to the bus), no customer id, and of a card only the fields the page
+shows (:data:`CARD_FIELDS`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
+import secrets
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,6 +44,16 @@ HEATMAP_CELL_M = 1.0
 
 #: Entries kept in the welcome log shown to staff (older ones are in the CRM database).
 WELCOME_LOG_SIZE = 60
+
+#: Hex digits of a shopper's handle: 12 (48 bits) keep handles of one run distinct;
+#: the label shows the first 4, enough for staff to tell the dots near them apart.
+HANDLE_HEX = 12
+LABEL_HEX = 4
+
+#: The card fields the page shows (the CRM's card also has ids, birthday, dates).
+CARD_FIELDS = ("loyalty_tier", "language", "spend_12m_eur", "segments")
+PURCHASE_FIELDS = ("category", "channel", "amount_eur")
+ORDER_FIELDS = ("items", "pickup_point")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +105,30 @@ class Shopper:
     alerts: tuple[str, ...] = ()
 
 
-def pseudonym(device_id: str) -> str:
-    """A short stable label for an anonymous device (not reversible to the device id)."""
-    return "Shopper " + hashlib.sha256(device_id.encode()).hexdigest()[:4]
+def handle(device_id: str, key: bytes) -> str:
+    """A device's stand-in on the page: stable for one run, unlinkable without ``key``."""
+    return hmac.new(key, device_id.encode(), hashlib.sha256).hexdigest()[:HANDLE_HEX]
+
+
+def pseudonym(device_id: str, key: bytes) -> str:
+    """The label staff read for an anonymous shopper, e.g. ``Shopper 3f2a``."""
+    return "Shopper " + handle(device_id, key)[:LABEL_HEX]
+
+
+def staff_card(card: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a profile card the page shows; everything else stays off the wire."""
+    out = {k: card[k] for k in CARD_FIELDS if k in card}
+    purchases = card.get("recent_purchases")
+    if isinstance(purchases, list):
+        out["recent_purchases"] = [_pick(p, PURCHASE_FIELDS) for p in purchases[:3]]
+    orders = card.get("orders_ready")
+    if isinstance(orders, list):
+        out["orders_ready"] = [_pick(o, ORDER_FIELDS) for o in orders]
+    return out
+
+
+def _pick(item: object, keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: item[k] for k in keys if k in item} if isinstance(item, Mapping) else {}
 
 
 @dataclass(slots=True)
@@ -112,6 +148,8 @@ class DashboardState:
     clock_s: float = 0.0
     version: int = 0
     heat: list[int] = field(default_factory=list)
+    #: Key of the page's handles, new each run (see :func:`handle`).
+    key: bytes = field(default_factory=lambda: secrets.token_bytes(16))
     _seen_keys: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -207,7 +245,7 @@ class DashboardState:
         return counts
 
     def snapshot(self) -> dict[str, Any]:
-        """The JSON-ready view the page renders; device ids are the bus's pseudonyms."""
+        """The JSON-ready view the page renders: handles stand for devices (see :func:`handle`)."""
         # Staff read top down: customers with something to act on, then other named
         # customers, then anonymous shoppers; each group by time of entry.
         shoppers = sorted(
@@ -218,10 +256,10 @@ class DashboardState:
             "clock_s": round(self.clock_s, 3),
             "version": self.version,
             "in_store": sum(1 for s in self.shoppers.values() if s.in_store),
-            "shoppers": [_shopper_view(s) for s in shoppers],
+            "shoppers": [_shopper_view(s, self.key) for s in shoppers],
             "zones": self.zone_occupancy(),
             "welcome_log": [
-                _welcome_view(r, self.shoppers.get(r.device_id))
+                _welcome_view(r, self.shoppers.get(r.device_id), self.key)
                 for r in sorted(self.welcome_log, key=lambda r: -r.t_s)
             ],
             "welcomes_sent": self.welcomes_sent,
@@ -234,10 +272,10 @@ class DashboardState:
         return {"cell_m": HEATMAP_CELL_M, "nx": nx, "ny": ny, "counts": list(self.heat)}
 
 
-def _shopper_view(s: Shopper) -> dict[str, Any]:
+def _shopper_view(s: Shopper, key: bytes) -> dict[str, Any]:
     return {
-        "id": s.device_id,
-        "label": s.name or pseudonym(s.device_id),
+        "id": handle(s.device_id, key),
+        "label": s.name or pseudonym(s.device_id, key),
         "named": s.name is not None,
         "x": None if s.x_m is None else round(s.x_m, 2),
         "y": None if s.y_m is None else round(s.y_m, 2),
@@ -245,16 +283,16 @@ def _shopper_view(s: Shopper) -> dict[str, Any]:
         "in_store": s.in_store,
         "dwelling": s.dwelling,
         "entered_s": s.entered_t_s,
-        "card": dict(s.card) if s.card is not None else None,
+        "card": staff_card(s.card) if s.card is not None else None,
         "alerts": list(s.alerts),
     }
 
 
-def _welcome_view(r: WelcomeRecord, s: Shopper | None) -> dict[str, Any]:
+def _welcome_view(r: WelcomeRecord, s: Shopper | None, key: bytes) -> dict[str, Any]:
     named = s is not None and s.name is not None
     return {
         "t_s": round(r.t_s, 3),
-        "who": s.name if named and s is not None else pseudonym(r.device_id),
+        "who": s.name if named and s is not None else pseudonym(r.device_id, key),
         "outcome": r.outcome,
         "reason": r.reason,
         "template": r.template,

@@ -332,6 +332,7 @@ class Demo:
 
     def _start_dashboard(self) -> None:
         from presence.dashboard.app import Dashboard
+        from presence.dashboard.auth import read_password
 
         dash = Dashboard(
             self.layout,
@@ -339,6 +340,7 @@ class Demo:
             self.crm_url,
             host=self.options.host,
             port=self.options.port,
+            password=read_password(None),  # $INSTORE_DASHBOARD_PASSWORD, for --host
         )
         dash.start()
         self.dashboard_url = dash.url

@@ -20,7 +20,9 @@ from presence.crm.schema import decisions, outbox
 
 #: Namespace of message ids (a fixed random UUID; never change it).
 MESSAGE_ID_NAMESPACE = uuid.UUID("0b7f3a52-91d4-4c1e-8e0a-5d2b6c9f1a47")
-MESSAGE_SCHEMA = "instore.message/1"
+#: Version 2: ``title`` and ``body`` carry a ``{name}`` placeholder the app fills in,
+#: never the customer's name (version 1 carried the first name: issue 18, finding 7).
+MESSAGE_SCHEMA = "instore.message/2"
 KIND_WELCOME = "welcome"
 CHANNEL_APP = "app"
 #: A row its decider has not claimed after this long is sent by whoever resends (the
@@ -53,7 +55,10 @@ class OutboxMessage:
     decided_s: float
 
     def payload(self) -> dict[str, Any]:
-        """What the device receives on its message topic."""
+        """What the device receives on its message topic: nothing that names its owner.
+
+        No customer id, no name, no order number; the topic already says which device.
+        """
         return {
             "schema": MESSAGE_SCHEMA,
             "message_id": self.message_id,

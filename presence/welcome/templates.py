@@ -1,4 +1,11 @@
-"""Message texts per template and language (nl, en)."""
+"""Message texts per template and language (nl, en).
+
+A message travels on the device's own topic, which is pseudonymous: it must carry
+nothing that ties the device to a person (issue 18, finding 7). So personal values are
+never rendered into it: the name stays a ``{name}`` placeholder that the app, which
+knows its own user, fills in; order numbers are left out (the app lists its user's
+orders). Only the offer itself (a category, a pickup point) is written in.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +18,21 @@ from presence.welcome.policy import (
     Content,
 )
 
-#: (template, language) -> (title, body); ``{name}`` etc. come from Content.params.
+#: Content parameters that identify a customer: never written into a message.
+PERSONAL_PARAMS = frozenset({"name", "order_id", "birthday"})
+#: Placeholders left in the text for the app to fill from its own user's profile.
+APP_FILLS = ("name",)
+
+#: (template, language) -> (title, body); ``{category}`` etc. come from Content.params,
+#: ``{name}`` is left for the app.
 TEXTS: dict[tuple[str, str], tuple[str, str]] = {
     (TEMPLATE_ORDER_READY, "en"): (
         "Your order is ready",
-        "Hi {name}, your order {order_id} is ready for you at the {pickup_point}.",
+        "Hi {name}, your order is ready for you at the {pickup_point}.",
     ),
     (TEMPLATE_ORDER_READY, "nl"): (
         "Je bestelling ligt klaar",
-        "Hoi {name}, je bestelling {order_id} ligt voor je klaar bij de {pickup_point}.",
+        "Hoi {name}, je bestelling ligt voor je klaar bij de {pickup_point}.",
     ),
     (TEMPLATE_BIRTHDAY, "en"): (
         "Happy birthday!",
@@ -66,9 +79,10 @@ CATEGORY_NAMES: dict[str, dict[str, str]] = {
 
 
 def render(content: Content) -> tuple[str, str]:
-    """Title and body of a message."""
+    """Title and body of a message, with ``{name}`` left for the app (see the module doc)."""
     title, body = TEXTS[(content.template, content.language)]
-    values = dict(content.params)
+    values = {k: v for k, v in content.params if k not in PERSONAL_PARAMS}
+    values.update({k: "{" + k + "}" for k in APP_FILLS})
     if "category" in values:
         raw = values["category"]
         values["category"] = CATEGORY_NAMES.get(content.language, {}).get(

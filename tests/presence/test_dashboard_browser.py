@@ -134,7 +134,10 @@ def test_dashboard_live_in_chromium(
         page = chromium.new_page(viewport={"width": 1024, "height": 768})  # type: ignore[attr-defined]
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        # A CSP violation (inline script or style, a foreign source) is a console error.
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.goto(dash.url)
+        assert "token" not in page.url, "the token link is traded for a cookie"
         page.wait_for_function(
             "document.querySelectorAll('#layer-dots .dot').length === 2", timeout=10_000
         )

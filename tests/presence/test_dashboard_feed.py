@@ -8,7 +8,7 @@ from positioning.events import STORE_ENTER, PresenceEvent
 from presence.crm.schema import decisions
 from presence.crm.store import CrmStore
 from presence.dashboard.feed import BusFeed, DecisionPoller
-from presence.dashboard.server import DashboardHub
+from presence.dashboard.hub import DashboardHub
 from presence.dashboard.state import DashboardState
 from presence.transport.payloads import PositionMessage, encode_event, encode_position
 
@@ -21,7 +21,7 @@ def hub() -> DashboardHub:
 
 def test_events_positions_and_alerts_update_the_state_and_garbage_is_counted() -> None:
     h = hub()
-    feed = BusFeed(h)
+    feed = BusFeed(h, store="demo-fashion")
     enter = PresenceEvent(STORE_ENTER, "demo-fashion", "d1", T0, T0 + 1, 15.0, 1.0)
     feed.on_event()("t", encode_event(enter))
     feed.on_position()(
@@ -35,6 +35,10 @@ def test_events_positions_and_alerts_update_the_state_and_garbage_is_counted() -
         feed.on_event()("t", bad)
         feed.on_position()("t", bad)
         feed.on_staff_alert()("t", bad)
+    elsewhere = b'{"store": "other", "device": "d1", "t": 1795435204.0, "card": {"name": "Eve"}}'
+    flood = b'{"device": "d1", "t": 1795435204.0, "card": {"name": "Eve"}, "alerts": ["x"'
+    feed.on_staff_alert()("t", elsewhere)
+    feed.on_staff_alert()("t", flood + b', "x"' * 20 + b"]}")
     snap = h.snapshot()
     (d1,) = snap["shoppers"]
     assert (d1["label"], d1["zone"], d1["alerts"], d1["x"]) == (
@@ -43,7 +47,8 @@ def test_events_positions_and_alerts_update_the_state_and_garbage_is_counted() -
         ["vip"],
         3.0,
     )
-    assert sum(feed.rejected.values()) == 12
+    assert sum(feed.rejected.values()) == 14
+    assert feed.rejected["wrong_store"] == 1 and feed.rejected["too_long"] == 1
     assert feed.rejected["bad_json"] == 3
 
 

@@ -22,10 +22,17 @@ from presence.dashboard.state import (
     PositionUpdate,
     StaffAlert,
     WelcomeRecord,
+    handle,
     pseudonym,
+    staff_card,
 )
 
 T0 = 1_790_000_000.0
+KEY = b"a test key of 16"
+
+
+def h(device: str) -> str:
+    return handle(device, KEY)
 
 
 def ev(kind: str, device: str, t: float, zone: str | None = None) -> PresenceEvent:
@@ -36,7 +43,7 @@ def ev(kind: str, device: str, t: float, zone: str | None = None) -> PresenceEve
 
 
 def fresh() -> DashboardState:
-    return DashboardState(width_m=30.0, height_m=20.0, zones=("shoes", "denim"))
+    return DashboardState(width_m=30.0, height_m=20.0, zones=("shoes", "denim"), key=KEY)
 
 
 def test_enter_zone_and_exit_drive_the_list_and_the_occupancy() -> None:
@@ -48,13 +55,13 @@ def test_enter_zone_and_exit_drive_the_list_and_the_occupancy() -> None:
     snap = s.snapshot()
     assert snap["in_store"] == 2
     assert snap["zones"] == {"shoes": 1, "denim": 0}
-    d1 = next(p for p in snap["shoppers"] if p["id"] == "d1")
+    d1 = next(p for p in snap["shoppers"] if p["id"] == h("d1"))
     assert d1["dwelling"] and d1["zone"] == "shoes"
     s.apply_event(ev(ZONE_EXIT, "d1", 40, "shoes"))
     s.apply_event(ev(STORE_EXIT, "d2", 41))
     snap = s.snapshot()
     assert snap["zones"] == {"shoes": 0, "denim": 0}
-    assert [p["id"] for p in snap["shoppers"]] == ["d1"]
+    assert [p["id"] for p in snap["shoppers"]] == [h("d1")]
 
 
 def test_a_name_comes_only_from_a_staff_alert() -> None:
@@ -65,15 +72,15 @@ def test_a_name_comes_only_from_a_staff_alert() -> None:
     s.apply_staff_alert(StaffAlert("vip", T0 + 1, "Ada Lovelace", card, ("vip", "birthday")))
     snap = s.snapshot()
     by_id = {p["id"]: p for p in snap["shoppers"]}
-    assert by_id["vip"]["label"] == "Ada Lovelace" and by_id["vip"]["named"]
-    assert by_id["vip"]["alerts"] == ["vip", "birthday"]
-    assert by_id["anon"]["label"] == pseudonym("anon") and not by_id["anon"]["named"]
-    assert by_id["anon"]["card"] is None
-    assert snap["shoppers"][0]["id"] == "vip", "named customers are listed first"
+    assert by_id[h("vip")]["label"] == "Ada Lovelace" and by_id[h("vip")]["named"]
+    assert by_id[h("vip")]["alerts"] == ["vip", "birthday"]
+    assert by_id[h("anon")]["label"] == pseudonym("anon", KEY) and not by_id[h("anon")]["named"]
+    assert by_id[h("anon")]["card"] is None
+    assert snap["shoppers"][0]["id"] == h("vip"), "named customers are listed first"
     s.apply_event(ev(STORE_ENTER, "quiet", -5))
     s.apply_staff_alert(StaffAlert("quiet", T0 + 2, "Grace Hopper", {"name": "Grace Hopper"}))
     order = [p["id"] for p in s.snapshot()["shoppers"]]
-    assert order == ["vip", "quiet", "anon"], "those with something to act on come first"
+    assert order == [h("vip"), h("quiet"), h("anon")], "those with something to act on come first"
 
 
 def test_positions_move_dots_and_fill_the_heatmap_inside_the_store_only() -> None:
@@ -86,8 +93,8 @@ def test_positions_move_dots_and_fill_the_heatmap_inside_the_store_only() -> Non
     assert sum(heat["counts"]) == 2
     assert heat["counts"][3 * 30 + 2] == 2
     view = {p["id"]: p for p in s.snapshot()["shoppers"]}
-    assert view["d1"]["x"] == pytest.approx(2.6)
-    assert view["walker"]["zone"] is None and not view["walker"]["in_store"]
+    assert view[h("d1")]["x"] == pytest.approx(2.6)
+    assert view[h("walker")]["zone"] is None and not view[h("walker")]["in_store"]
 
 
 def test_devices_not_heard_for_a_while_leave_the_map() -> None:
@@ -95,7 +102,7 @@ def test_devices_not_heard_for_a_while_leave_the_map() -> None:
     s.apply_position(PositionUpdate("gone", T0, 1.0, 1.0))
     s.apply_position(PositionUpdate("here", T0 + STALE_AFTER_S + 1, 1.0, 1.0))
     s.expire()
-    assert [p["id"] for p in s.snapshot()["shoppers"]] == ["here"]
+    assert [p["id"] for p in s.snapshot()["shoppers"]] == [h("here")]
 
 
 def test_welcome_log_counts_each_decision_once_and_keeps_the_reason() -> None:
@@ -109,7 +116,38 @@ def test_welcome_log_counts_each_decision_once_and_keeps_the_reason() -> None:
     snap = s.snapshot()
     assert (snap["welcomes_sent"], snap["welcomes_suppressed"]) == (1, 1)
     assert snap["welcome_log"][0]["reason"] == "no_marketing_consent"
-    assert snap["welcome_log"][0]["who"] == pseudonym("d2")
+    assert snap["welcome_log"][0]["who"] == pseudonym("d2", KEY)
+
+
+def test_the_page_gets_handles_and_the_card_staff_need_never_ids() -> None:
+    """Finding 18.6: no raw device or customer id, birthday or dates on the wire."""
+    s = fresh()
+    card = {
+        "customer_id": "C000042",
+        "name": "Ada Lovelace",
+        "given_name": "Ada",
+        "birthday": "12-10",
+        "member_since": "2020-01-01",
+        "loyalty_tier": "gold",
+        "spend_12m_eur": 420.0,
+        "recent_purchases": [
+            {"channel": "web", "category": "shoes", "amount_eur": 80.0, "date": "2026-11-30"}
+        ],
+        "orders_ready": [
+            {"order_id": "O77", "pickup_store": "s", "pickup_point": "desk", "items": 2}
+        ],
+    }
+    s.apply_event(ev(STORE_ENTER, "phone-of-ada", 0))
+    s.apply_staff_alert(StaffAlert("phone-of-ada", T0 + 1, "Ada Lovelace", card))
+    s.apply_event(ev(STORE_ENTER, "phone-of-bob", 0))
+    s.apply_welcome(WelcomeRecord("phone-of-bob", T0, "suppressed", "no_marketing_consent"))
+    wire = json.dumps(s.snapshot())
+    for secret in ("phone-of", "C000042", "12-10", "2020-01-01", "2026-11-30", "O77"):
+        assert secret not in wire
+    assert "Ada Lovelace" in wire and "gold" in wire
+    assert staff_card(card)["orders_ready"] == [{"items": 2, "pickup_point": "desk"}]
+    other_run = DashboardState(30.0, 20.0, key=b"another run key!")
+    assert handle("phone-of-bob", other_run.key) != h("phone-of-bob"), "handles change per run"
 
 
 names = st.sampled_from(["d1", "d2", "d3"])

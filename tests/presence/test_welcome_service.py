@@ -50,7 +50,11 @@ def test_welcome_service_end_to_end(crm_url: str) -> None:
     assert [t for t, _ in got] == [topics.message("p2"), topics.message("p1")]
     message = got[1][1]
     assert message["schema"] == MESSAGE_SCHEMA and message["language"] == "nl"
-    assert message["title"] == "Welkom" and "GivenC1" in message["body"]
+    assert message["title"] == "Welkom" and "{name}" in message["body"], "the app fills it in"
+    # Issue 18, finding 7: nothing on the device's topic names its owner.
+    for _topic, raw in phone.snapshot():
+        for personal in (b"GivenC", b"FamilyC", b'"C1"', b'"C2"', b"customer"):
+            assert personal not in raw
     assert decode_deadletter(dead.snapshot()[0][1])["service"] == "welcome"
     assert service.decider.counts["redelivered"] == 1
     assert service.decider.counts["suppress:already_messaged_this_visit"] == 1

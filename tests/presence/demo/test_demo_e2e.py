@@ -7,6 +7,7 @@ wherever the command is started.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -70,8 +71,16 @@ def test_interactive_demo_serves_the_page_and_stops_on_ctrl_c(tmp_path: Path) ->
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        assert f"http://127.0.0.1:{port}" in line
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/layout", timeout=10) as r:
+        link = re.search(rf"http://127\.0\.0\.1:{port}/\?token=[\w-]+", line)
+        assert link is not None, f"the demo prints the page's link with its token: {line!r}"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/layout", timeout=10)
+        assert refused.value.code == 401, "no data without the token"
+        refused.value.close()
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with browser.open(link.group(0), timeout=10) as r:  # the token becomes a cookie
+            assert r.url == f"http://127.0.0.1:{port}/" and b"<svg" in r.read()
+        with browser.open(f"http://127.0.0.1:{port}/api/layout", timeout=10) as r:
             assert json.load(r)["name"] == "demo-fashion"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=120) == 0
