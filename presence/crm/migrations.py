@@ -109,14 +109,26 @@ def _v4_ledger_refuses_delete(conn: sa.Connection) -> None:
         conn.exec_driver_sql(_SQLITE_LEDGER_DELETE_TRIGGER)
 
 
-def _sqlite_ledger_clock_trigger() -> str:
-    now = db_epoch_now_sql("sqlite")
-    return f"""
+#: Why an INSERT is refused (SQL string literals: a quote is doubled).
+_RECORDED_MESSAGE = "consent_ledger.recorded_s is the database''s own time"
+_FUTURE_MESSAGE = "consent_ledger.at_s lies in the future of the database''s clock"
+
+
+def _sqlite_ledger_clock_triggers() -> tuple[str, str]:
+    now, tol = db_epoch_now_sql("sqlite"), LEDGER_CLOCK_TOLERANCE_S
+    recorded = f"""
 CREATE TRIGGER IF NOT EXISTS consent_ledger_database_time
 BEFORE INSERT ON consent_ledger
-WHEN NEW.recorded_s IS NULL OR abs(NEW.recorded_s - {now}) > {LEDGER_CLOCK_TOLERANCE_S}
-BEGIN SELECT RAISE(ABORT, 'consent_ledger.recorded_s is the database''s own time'); END
+WHEN NEW.recorded_s IS NULL OR abs(NEW.recorded_s - {now}) > {tol}
+BEGIN SELECT RAISE(ABORT, '{_RECORDED_MESSAGE}'); END
 """
+    future = f"""
+CREATE TRIGGER IF NOT EXISTS consent_ledger_not_from_the_future
+BEFORE INSERT ON consent_ledger
+WHEN NEW.at_s > {now} + {tol}
+BEGIN SELECT RAISE(ABORT, '{_FUTURE_MESSAGE}'); END
+"""
+    return recorded, future
 
 
 def _pg_ledger_clock_function() -> str:
@@ -126,7 +138,10 @@ CREATE OR REPLACE FUNCTION consent_ledger_database_time() RETURNS trigger AS $$
 DECLARE db_now DOUBLE PRECISION := {now};
 BEGIN
   IF NEW.recorded_s IS NULL OR abs(NEW.recorded_s - db_now) > {LEDGER_CLOCK_TOLERANCE_S} THEN
-    RAISE EXCEPTION 'consent_ledger.recorded_s is the database''s own time';
+    RAISE EXCEPTION '{_RECORDED_MESSAGE}';
+  END IF;
+  IF NEW.at_s > db_now + {LEDGER_CLOCK_TOLERANCE_S} THEN
+    RAISE EXCEPTION '{_FUTURE_MESSAGE}';
   END IF;
   NEW.recorded_s := db_now;
   RETURN NEW;
@@ -162,7 +177,8 @@ def _v5_ledger_database_time(conn: sa.Connection) -> None:
         return
     if "recorded_s" not in have:
         _sqlite_rebuild_ledger(conn)
-    conn.exec_driver_sql(_sqlite_ledger_clock_trigger())
+    for trigger in _sqlite_ledger_clock_triggers():
+        conn.exec_driver_sql(trigger)
 
 
 def _sqlite_rebuild_ledger(conn: sa.Connection) -> None:
@@ -194,7 +210,11 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[sa.Connection], None]], ...] = (
     (2, "consent ledger refuses UPDATE", _v2_ledger_append_only),
     (3, "decisions record what was finally done with their message", _v3_decisions_record_the_end),
     (4, "consent ledger refuses DELETE but for an erasure", _v4_ledger_refuses_delete),
-    (5, "consent ledger records the database's own time", _v5_ledger_database_time),
+    (
+        5,
+        "consent ledger dates entries by the database's clock, none from the future",
+        _v5_ledger_database_time,
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -70,8 +70,8 @@ staff_devices = sa.Table(
 #: Two times: ``at_s``, from when the change applies, on the observation clock (set by the
 #: application, so simulated and replayed days decide as they did), and ``recorded_s``,
 #: when the database wrote the row, on the database's own clock: filled by the DEFAULT,
-#: a client-supplied value off that clock is refused (migration 5). ``NULL`` only for
-#: rows written before migration 5.
+#: a client-supplied value off that clock is refused, and so is an ``at_s`` in that
+#: clock's future (migration 5). ``NULL`` only for rows written before migration 5.
 consent_ledger = sa.Table(
     "consent_ledger",
     metadata,

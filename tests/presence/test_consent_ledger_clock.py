@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from presence.cli import main
 from presence.crm import consent
 from presence.crm.dbclock import LEDGER_CLOCK_TOLERANCE_S
+from presence.crm.errors import CrmError
 from presence.crm.migrations import LATEST_VERSION, MIGRATIONS, current_version, migrate
 from presence.crm.schema import consent_ledger
 from presence.crm.store import CrmStore
@@ -38,6 +39,22 @@ def test_a_client_chosen_recording_time_is_refused(crm_url: str, recorded_s: obj
         assert not crm.consent_at("C1", "marketing", None)
         with crm.engine.connect() as conn:
             assert consent.history(conn, "C1") == []
+
+
+def test_an_entry_from_the_future_is_refused(crm_url: str) -> None:
+    # A grant dated 1e12 used to beat every later withdrawal in "the latest state" (what
+    # the outbox checks before delivering), since the state is ordered by at_s.
+    from presence.crm import seed
+
+    with CrmStore(crm_url) as crm:
+        add_customer(crm, "C1", grants={"marketing": 100.0})
+        crm.record_consent("C1", "marketing", False, time.time() - 10.0)
+        with pytest.raises(sa.exc.DBAPIError, match="future"), crm.begin() as conn:
+            conn.execute(consent_ledger.insert().values(**{**FORGED, "at_s": 1e12}))
+        assert not crm.consent_at("C1", "marketing", None)
+        future = seed.SeedConfig(customers=50, seed=1, as_of_s=time.time() + 3650 * 86_400.0)
+        with pytest.raises(CrmError, match="from the future"):
+            seed.write(crm, seed.generate(future), replace=True)
 
 
 def test_the_database_dates_every_row(crm_url: str) -> None:
