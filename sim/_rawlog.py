@@ -324,6 +324,9 @@ def _numeric(col: pa.Array) -> tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]:
     if pa.types.is_dictionary(col.type):
         col = col.dictionary_decode()
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        if not _valid_utf8(col):  # a damaged page: its bytes are not a number either
+            raw = col.cast(pa.large_binary()).to_pylist()
+            col = pa.array([None if b is None else b.decode("utf-8", "replace") for b in raw])
         values = np.asarray(col.fill_null("").to_numpy(zero_copy_only=False), dtype=object)
         missing |= values == ""
         return values, missing
@@ -346,8 +349,9 @@ def _strings(col: pa.Array | pa.ChunkedArray) -> tuple[npt.NDArray[np.str_], npt
         col = pc.dictionary_encode(col)
     dictionary = col.dictionary
     not_utf8 = np.zeros(len(dictionary), dtype=bool)
-    if pa.types.is_binary(dictionary.type) or pa.types.is_large_binary(dictionary.type):
-        dictionary, not_utf8 = _decode_utf8(dictionary)
+    if _is_text(dictionary.type) and not _valid_utf8(dictionary):
+        # binary, or a string column whose damaged page Arrow decoded without checking
+        dictionary, not_utf8 = _decode_utf8(dictionary.cast(pa.large_binary()))
     elif not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
         dictionary = pc.cast(dictionary, pa.string())
     dictionary = pc.utf8_trim_whitespace(dictionary)
@@ -366,6 +370,18 @@ def _strings(col: pa.Array | pa.ChunkedArray) -> tuple[npt.NDArray[np.str_], npt
     bad_word = np.append(bad_word, False)
     indices = col.indices.fill_null(len(words) - 1).to_numpy(zero_copy_only=False)
     return np.asarray(words[indices], dtype=str), bad_word[indices]
+
+
+def _valid_utf8(words: pa.Array) -> bool:
+    """Whether a string (not binary) array holds valid UTF-8, which Arrow does not check
+    when it reads a Parquet page."""
+    if pa.types.is_binary(words.type) or pa.types.is_large_binary(words.type):
+        return False
+    try:
+        words.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _decode_utf8(words: pa.Array) -> tuple[pa.Array, npt.NDArray[np.bool_]]:
