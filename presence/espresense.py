@@ -19,14 +19,13 @@ RSSI is moved onto the receiver's reference: ``rssi - rssi@1m + tx_power(receive
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from beacons.observation import RSSI_MAX_DBM, RSSI_MIN_DBM, Observation
-from presence.payloads import MAX_PAYLOAD_BYTES, PayloadError
+from presence.payloads import PayloadError, parse_object
 
 #: The firmware's hard-coded base topic (espresense.com/configuration/mqtt: "CHANNEL").
 ESPRESENSE_ROOT = "espresense"
@@ -70,14 +69,7 @@ def parse_report(topic: str, payload: bytes) -> EspresenseReport:
     parts = topic.split("/")
     if len(parts) != 4 or parts[:2] != [ESPRESENSE_ROOT, "devices"] or not parts[2] or not parts[3]:
         raise PayloadError("wrong_type", f"topic {topic!r} is not espresense/devices/<id>/<room>")
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise PayloadError("oversized", f"{len(payload)} bytes")
-    try:
-        obj = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise PayloadError("bad_json", str(e)) from None
-    if not isinstance(obj, dict):
-        raise PayloadError("wrong_type", "the payload must be a JSON object")
+    obj = parse_object(payload)
     rssi = _required_number(obj, "rssi")
     if not RSSI_MIN_DBM <= rssi < RSSI_MAX_DBM:
         raise PayloadError("rssi_out_of_range", f"rssi = {rssi} dBm")
