@@ -90,10 +90,15 @@ def parse_object(payload: bytes) -> dict[str, Any]:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise PayloadError("oversized", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
     try:
+        # Strict UTF-8 (RFC 8259): json.loads would also take UTF-16 and, through
+        # "surrogatepass", encoded lone surrogates, strings nothing can encode again.
+        text = payload.decode("utf-8")
         # NaN and Infinity are not JSON; refusing them here lets the decoders check
         # ranges with min()/max() (a 1e999 still parses as inf: ranges catch it).
-        obj = json.loads(payload, parse_constant=_no_constants, parse_int=_bounded_int)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        obj = json.loads(text, parse_constant=_no_constants, parse_int=_bounded_int)
+        if "\\u" in text:  # an escape may still spell a lone surrogate ("\ud800")
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except (UnicodeError, json.JSONDecodeError, RecursionError) as e:
         raise PayloadError("bad_json", str(e)) from None
     if not isinstance(obj, dict):
         raise PayloadError("wrong_type", f"payload must be a JSON object, got {type(obj).__name__}")

@@ -248,9 +248,11 @@ def _raw_from_columns(
 def parquet_chunks(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
     try:
         pf = pq.ParquetFile(path)
-    except (OSError, pa.ArrowInvalid) as e:
+        schema = pf.schema_arrow
+    # A damaged footer fails in many ways: Arrow's errors, and a UnicodeDecodeError when a
+    # name in it is no longer UTF-8.
+    except (OSError, pa.ArrowException, UnicodeDecodeError) as e:
         raise ObservationLogError(str(path), f"not a readable Parquet file: {e}") from e
-    schema = pf.schema_arrow
     _check_columns(path, list(schema.names), None)
     for name in ("device_id", "beacon_id"):
         kind = schema.field(name).type

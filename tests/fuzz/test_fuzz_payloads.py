@@ -265,5 +265,9 @@ def test_found_by_the_campaign() -> None:
         with pytest.raises(p.PayloadError) as found:
             decode(dumps(obj))
         assert found.value.reason == reason, (obj, found.value)
+    for lone_surrogate in (b'"\\ud800"', b'"\xed\xa0\x80"'):  # escaped, and encoded
+        event = dumps(unnamed_event).replace(b'"d001"', lone_surrogate)
+        with pytest.raises(p.PayloadError, match="bad_json"):  # was UnicodeEncodeError
+            p.decode_event(event)
     with pytest.raises(p.PayloadError, match="wrong_type"):
         parse_report("espresense/devices/d/b01", dumps({"rssi": "__BIG400__"}))
