@@ -53,7 +53,11 @@ def assert_accounted(log: ObservationLog, rows: int, last_line: int) -> None:
         assert reason in log.rejected.counts and 0 <= line <= last_line
 
 
-def assert_rows_keep_the_rules(log: ObservationLog, beacon_ids: tuple[str, ...] | None) -> None:
+def assert_rows_keep_the_rules(
+    log: ObservationLog, beacon_ids: tuple[str, ...] | None, *, one_chunk: bool = True
+) -> None:
+    """``one_chunk``: the log was read in one chunk, where every duplicate is found (across
+    chunks only those within DUPLICATE_CARRY_S of the running time are, to bound memory)."""
     b = log.batch
     assert np.isfinite(b.t_s).all() and np.isfinite(b.rssi_dbm).all()
     assert ((b.t_s > EARLIEST_T_S) & (b.t_s < LATEST_T_S)).all()
@@ -64,7 +68,7 @@ def assert_rows_keep_the_rules(log: ObservationLog, beacon_ids: tuple[str, ...] 
     if beacon_ids is not None:
         assert set(b.beacon_id.tolist()) <= set(beacon_ids)
     keys = list(zip(b.t_s.tolist(), b.device_id.tolist(), b.beacon_id.tolist(), strict=True))
-    assert len(keys) == len(set(keys)), "a duplicate (t, device, beacon) was accepted"
+    assert not one_chunk or len(keys) == len(set(keys)), "a duplicate was accepted"
 
 
 def assert_accepted_were_written(log: ObservationLog, written: list[tuple[Any, ...]]) -> None:
@@ -348,7 +352,7 @@ def test_parquet_logs_account_for_every_row(
         assert {"list", "bool"} & {kinds["device_id"], kinds["beacon_id"]}, kinds
         return
     assert_accounted(log, table.num_rows, last_line=table.num_rows)
-    assert_rows_keep_the_rules(log, beacon_ids)
+    assert_rows_keep_the_rules(log, beacon_ids, one_chunk=group_rows >= table.num_rows)
     written = _written_rows(table, kinds)
     if written is not None:
         assert_accepted_were_written(log, written)
@@ -380,8 +384,8 @@ def test_damaged_parquet_loads_or_explains(
         raw[at % len(raw)] = byte
     path.write_bytes(bytes(raw))
     log = read_or_explain(path, None)
-    if log is not None:
-        assert_rows_keep_the_rules(log, None)
+    if log is not None:  # a damaged footer may point two row groups at the same rows
+        assert_rows_keep_the_rules(log, None, one_chunk=False)
 
 
 def test_found_by_the_parquet_campaign(tmp_path: Path) -> None:
