@@ -23,11 +23,11 @@ from positioning.events import ZONE_EXIT, PresenceEvent
 # The payloads move to presence/transport/ (issue 15, branch "house"); this test runs on
 # either side of that merge. Once it is on main, keep only the first imports.
 try:
-    from presence.services.espresense import EspresenseReport, parse_report
+    from presence.services import espresense
     from presence.transport import payloads as p
 except ImportError:
-    from presence import payloads as p  # type: ignore[no-redef]
-    from presence.espresense import EspresenseReport, parse_report  # type: ignore[no-redef]
+    from presence import espresense  # type: ignore[no-redef]
+    from presence import payloads as p
 
 T0 = 1_795_392_000.0
 EVENT = PresenceEvent(ZONE_EXIT, "fashion", "d001", T0 + 12.5, T0 + 15.0, 4.25, 7.5, "shoes", 12.5)
@@ -85,7 +85,7 @@ def check_control(c: tuple[str, float]) -> None:
     assert c[0] == p.END_OF_STREAM and _finite(c[1]) and time_problem(c[1]) is None
 
 
-def check_espresense(r: EspresenseReport) -> None:
+def check_espresense(r: espresense.EspresenseReport) -> None:
     assert r.device_id and r.room and RSSI_MIN_DBM <= r.rssi_dbm < RSSI_MAX_DBM
     for v in (r.rssi_at_1m_dbm, r.distance_m):
         assert v is None or _finite(v)
@@ -100,7 +100,7 @@ DECODERS: dict[str, tuple[Callable[[bytes], Any], Callable[[Any], None]]] = {
     "deadletter": (p.decode_deadletter, lambda d: isinstance(d, dict)),
     "control": (p.decode_control, check_control),
     "espresense": (
-        lambda b: parse_report("espresense/devices/iBeacon:e2c5-1-2/b01", b),
+        lambda b: espresense.parse_report("espresense/devices/iBeacon:e2c5-1-2/b01", b),
         check_espresense,
     ),
 }
@@ -277,4 +277,4 @@ def test_found_by_the_campaign() -> None:
         with pytest.raises(p.PayloadError, match="bad_json"):  # was UnicodeEncodeError
             p.decode_event(event)
     with pytest.raises(p.PayloadError, match="wrong_type"):
-        parse_report("espresense/devices/d/b01", dumps({"rssi": "__BIG400__"}))
+        espresense.parse_report("espresense/devices/d/b01", dumps({"rssi": "__BIG400__"}))
