@@ -7,6 +7,7 @@ and raises :class:`~positioning.errors.LayoutError` naming the file and the key.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from beacons.validity import id_problem
+from beacons.validity import MAX_ID_CHARS, id_problem
 from positioning.errors import LayoutError
 from positioning.geometry import as_polygon, points_in_polygon, polygon_area, polygon_is_simple
 
@@ -172,7 +173,14 @@ def load_layout(path: str | Path) -> Layout:
         raise LayoutError(str(p), "-", f"not valid TOML: {e}") from e
     except RecursionError as e:
         raise LayoutError(str(p), "-", "not valid TOML: nested too deeply") from e
+    except ValueError as e:  # tomllib's int() of a number past Python's 4300-digit limit
+        raise LayoutError(str(p), _long_number_line(text), "a number has too many digits") from e
     return parse_layout(doc, source=str(p))
+
+
+def _long_number_line(text: str) -> str:
+    found = re.search(r"[0-9_]{4300,}", text)
+    return f"line {text.count(chr(10), 0, found.start()) + 1}" if found else "-"
 
 
 def parse_layout(doc: Mapping[str, Any], source: str = "<layout>") -> Layout:
@@ -186,9 +194,9 @@ def parse_layout(doc: Mapping[str, Any], source: str = "<layout>") -> Layout:
         raise LayoutError(source, "radio", "must be a table")
     radio = dict(doc.get("radio", {}) or {})
     ple = radio.get("path_loss_exponent", DEFAULT_PATH_LOSS_EXPONENT)
-    if not isinstance(ple, int | float) or isinstance(ple, bool) or not 1.0 <= float(ple) <= 6.0:
+    if not _is_finite_number(ple) or not 1.0 <= float(ple) <= 6.0:
         raise LayoutError(
-            source, "radio.path_loss_exponent", f"must be a number from 1 to 6, got {ple!r}"
+            source, "radio.path_loss_exponent", f"must be a number from 1 to 6, got {_show(ple)}"
         )
 
     outline_check = Layout(name=name, width_m=width, height_m=height, beacons=())
@@ -277,6 +285,21 @@ def _is_finite_number(value: Any) -> bool:
         return False
 
 
+#: Integers longer than this (about 300 digits) are described, not printed.
+_MAX_SHOWN_INT_BITS = 1000
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    """A value for a message, bounded: an int past Python's 4300-digit limit cannot be str()-ed."""
+    if isinstance(value, int) and value.bit_length() > _MAX_SHOWN_INT_BITS:
+        return f"an integer of {value.bit_length()} bits"
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"a {type(value).__name__} holding an integer with too many digits"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class _Validator:
     """Typed accessors that raise LayoutError naming the source and the key path."""
 
@@ -313,14 +336,14 @@ class _Validator:
     def string(self, table: Mapping[str, Any], key: str) -> str:
         value = self._get(table, key)
         if not isinstance(value, str) or not value.strip():
-            raise self.fail(key, f"must be a non-empty string, got {value!r}")
+            raise self.fail(key, f"must be a non-empty string, got {_show(value)}")
         return value
 
     def identifier(self, table: Mapping[str, Any], key: str) -> str:
         value = self._get(table, key)
         problem = id_problem(value)
         if problem is not None:
-            raise self.fail(key, f"{problem}, got {str(value)[:80]!r}")
+            raise self.fail(key, f"{problem}, got {_show(value)}")
         return str(value)
 
     def side(self, table: Mapping[str, Any], key: str) -> float:
@@ -332,7 +355,7 @@ class _Validator:
     def number(self, table: Mapping[str, Any], key: str) -> float:
         value = self._get(table, key)
         if not _is_finite_number(value):
-            raise self.fail(key, f"must be a finite number, got {str(value)[:40]!r}")
+            raise self.fail(key, f"must be a finite number, got {_show(value)}")
         return float(value)
 
     def positive(self, table: Mapping[str, Any], key: str) -> float:
@@ -371,10 +394,12 @@ class _Validator:
         key = f"beacons[{i}]"
         raw_id = self._get(table, f"{key}.id")
         if isinstance(raw_id, bool) or not isinstance(raw_id, str | int):
-            raise self.fail(f"{key}.id", f"must be a string, got {raw_id!r}")
+            raise self.fail(f"{key}.id", f"must be a string, got {_show(raw_id)}")
+        if isinstance(raw_id, int) and raw_id.bit_length() > _MAX_SHOWN_INT_BITS:
+            raise self.fail(f"{key}.id", f"is longer than {MAX_ID_CHARS} characters")
         problem = id_problem(str(raw_id))
         if problem is not None:
-            raise self.fail(f"{key}.id", f"{problem}, got {str(raw_id)[:80]!r}")
+            raise self.fail(f"{key}.id", f"{problem}, got {_show(raw_id)}")
         x, y = self.number(table, f"{key}.x"), self.number(table, f"{key}.y")
         if not outline.contains([[x, y]])[0]:
             raise self.fail(
@@ -403,7 +428,9 @@ class _Validator:
                     or not isinstance(value, int)
                     or not 0 <= value <= 0xFFFF
                 ):
-                    raise self.fail(f"{key}.{name}", f"must be an integer 0..65535, got {value!r}")
+                    raise self.fail(
+                        f"{key}.{name}", f"must be an integer 0..65535, got {_show(value)}"
+                    )
                 optional[name] = value
         for name in ("uuid", "eddystone_namespace", "eddystone_instance"):
             if name in table:

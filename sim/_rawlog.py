@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,12 +69,29 @@ def csv_chunks(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
     where = _check_columns(path, names, 1)
     cols = [where[c] for c in REQUIRED_COLUMNS]
     done = [1]  # last file line handed out (the header)
-    try:
-        yield from _arrow_csv_chunks(path, names, chunk_rows, done)
-        return
-    except (pa.ArrowInvalid, UnicodeDecodeError):
-        pass
+    if _is_utf8(path):
+        try:
+            yield from _arrow_csv_chunks(path, names, chunk_rows, done)
+            return
+        except (pa.ArrowInvalid, UnicodeDecodeError):
+            pass
     yield from _python_csv_chunks(path, len(names), cols, chunk_rows, done[0])
+
+
+def _is_utf8(path: Path) -> bool:
+    """Whether the whole file is UTF-8. Arrow is given only such files: on a malformed line
+    that is not UTF-8, pyarrow fails inside its invalid-row callback and prints an
+    "Exception ignored" traceback (pyarrow 26), before we fall back anyway. Decoding
+    runs at memory speed, a small cost next to parsing."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with open(path, "rb") as f:
+            while block := f.read(ARROW_BLOCK_BYTES):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _arrow_csv_chunks(
@@ -89,7 +107,10 @@ def _arrow_csv_chunks(
         invalid.append(-1 if row.number is None or spans_lines else int(row.number))
         return "skip"
 
-    strings = {c: pa.string() for c in REQUIRED_COLUMNS}
+    # Every column as text, so a quote left open in any of them shows (see _spans_lines);
+    # by position, as a header may name a column twice (the first one counts).
+    strings = {c: pa.string() for c in names}
+    at = {c: names.index(c) for c in REQUIRED_COLUMNS}
     reader = pacsv.open_csv(
         path,
         read_options=pacsv.ReadOptions(
@@ -97,7 +118,6 @@ def _arrow_csv_chunks(
         ),
         parse_options=pacsv.ParseOptions(invalid_row_handler=skip, ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(
-            include_columns=list(REQUIRED_COLUMNS),
             column_types=strings,
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
@@ -106,6 +126,8 @@ def _arrow_csv_chunks(
     rows_before = 0
     reported = 0
     for batch in reader:
+        if _spans_lines(batch):
+            raise pa.ArrowInvalid("a quoted value spans lines")
         for lo in range(0, batch.num_rows, chunk_rows):
             part = batch.slice(lo, chunk_rows)
             if -1 in invalid:
@@ -119,14 +141,14 @@ def _arrow_csv_chunks(
             fresh = bad[reported:][bad[reported:] <= last]
             reported += len(fresh)
             fields = [
-                np.asarray(part.column(c).to_numpy(zero_copy_only=False), dtype=object)
+                np.asarray(part.column(at[c]).to_numpy(zero_copy_only=False), dtype=object)
                 for c in ("t", "rssi")
             ]
             done[0] = last
             yield _raw_from_columns(
                 fields[0],
-                _strings(part.column("device_id")),
-                _strings(part.column("beacon_id")),
+                _strings(part.column(at["device_id"])),
+                _strings(part.column(at["beacon_id"])),
                 fields[1],
                 lines,
                 tuple(int(x) for x in fresh),
@@ -138,6 +160,16 @@ def _arrow_csv_chunks(
         yield _raw_from_fields(
             [np.empty(0, dtype=object)] * 4, np.empty(0, np.int64), tuple(int(x) for x in rest)
         )
+
+
+def _spans_lines(batch: pa.RecordBatch) -> bool:
+    """Whether a value holds a line break: a quote left open made Arrow join lines into one
+    row of the right width, silently swallowing the rows of the lines it joined."""
+    return any(
+        pc.any(pc.match_substring(col, eol)).as_py() is True  # 3x faster than one regex
+        for col in batch.columns
+        for eol in ("\n", "\r")
+    )
 
 
 def _python_csv_chunks(
@@ -218,9 +250,11 @@ def _raw_from_columns(
 def parquet_chunks(path: Path, chunk_rows: int) -> Iterator[RawChunk]:
     try:
         pf = pq.ParquetFile(path)
-    except (OSError, pa.ArrowInvalid) as e:
+        schema = pf.schema_arrow
+    # A damaged footer fails in many ways: Arrow's errors, and a UnicodeDecodeError when a
+    # name in it is no longer UTF-8.
+    except (OSError, pa.ArrowException, UnicodeDecodeError) as e:
         raise ObservationLogError(str(path), f"not a readable Parquet file: {e}") from e
-    schema = pf.schema_arrow
     _check_columns(path, list(schema.names), None)
     for name in ("device_id", "beacon_id"):
         kind = schema.field(name).type
@@ -294,6 +328,9 @@ def _numeric(col: pa.Array) -> tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]:
     if pa.types.is_dictionary(col.type):
         col = col.dictionary_decode()
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        if not _valid_utf8(col):  # a damaged page: its bytes are not a number either
+            raw = col.cast(pa.large_binary()).to_pylist()
+            col = pa.array([None if b is None else b.decode("utf-8", "replace") for b in raw])
         values = np.asarray(col.fill_null("").to_numpy(zero_copy_only=False), dtype=object)
         missing |= values == ""
         return values, missing
@@ -316,8 +353,9 @@ def _strings(col: pa.Array | pa.ChunkedArray) -> tuple[npt.NDArray[np.str_], npt
         col = pc.dictionary_encode(col)
     dictionary = col.dictionary
     not_utf8 = np.zeros(len(dictionary), dtype=bool)
-    if pa.types.is_binary(dictionary.type) or pa.types.is_large_binary(dictionary.type):
-        dictionary, not_utf8 = _decode_utf8(dictionary)
+    if _is_text(dictionary.type) and not _valid_utf8(dictionary):
+        # binary, or a string column whose damaged page Arrow decoded without checking
+        dictionary, not_utf8 = _decode_utf8(dictionary.cast(pa.large_binary()))
     elif not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
         dictionary = pc.cast(dictionary, pa.string())
     dictionary = pc.utf8_trim_whitespace(dictionary)
@@ -336,6 +374,18 @@ def _strings(col: pa.Array | pa.ChunkedArray) -> tuple[npt.NDArray[np.str_], npt
     bad_word = np.append(bad_word, False)
     indices = col.indices.fill_null(len(words) - 1).to_numpy(zero_copy_only=False)
     return np.asarray(words[indices], dtype=str), bad_word[indices]
+
+
+def _valid_utf8(words: pa.Array) -> bool:
+    """Whether a string (not binary) array holds valid UTF-8, which Arrow does not check
+    when it reads a Parquet page."""
+    if pa.types.is_binary(words.type) or pa.types.is_large_binary(words.type):
+        return False
+    try:
+        words.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _decode_utf8(words: pa.Array) -> tuple[pa.Array, npt.NDArray[np.bool_]]:

@@ -210,13 +210,33 @@ def run_show(args: argparse.Namespace) -> int:
     print("consent now: " + ", ".join(f"{p} {'yes' if v else 'no'}" for p, v in state.items()))
     held: dict[str, bool] = {}
     for e in history:
-        when = datetime.fromtimestamp(e.at_s, UTC).isoformat(timespec="seconds")
         change = "granted" if e.granted else "withdrawn" if held.get(e.purpose) else "declined"
         held[e.purpose] = e.granted
-        print(f"  {when}  {e.purpose:15s} {change:9s} via {e.source} (text {e.text_version})")
+        print(
+            f"  {_consent_when(e)}  {e.purpose:15s} {change:9s} via {e.source} "
+            f"(text {e.text_version}){_consent_note(e)}"
+        )
     for d in made:
         when = datetime.fromtimestamp(d.decided_s, UTC).isoformat(timespec="seconds")
         end = f" -> {d.final_outcome} ({d.final_reason})" if d.final_outcome else ""
         pending = " -> pending" if d.outcome == "send" and not d.final_outcome else ""
         print(f"  welcome {when}: {d.outcome} ({d.reason}){end}{pending}")
     return 0
+
+
+def _iso(t_s: float) -> str:
+    return datetime.fromtimestamp(t_s, UTC).isoformat(timespec="seconds")
+
+
+def _consent_when(e: consent.ConsentEntry) -> str:
+    """A ledger row's date: the database's (``recorded_s``), never one the writer chose."""
+    return _iso(e.recorded_s) if e.recorded_s is not None else "not recorded (before v5)"
+
+
+def _consent_note(e: consent.ConsentEntry) -> str:
+    if e.recorded_s is None:
+        return f"  [applies from {_iso(e.at_s)}: the writer's time, the ledger's own is unknown]"
+    if e.declared_late_s:
+        days = e.declared_late_s / 86_400.0
+        return f"  [applies from {_iso(e.at_s)}: declared {days:.1f} d after the fact]"
+    return ""

@@ -4,6 +4,13 @@ A change of mind is a new row; the state at ``t`` is the latest row at or before
 ``t`` (ties broken by insertion order), and no row means *not granted*. So a
 withdrawal applies to every decision made at or after its time, and replaying old
 events gives the answer that held then.
+
+Each row has two times: ``at_s``, from when it applies on the observation clock (the
+caller's, so a simulated or replayed day decides as it did), and ``recorded_s``, when
+the database wrote it, on the database's own clock: the writer cannot choose it
+(:mod:`presence.crm.dbclock`). A row whose ``at_s`` lies before its ``recorded_s`` was
+declared after the fact (:attr:`ConsentEntry.declared_late_s`); ``instore crm show``
+dates each row by ``recorded_s`` and says so.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from presence.crm.dbclock import LEDGER_CLOCK_TOLERANCE_S
 from presence.crm.errors import CrmError
 from presence.crm.schema import PURPOSES, consent_ledger
 
@@ -28,6 +36,16 @@ class ConsentEntry:
     at_s: float
     source: str
     text_version: str
+    #: When the database wrote the row (its own clock); ``None`` before migration 5.
+    recorded_s: float | None = None
+
+    @property
+    def declared_late_s(self) -> float:
+        """How long before it was recorded the row says it applied (0 when not)."""
+        if self.recorded_s is None:
+            return 0.0
+        late = self.recorded_s - self.at_s
+        return late if late > LEDGER_CLOCK_TOLERANCE_S else 0.0
 
 
 def _check_purpose(purpose: str) -> None:
@@ -45,7 +63,7 @@ def record(
     source: str = "app",
     text_version: str = DEFAULT_TEXT_VERSION,
 ) -> None:
-    """Append one grant or withdrawal."""
+    """Append one grant or withdrawal; the database dates it (``recorded_s``)."""
     _check_purpose(purpose)
     conn.execute(
         consent_ledger.insert().values(
@@ -60,6 +78,7 @@ def record(
 
 
 def record_many(conn: sa.Connection, entries: Iterable[ConsentEntry]) -> int:
+    """Append many rows at once; their ``recorded_s`` is the database's, never the entry's."""
     rows = []
     for e in entries:
         _check_purpose(e.purpose)
@@ -97,11 +116,21 @@ def state_at(conn: sa.Connection, customer_id: str, at_s: float | None) -> dict[
 def history(conn: sa.Connection, customer_id: str) -> list[ConsentEntry]:
     c = consent_ledger.c
     rows = conn.execute(
-        sa.select(c.customer_id, c.purpose, c.granted, c.at_s, c.source, c.text_version)
+        sa.select(
+            c.customer_id, c.purpose, c.granted, c.at_s, c.source, c.text_version, c.recorded_s
+        )
         .where(c.customer_id == customer_id)
         .order_by(c.at_s, c.entry_id)
     )
     return [
-        ConsentEntry(r.customer_id, r.purpose, bool(r.granted), r.at_s, r.source, r.text_version)
+        ConsentEntry(
+            r.customer_id,
+            r.purpose,
+            bool(r.granted),
+            r.at_s,
+            r.source,
+            r.text_version,
+            r.recorded_s,
+        )
         for r in rows
     ]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from presence.crm.dbclock import db_epoch_now
+
 metadata = sa.MetaData()
 
 #: Purposes a customer can consent to, one ledger row per change.
@@ -65,6 +67,11 @@ staff_devices = sa.Table(
 
 #: Append-only: a change of mind is a new row. UPDATE is refused by a trigger, and so is
 #: DELETE except of the rows of a customer being erased (see migrations 2 and 4).
+#: Two times: ``at_s``, from when the change applies, on the observation clock (set by the
+#: application, so simulated and replayed days decide as they did), and ``recorded_s``,
+#: when the database wrote the row, on the database's own clock: filled by the DEFAULT,
+#: a client-supplied value off that clock is refused, and so is an ``at_s`` in that
+#: clock's future (migration 5). ``NULL`` only for rows written before migration 5.
 consent_ledger = sa.Table(
     "consent_ledger",
     metadata,
@@ -75,6 +82,7 @@ consent_ledger = sa.Table(
     sa.Column("at_s", sa.Double, nullable=False),
     sa.Column("source", sa.String(32), nullable=False),
     sa.Column("text_version", sa.String(32), nullable=False),
+    sa.Column("recorded_s", sa.Double, nullable=True, server_default=db_epoch_now()),
     sa.CheckConstraint(
         "purpose IN ('analytics', 'personalization', 'marketing')", name="ck_consent_purpose"
     ),

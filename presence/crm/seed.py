@@ -8,6 +8,7 @@ European fashion retailer's loyalty programme, stated as assumptions, not measur
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -275,6 +276,7 @@ def write(crm: CrmStore, data: SeedData, *, replace: bool = False) -> dict[str, 
 
     Refuses to mix a seed into a CRM that already has customers (ids would clash).
     """
+    _check_not_from_the_future(data)
     written: dict[str, int] = {}
     with crm.begin() as conn:
         existing = conn.execute(
@@ -290,6 +292,18 @@ def write(crm: CrmStore, data: SeedData, *, replace: bool = False) -> dict[str, 
                 conn.execute(metadata.tables[name].insert(), rows[start : start + _CHUNK_ROWS])
             written[name] = len(rows)
     return written
+
+
+def _check_not_from_the_future(data: SeedData) -> None:
+    """The ledger takes no entry applying from after the database's clock (migration 5):
+    say so in words before its trigger refuses the batch."""
+    times = [row["at_s"] for row in data.rows.get("consent_ledger", [])]
+    if times and max(times) > time.time():
+        reaches = datetime.fromtimestamp(max(times), UTC).isoformat(timespec="seconds")
+        raise CrmError(
+            f"seeded consent history reaches {reaches}, after now: the consent ledger takes "
+            "no entry from the future; seed for an earlier day (--as-of, or simulate --start)"
+        )
 
 
 #: Rows per INSERT batch (keeps PostgreSQL parameter lists well under its limits).

@@ -19,7 +19,6 @@ RSSI is moved onto the receiver's reference: ``rssi - rssi@1m + tx_power(receive
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -31,7 +30,7 @@ from beacons.observation import Observation
 from beacons.validity import rssi_ok
 from presence.services.scanning import ENGINE_TICK_S, EngineSink, bus_windows
 from presence.transport.bus import DeadLetters
-from presence.transport.payloads import MAX_PAYLOAD_BYTES, PayloadError
+from presence.transport.payloads import PayloadError, parse_object
 
 if TYPE_CHECKING:
     from presence.transport.bus import Bus
@@ -98,14 +97,7 @@ def parse_report(topic: str, payload: bytes) -> EspresenseReport:
     parts = topic.split("/")
     if len(parts) != 4 or parts[:2] != [ESPRESENSE_ROOT, "devices"] or not parts[2] or not parts[3]:
         raise PayloadError("wrong_type", f"topic {topic!r} is not espresense/devices/<id>/<room>")
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise PayloadError("oversized", f"{len(payload)} bytes")
-    try:
-        obj = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise PayloadError("bad_json", str(e)) from None
-    if not isinstance(obj, dict):
-        raise PayloadError("wrong_type", "the payload must be a JSON object")
+    obj = parse_object(payload)
     rssi = _required_number(obj, "rssi")
     if not rssi_ok(rssi):
         raise PayloadError("rssi_out_of_range", f"rssi = {rssi} dBm")

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from beacons.observation import ObservationBatch
-from beacons.validity import rssi_ok
+from beacons.validity import id_problem, rssi_ok, time_problem
 from positioning.errors import PositioningError
 from positioning.events import PresenceEvent
 from presence.errors import PresenceError
@@ -50,6 +50,7 @@ __all__ = [
     "MAX_SCAN_SPAN_S",
     "OBS_SCHEMA",
     "PayloadError",
+    "parse_object",
     "POSITION_SCHEMA",
     "PositionMessage",
     "REASONS",
@@ -84,7 +85,13 @@ REASONS = (
     "unknown_beacon",
     "bad_event",
     "topic_mismatch",
+    "invalid_id",
+    "time_out_of_range",
 )
+#: Longest integer a payload may hold: int64 has 19 digits. Longer ones are refused while
+#: parsing, before Python builds them (a 400-digit one overflows float(); past 4300 digits
+#: int() itself refuses, with a ValueError).
+MAX_INT_DIGITS = 20
 
 
 class PayloadError(PresenceError):
@@ -105,14 +112,26 @@ def _no_constants(name: str) -> float:
     raise PayloadError("wrong_type", f"{name} is not a finite number")
 
 
-def _loads(payload: bytes) -> dict[str, Any]:
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise PayloadError("wrong_type", f"an integer of {len(text.lstrip('-'))} digits")
+    return int(text)
+
+
+def parse_object(payload: bytes) -> dict[str, Any]:
+    """A payload's JSON object, bounded in size, depth and digits; PayloadError otherwise."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise PayloadError("oversized", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
     try:
+        # Strict UTF-8 (RFC 8259): json.loads would also take UTF-16 and, through
+        # "surrogatepass", encoded lone surrogates, strings nothing can encode again.
+        text = payload.decode("utf-8")
         # NaN and Infinity are not JSON; refusing them here lets the decoders check
         # ranges with min()/max() (a 1e999 still parses as inf: ranges catch it).
-        obj = json.loads(payload, parse_constant=_no_constants)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        obj = json.loads(text, parse_constant=_no_constants, parse_int=_bounded_int)
+        if "\\u" in text:  # an escape may still spell a lone surrogate ("\ud800")
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except (UnicodeError, json.JSONDecodeError, RecursionError) as e:
         raise PayloadError("bad_json", str(e)) from None
     if not isinstance(obj, dict):
         raise PayloadError("wrong_type", f"payload must be a JSON object, got {type(obj).__name__}")
@@ -133,6 +152,20 @@ def _number(obj: Mapping[str, Any], name: str) -> float:
     if not math.isfinite(value):
         raise PayloadError("wrong_type", f"{name!r} is not finite")
     return value
+
+
+def _check_id(value: str, name: str) -> str:
+    problem = id_problem(value)
+    if problem is not None:
+        raise PayloadError("invalid_id", f"{name} {value[:40]!r}: {problem}")
+    return value
+
+
+def _check_time(t_s: float, name: str) -> float:
+    problem = time_problem(t_s)
+    if problem is not None:
+        raise PayloadError("time_out_of_range", f"{name}: {problem}")
+    return t_s
 
 
 def _check_schema(obj: Mapping[str, Any], key: str, expected: str) -> None:
@@ -206,15 +239,18 @@ _NUMBER_TYPES = frozenset((int, float))
 
 def decode_observations(payload: bytes, beacon_ids: Collection[str] | None = None) -> ScanMessage:
     """Parse a scan; with ``beacon_ids`` every beacon must be one of them (else unknown_beacon)."""
-    obj = _loads(payload)
+    obj = parse_object(payload)
     _check_schema(obj, "schema", OBS_SCHEMA)
     device = _field(obj, "device", str)
     if not device:
         raise PayloadError("missing_field", "'device' is empty")
-    t_s = _number(obj, "t")
+    _check_id(device, "device")
+    t_s = _check_time(_number(obj, "t"), "t")
     readings = _field(obj, "rssi", dict)
     if not readings:
         raise PayloadError("missing_field", "'rssi' holds no readings")
+    for beacon in readings:
+        _check_id(beacon, "beacon")
     dt = obj.get("dt")
     if _plainly_valid(readings, beacon_ids) and (dt is None or _plain_offsets(dt, readings)):
         # The common case, checked in bulk: ~5x cheaper than reading by reading below.
@@ -276,12 +312,16 @@ def encode_event(event: PresenceEvent) -> bytes:
 
 
 def decode_event(payload: bytes) -> PresenceEvent:
-    obj = _loads(payload)
+    obj = parse_object(payload)
     _check_schema(obj, "dataschema", EVENT_DATASCHEMA)
     try:
-        return PresenceEvent.from_cloudevent(obj)
+        event = PresenceEvent.from_cloudevent(obj)
     except PositioningError as e:
         raise PayloadError("bad_event", str(e)) from None
+    _check_id(event.device_id, "subject")
+    _check_id(event.store, "source's store")
+    _check_time(event.time_s, "time")
+    return event
 
 
 # --- positions ----------------------------------------------------------------------------
@@ -314,12 +354,12 @@ def encode_position(p: PositionMessage) -> bytes:
 
 
 def decode_position(payload: bytes) -> PositionMessage:
-    obj = _loads(payload)
+    obj = parse_object(payload)
     _check_schema(obj, "schema", POSITION_SCHEMA)
     return PositionMessage(
-        store=_field(obj, "store", str),
-        device_id=_field(obj, "device", str),
-        t_s=_number(obj, "t"),
+        store=_check_id(_field(obj, "store", str), "store"),
+        device_id=_check_id(_field(obj, "device", str), "device"),
+        t_s=_check_time(_number(obj, "t"), "t"),
         x_m=_number(obj, "x"),
         y_m=_number(obj, "y"),
         zone=_field(obj, "zone", str),
@@ -349,7 +389,7 @@ def encode_deadletter(
 
 
 def decode_deadletter(payload: bytes) -> dict[str, Any]:
-    obj = _loads(payload)
+    obj = parse_object(payload)
     _check_schema(obj, "schema", DEADLETTER_SCHEMA)
     _field(obj, "reason", str)
     return obj
@@ -370,7 +410,7 @@ def encode_status(service: str, state: str, *, client_id: str, t_s: float | None
 
 
 def decode_status(payload: bytes) -> dict[str, Any]:
-    obj = _loads(payload)
+    obj = parse_object(payload)
     _check_schema(obj, "schema", STATUS_SCHEMA)
     _field(obj, "state", str)
     return obj
@@ -384,9 +424,9 @@ def encode_control(command: str, *, t_s: float, source: str) -> bytes:
 
 
 def decode_control(payload: bytes) -> tuple[str, float]:
-    obj = _loads(payload)
+    obj = parse_object(payload)
     _check_schema(obj, "schema", CONTROL_SCHEMA)
     command = _field(obj, "command", str)
     if command != END_OF_STREAM:
         raise PayloadError("wrong_type", f"unknown control command {command!r}")
-    return command, _number(obj, "t")
+    return command, _check_time(_number(obj, "t"), "t")
