@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from beacons.observation import RSSI_MAX_DBM, RSSI_MIN_DBM
 from beacons.validity import id_problem, time_problem
 from positioning.events import ZONE_EXIT, PresenceEvent
-
 from presence.services import espresense
 from presence.transport import payloads as p
 
