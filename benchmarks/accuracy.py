@@ -43,10 +43,10 @@ from positioning.layout import load_layout  # noqa: E402
 from positioning.locator import Locator, PositionFix  # noqa: E402
 from positioning.metrics import Truth, evaluate, interpolate_truth  # noqa: E402
 from positioning.registry import LOCATOR_NAMES, make_locator  # noqa: E402
-from presence.commands.evaluate import detected, json_safe, load_truth, radio_model  # noqa: E402
 from sim.obslog import read_observation_log  # noqa: E402
 from sim.params import RadioParams, ScanParams, SimConfig  # noqa: E402
 from sim.run import simulate  # noqa: E402
+from sim.scoring import detected, json_safe, load_truth, radio_model  # noqa: E402
 
 BASELINE = REPO / "benchmarks" / "accuracy_baseline.json"
 STORES = REPO / "examples" / "stores"

@@ -36,10 +36,10 @@ from positioning.layout import load_layout  # noqa: E402
 from positioning.locator import Locator  # noqa: E402
 from positioning.metrics import evaluate  # noqa: E402
 from positioning.registry import locator_config  # noqa: E402
-from presence.commands.evaluate import detected, load_truth, radio_model  # noqa: E402
 from sim.obslog import read_observation_log  # noqa: E402
 from sim.params import SimConfig  # noqa: E402
 from sim.run import simulate  # noqa: E402
+from sim.scoring import detected, load_truth, radio_model  # noqa: E402
 
 STORES = REPO / "examples" / "stores"
 ENGINES = (

@@ -21,6 +21,14 @@ from positioning.errors import PositioningError
 from presence.errors import PresenceError
 from sim.errors import SimError
 
+__all__ = [
+    "USER_ERRORS",
+    "command_modules",
+    "build_parser",
+    "main",
+]
+
+
 #: Every error a user can cause; shown as one line, not a traceback.
 USER_ERRORS = (
     AnalyticsError,

@@ -17,6 +17,13 @@ from presence.crm.schema import decisions
 from presence.crm.store import CrmStore
 from presence.errors import UsageError
 
+__all__ = [
+    "register",
+    "run_seed",
+    "run_forget",
+    "run_show",
+]
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(

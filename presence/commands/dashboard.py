@@ -11,6 +11,13 @@ from presence.commands._bus_args import ENV_PASSWORD, ENV_USERNAME, bus_config
 from presence.dashboard.app import Dashboard
 from presence.dashboard.auth import PASSWORD_ENV, read_password
 
+__all__ = [
+    "DEFAULT_BROKER",
+    "register",
+    "run",
+]
+
+
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 
 

@@ -13,6 +13,14 @@ from tqdm import tqdm
 
 from analytics.privacy import DEFAULT_K
 
+__all__ = [
+    "STEPS",
+    "register",
+    "run_chain",
+    "run",
+]
+
+
 STEPS = ("load", "heatmap", "visits", "zones", "flows", "uplift", "accuracy", "page")
 
 

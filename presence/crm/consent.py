@@ -24,6 +24,17 @@ from presence.crm.dbclock import LEDGER_CLOCK_TOLERANCE_S
 from presence.crm.errors import CrmError
 from presence.crm.schema import PURPOSES, consent_ledger
 
+__all__ = [
+    "DEFAULT_TEXT_VERSION",
+    "ConsentEntry",
+    "record",
+    "record_many",
+    "granted_at",
+    "state_at",
+    "history",
+]
+
+
 #: Version of the consent text shown to customers, recorded with every change.
 DEFAULT_TEXT_VERSION = "2026-01"
 

@@ -17,6 +17,14 @@ from presence.crm import schema
 from presence.crm.db import write_transaction
 from presence.crm.dbclock import LEDGER_CLOCK_TOLERANCE_S, db_epoch_now_sql
 
+__all__ = [
+    "MIGRATIONS",
+    "LATEST_VERSION",
+    "current_version",
+    "migrate",
+]
+
+
 schema_version = sa.Table(
     "schema_version",
     sa.MetaData(),

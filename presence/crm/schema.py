@@ -12,6 +12,18 @@ import sqlalchemy as sa
 
 from presence.crm.dbclock import db_epoch_now
 
+__all__ = [
+    "PURPOSES",
+    "LANGUAGES",
+    "LOYALTY_TIERS",
+    "CHANNELS",
+    "ORDER_STATUSES",
+    "OUTBOX_STATUSES",
+    "DECISION_OUTCOMES",
+    "PERSONAL_COLUMNS",
+]
+
+
 metadata = sa.MetaData()
 
 #: Purposes a customer can consent to, one ledger row per change.

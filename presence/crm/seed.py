@@ -24,6 +24,31 @@ from presence.crm.names import FAMILY_NAMES, GIVEN_NAMES, SEGMENTS
 from presence.crm.schema import metadata
 from presence.crm.store import CrmStore
 
+__all__ = [
+    "DAY_S",
+    "CONSENT_RATES",
+    "APP_USER_CONSENT_BOOST",
+    "WITHDRAWAL_RATE",
+    "LANGUAGE_SHARES",
+    "TIER_SHARES",
+    "PURCHASES_PER_YEAR",
+    "CHANNEL_SHARES",
+    "BASKET_MEDIAN_CENTS",
+    "BASKET_LOG_SIGMA",
+    "DEFAULT_CATEGORIES",
+    "ORDER_READY_SHARE",
+    "ORDER_PLACED_SHARE",
+    "PICKUP_POINTS",
+    "ROTATED_SHARE",
+    "DEFAULT_STORE",
+    "DEFAULT_AS_OF_S",
+    "SeedConfig",
+    "SeedData",
+    "generate",
+    "write",
+]
+
+
 DAY_S = 86_400.0
 #: Consent rates per purpose among customers (marketing is the one people refuse most).
 CONSENT_RATES = {"analytics": 0.70, "personalization": 0.45, "marketing": 0.25}

@@ -13,6 +13,13 @@ from presence.dashboard.state import DashboardState
 from presence.transport.bus import BusClient, BusConfig
 from presence.transport.topics import Topics
 
+__all__ = [
+    "BUS_STATUS_POLL_S",
+    "SERVICE",
+    "Dashboard",
+]
+
+
 log = logging.getLogger(__name__)
 
 #: How often the broker connection is checked for the page's status badge.

@@ -23,6 +23,23 @@ from pathlib import Path
 
 from presence.errors import UsageError
 
+__all__ = [
+    "PASSWORD_ENV",
+    "MIN_PASSWORD_CHARS",
+    "SESSION_S",
+    "LOGIN_FAILURES_ALLOWED",
+    "LOGIN_WINDOW_S",
+    "THROTTLE_ADDRESSES",
+    "LOOPBACK_NAMES",
+    "is_loopback",
+    "host_of",
+    "host_allowed",
+    "read_password",
+    "LoginThrottle",
+    "Access",
+]
+
+
 #: Environment variable holding the store password (``--password-file`` is the other way).
 PASSWORD_ENV = "INSTORE_DASHBOARD_PASSWORD"
 

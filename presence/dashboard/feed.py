@@ -26,6 +26,18 @@ from presence.transport.bus import Bus
 from presence.transport.payloads import PayloadError, decode_event, decode_position
 from presence.transport.topics import Topics
 
+__all__ = [
+    "DECISION_POLL_S",
+    "BusFeed",
+    "MAX_NAME_CHARS",
+    "MAX_ALERTS",
+    "MAX_ALERT_CHARS",
+    "staff_alert_record",
+    "decision_record",
+    "DecisionPoller",
+]
+
+
 log = logging.getLogger(__name__)
 
 #: How often the decision log is read; 1 s keeps the welcome log as fresh as the map

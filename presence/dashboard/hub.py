@@ -10,6 +10,11 @@ from positioning.layout import Layout
 from positioning.walkable import DEFAULT_STREET_DEPTH_M
 from presence.dashboard.state import DashboardState
 
+__all__ = [
+    "DashboardHub",
+    "layout_json",
+]
+
 
 class DashboardHub:
     """The state behind a lock: bus handlers ``update`` it, the web server reads snapshots."""

@@ -28,6 +28,15 @@ from presence.dashboard.hub import DashboardHub, layout_json
 from presence.dashboard.web import DashboardWeb
 from presence.errors import UsageError
 
+__all__ = [
+    "GRACEFUL_STOP_S",
+    "START_TIMEOUT_S",
+    "Limits",
+    "guarded_protocol",
+    "DashboardServer",
+]
+
+
 log = logging.getLogger(__name__)
 
 #: How long ``stop()`` lets open streams finish before closing them.

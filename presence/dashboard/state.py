@@ -34,6 +34,26 @@ from positioning.events import (
     PresenceEvent,
 )
 
+__all__ = [
+    "STALE_AFTER_S",
+    "HEATMAP_CELL_M",
+    "WELCOME_LOG_SIZE",
+    "HANDLE_HEX",
+    "LABEL_HEX",
+    "CARD_FIELDS",
+    "PURCHASE_FIELDS",
+    "ORDER_FIELDS",
+    "PositionUpdate",
+    "StaffAlert",
+    "WelcomeRecord",
+    "Shopper",
+    "handle",
+    "pseudonym",
+    "staff_card",
+    "DashboardState",
+]
+
+
 #: A device not positioned for this long (observation clock) leaves the map: the
 #: engine emits store.exit after its own timeout, this only guards against a missed exit.
 STALE_AFTER_S = 120.0

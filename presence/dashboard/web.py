@@ -27,6 +27,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from presence.dashboard.auth import SESSION_S, Access, host_allowed
 from presence.dashboard.hub import DashboardHub
 
+__all__ = [
+    "STATIC_DIR",
+    "MIN_PUSH_INTERVAL_S",
+    "KEEPALIVE_S",
+    "HEATMAP_INTERVAL_S",
+    "MAX_STREAMS",
+    "MAX_LOGIN_BODY",
+    "CSP",
+    "SECURITY_HEADERS",
+    "LOGIN_PAGE",
+    "SecurityHeaders",
+    "HostCheck",
+    "DashboardWeb",
+]
+
+
 #: Where index.html, app.js and style.css live (shipped as package data).
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 

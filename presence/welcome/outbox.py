@@ -18,6 +18,21 @@ from presence.crm import consent
 from presence.crm.db import write_transaction
 from presence.crm.schema import decisions, outbox
 
+__all__ = [
+    "MESSAGE_ID_NAMESPACE",
+    "MESSAGE_SCHEMA",
+    "KIND_WELCOME",
+    "CHANNEL_APP",
+    "RESEND_GRACE_S",
+    "CLAIM_TIMEOUT_S",
+    "REASON_WITHDRAWN",
+    "message_id",
+    "OutboxMessage",
+    "pending",
+    "deliver",
+]
+
+
 #: Namespace of message ids (a fixed random UUID; never change it).
 MESSAGE_ID_NAMESPACE = uuid.UUID("0b7f3a52-91d4-4c1e-8e0a-5d2b6c9f1a47")
 #: Version 2: ``title`` and ``body`` carry a ``{name}`` placeholder the app fills in,

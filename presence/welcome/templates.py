@@ -18,6 +18,15 @@ from presence.welcome.policy import (
     Content,
 )
 
+__all__ = [
+    "PERSONAL_PARAMS",
+    "APP_FILLS",
+    "TEXTS",
+    "CATEGORY_NAMES",
+    "render",
+]
+
+
 #: Content parameters that identify a customer: never written into a message.
 PERSONAL_PARAMS = frozenset({"name", "order_id", "birthday"})
 #: Placeholders left in the text for the app to fill from its own user's profile.
