@@ -6,7 +6,9 @@ import argparse
 import signal
 import sys
 import threading
+import time
 
+from analytics.daily import refresh_daily
 from presence.commands._bus_args import add_broker_args, broker_url, bus_config
 from presence.services.archive import ArchiveWriter, archive_from_bus
 from presence.transport.bus import BusClient
@@ -32,6 +34,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--flush-every", metavar="S", type=float, default=10.0, help="seconds (default 10)"
     )
     p.add_argument("--no-positions", action="store_true", help="archive events only")
+    p.add_argument(
+        "--daily-every",
+        metavar="S",
+        type=float,
+        default=3600.0,
+        help="refresh the chain report's daily table (DIR/daily) this often and on exit "
+        "(default 3600 s; 0 = only on exit)",
+    )
+    p.add_argument("--no-daily", action="store_true", help="leave DIR/daily alone")
     add_broker_args(p)
     p.set_defaults(func=run)
 
@@ -51,12 +62,21 @@ def run(args: argparse.Namespace) -> int:
                 client, writer, events_filter, None if args.no_positions else positions_filter
             )
             print(f"instore archive: writing to {args.output}", file=sys.stderr, flush=True)
+            last_daily = time.monotonic()
             try:
                 while not stop.wait(args.flush_every):
                     writer.flush()
+                    due = args.daily_every > 0 and time.monotonic() - last_daily >= args.daily_every
+                    if due and not args.no_daily:
+                        # Only stale store-days are recomputed, so a report is almost always warm.
+                        refresh_daily(args.output)
+                        last_daily = time.monotonic()
             except KeyboardInterrupt:
                 pass
     writer.flush()
+    if not args.no_daily and writer.counts["files"]:
+        days = refresh_daily(args.output)
+        print(f"instore archive: daily table refreshed ({days} store-days)", file=sys.stderr)
     c = writer.counts
     print(
         f"instore archive: {c['events']} events, {c['positions']} positions in {c['files']} "

@@ -110,6 +110,9 @@ def test_archive_command_writes_what_the_bus_carries(mqtt_url: str, tmp_path: Pa
     assert sorted(events["id"]) == sorted(e.id for e in _events(store))
     assert len(pd.read_parquet(out / "positions")) == 1
     assert "skipped a message" in proc.stderr.read_text()
+    # On exit the chain report's daily table is brought up to date (issue 20).
+    assert "daily table refreshed (1 store-days)" in proc.stderr.read_text()
+    assert list((out / "daily").rglob(f"store={store}/*/*.parquet"))
 
 
 def test_archive_from_the_memory_bus_keeps_events_and_skips_the_unusable(
