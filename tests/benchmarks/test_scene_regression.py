@@ -24,7 +24,8 @@ FAST = [n for n in accuracy.SCENES if n != "lab-six-spots-3h"]
 def worse(now: dict[str, Any], base: dict[str, Any]) -> list[str]:
     problems = []
     for key, larger_is_better in accuracy.TRACKED_SCENE:
-        a, b = float(now[key]), float(base[key])
+        # JSON keeps a figure a scene cannot have (zones where it has none) as null.
+        a, b = (math.nan if v is None else float(v) for v in (now[key], base[key]))
         if math.isnan(b):
             continue
         limit = b * (1 - TOLERANCE) if larger_is_better else b * (1 + TOLERANCE)
