@@ -4,7 +4,15 @@ It speaks MQTT 3.1.1 only (amqtt 0.12 has no MQTT 5), keeps sessions in memory, 
 meant for development, tests and demos; production runs Mosquitto or a cluster
 (docs/mqtt.md, docs/scale.md). Clients that connect with ``clean_session=False`` get a
 persistent session: amqtt drops the queue of *anonymous* sessions, so the embedded
-broker's auth plugin accepts every client without marking it anonymous.
+broker never marks a client anonymous.
+
+With a :class:`BrokerAuth` it enforces Mosquitto's password file and access list (the
+files of ``examples/mosquitto/``, or the demo's per-run credentials with
+``transport.access.STANDARD_ACL``): a wrong password is refused at CONNECT, a publish the
+list does not grant is dropped (acknowledged, as Mosquitto does with MQTT 3.1.1), a
+subscription outside the reader's rules is refused, and no delivery leaves for a topic
+the reader may not read. Without one it accepts every client, so it then listens on
+loopback only: binding another address without authentication is refused.
 
 ``stop(keep_sessions=True)`` followed by ``start()`` restarts the listener while keeping
 sessions and their queued messages, the way Mosquitto with ``persistence true`` restarts.
@@ -19,11 +27,14 @@ across a broker restart lost ~1,000 of 3,955 rows to that (the flaky restart tes
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import threading
 from collections import deque
+from collections.abc import Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from amqtt.broker import Broker
@@ -33,9 +44,17 @@ from amqtt.plugins.base import BaseAuthPlugin
 from amqtt.session import Session
 
 from presence.errors import PresenceError
+from presence.transport.access import AccessList
+from presence.transport.credentials import RunCredentials, read_password_file, verify_password
 from presence.transport.ports import free_port
 
-__all__ = ["BrokerError", "EmbeddedBroker", "OpenAuthPlugin", "start_embedded_broker"]
+__all__ = [
+    "BrokerAuth",
+    "BrokerError",
+    "EmbeddedBroker",
+    "OpenAuthPlugin",
+    "start_embedded_broker",
+]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +71,48 @@ class BrokerError(PresenceError):
     """The embedded broker could not start or stop."""
 
 
+@dataclass(frozen=True, slots=True)
+class BrokerAuth:
+    """Who may connect (user -> Mosquitto password hash) and what each may do (access list)."""
+
+    users: Mapping[str, str] = field(repr=False)
+    acl: AccessList
+
+    @classmethod
+    def from_files(cls, password_file: Path | str, acl_file: Path | str) -> BrokerAuth:
+        """Mosquitto's ``password_file`` and ``acl_file`` (examples/mosquitto/)."""
+        return cls(read_password_file(password_file), AccessList.read(acl_file))
+
+    @classmethod
+    def for_run(cls, credentials: RunCredentials) -> BrokerAuth:
+        """The per-run users of ``credentials`` under the standard access list."""
+        return cls(credentials.hashed(), AccessList.standard())
+
+    def authenticate(self, username: str | None, password: str | None) -> bool:
+        hashed = self.users.get(username or "")
+        return hashed is not None and password is not None and verify_password(password, hashed)
+
+    def permits(self, session: Session | None, topic: str, action: Action) -> bool:
+        if session is None:
+            return False
+        user, client = session.username, session.client_id
+        if action == Action.PUBLISH:
+            return self.acl.may_publish(user, topic, client)
+        if action == Action.SUBSCRIBE:
+            return self.acl.may_subscribe(user, topic, client)
+        return self.acl.may_receive(user, topic, client)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether listening on ``host`` keeps the broker reachable from this machine only."""
+    if host.lower() in ("localhost", "localhost.", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class OpenAuthPlugin(BaseAuthPlugin):
     """Accept every client as a named (not anonymous) one, so persistent sessions keep their queue."""
 
@@ -66,7 +127,39 @@ class OpenAuthPlugin(BaseAuthPlugin):
 
 
 class _OrderedBroker(Broker):
-    """amqtt's broker, delivering a returning session's queue before newer messages."""
+    """amqtt's broker, delivering a returning session's queue before newer messages, and
+    enforcing ``auth`` (checked here directly: amqtt's plugin calls cost a task each, per
+    delivery)."""
+
+    auth: BrokerAuth | None = None
+
+    async def _authenticate(self, session: Session, listener: Any) -> bool:
+        if self.auth is None:
+            return await super()._authenticate(session, listener)
+        if not self.auth.authenticate(session.username, session.password):
+            log.warning(
+                "embedded broker: refused %r (user %r): bad user or password",
+                session.client_id,
+                session.username,
+            )
+            return False
+        session.is_anonymous = False
+        session.attributes[_CAUGHT_UP] = False
+        return True
+
+    async def _topic_filtering(self, session: Session, topic: str, action: Action) -> bool:
+        if self.auth is None:
+            return True
+        allowed = self.auth.permits(session, topic, action)
+        if not allowed and action != Action.RECEIVE:
+            log.info(
+                "embedded broker: %s by %r (user %r) on %s refused by the access list",
+                action.value,
+                session.client_id if session else None,
+                session.username if session else None,
+                topic,
+            )
+        return allowed
 
     async def _run_broadcast(self, running_tasks: deque[asyncio.Task[Any]]) -> None:
         # amqtt 0.12's own, except that a session counts as connected only once caught up.
@@ -120,8 +213,17 @@ def _broker_config(host: str, port: int) -> dict[str, Any]:
 class EmbeddedBroker:
     """amqtt running on its own event loop thread. ``url`` is ``mqtt://host:port``."""
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, port: int = 0, host: str = "127.0.0.1", *, auth: BrokerAuth | None = None
+    ) -> None:
+        if auth is None and not is_loopback(host):
+            raise BrokerError(
+                f"listening on {host} serves the bus to the network: the embedded broker "
+                "then needs users and an access list (instore broker --password-file FILE "
+                "--acl-file FILE, e.g. examples/mosquitto/; see docs/security.md)"
+            )
         self.host = host
+        self.auth = auth
         self.port = port or free_port()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -160,6 +262,7 @@ class EmbeddedBroker:
 
     async def _start(self) -> Broker:
         broker = _OrderedBroker(_broker_config(self.host, self.port))
+        broker.auth = self.auth
         await broker.start()
         return broker
 
@@ -218,9 +321,11 @@ class EmbeddedBroker:
         self.close()
 
 
-def start_embedded_broker(port: int = 0, host: str = "127.0.0.1") -> EmbeddedBroker:
+def start_embedded_broker(
+    port: int = 0, host: str = "127.0.0.1", *, auth: BrokerAuth | None = None
+) -> EmbeddedBroker:
     """Start amqtt on ``port`` (0: a free one) in a background thread; ``.url``, ``.stop()``, ``.close()``."""
-    return EmbeddedBroker(port, host).start()
+    return EmbeddedBroker(port, host, auth=auth).start()
 
 
 def _abort(handlers: list[Any]) -> None:
