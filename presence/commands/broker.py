@@ -44,14 +44,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if (args.password_file is None) != (args.acl_file is None):
         raise UsageError("--password-file and --acl-file go together: users need an access list")
     auth = None
     if args.password_file is not None:
         auth = BrokerAuth.from_files(args.password_file, args.acl_file)
     broker = start_embedded_broker(args.port, args.host, auth=auth)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     who = (
         f"{len(auth.users)} users, access list {args.acl_file}"
         if auth
