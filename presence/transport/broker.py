@@ -30,6 +30,7 @@ import asyncio
 import ipaddress
 import logging
 import threading
+import weakref
 from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -161,6 +162,22 @@ class _OrderedBroker(Broker):
             )
         return allowed
 
+    async def stream_connected(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str
+    ) -> None:
+        # amqtt leaves a client's socket open when the client fails before its session exists
+        # or connects while the broker shuts down; remember every stream so `shut` closes it.
+        self.__dict__.setdefault("_streams", weakref.WeakSet()).add(writer)
+        await super().stream_connected(reader, writer, listener_name)
+
+    async def shut(self) -> None:
+        """amqtt's shutdown, then abort whatever connection it left open (a leaked socket
+        surfaces later as a ResourceWarning in whichever code the garbage collector runs)."""
+        await self.shutdown()
+        for writer in list(self.__dict__.get("_streams", ())):
+            if not writer.transport.is_closing():
+                writer.transport.abort()
+
     async def _run_broadcast(self, running_tasks: deque[asyncio.Task[Any]]) -> None:
         # amqtt 0.12's own, except that a session counts as connected only once caught up.
         broadcast = await self._broadcast_queue.get()
@@ -230,7 +247,7 @@ class EmbeddedBroker:
             target=self._loop.run_forever, name=f"amqtt-{self.port}", daemon=True
         )
         self._thread.start()
-        self._broker: Broker | None = None
+        self._broker: _OrderedBroker | None = None
         self._suspended = False
 
     @property
@@ -260,7 +277,7 @@ class EmbeddedBroker:
         log.info("embedded MQTT broker listening on %s", self.url)
         return self
 
-    async def _start(self) -> Broker:
+    async def _start(self) -> _OrderedBroker:
         broker = _OrderedBroker(_broker_config(self.host, self.port))
         broker.auth = self.auth
         await broker.start()
@@ -280,7 +297,7 @@ class EmbeddedBroker:
             self._suspended = True
             return
         broker, self._broker = self._broker, None
-        self._call(broker.shutdown())
+        self._call(broker.shut())
 
     @staticmethod
     async def _suspend(broker: Broker) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -94,6 +94,22 @@ def dot_positions(page: object) -> dict[str, str]:
     )
 
 
+def wait_until(check: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
+
+
+def wait_for_js(page: object, expression: str, timeout_s: float) -> None:
+    """Poll from Python: Playwright's wait_for_function evaluates its predicate with eval(),
+    which the dashboard's CSP (script-src 'self', no 'unsafe-eval') rightly refuses."""
+    truth = lambda: bool(page.evaluate(expression))  # type: ignore[attr-defined]  # noqa: E731
+    assert wait_until(truth, timeout_s), f"never true: {expression}"
+
+
 def seeded_crm(tmp_path: Path) -> tuple[CrmStore, str, str]:
     """A CRM where dev-a's owner consents to personalization and dev-b's owner withdrew it."""
     crm = CrmStore(f"sqlite:///{tmp_path / 'crm.sqlite'}")
@@ -138,9 +154,7 @@ def test_dashboard_live_in_chromium(
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.goto(dash.url)
         assert "token" not in page.url, "the token link is traded for a cookie"
-        page.wait_for_function(
-            "document.querySelectorAll('#layer-dots .dot').length === 2", timeout=10_000
-        )
+        wait_for_js(page, "document.querySelectorAll('#layer-dots .dot').length === 2", 10.0)
         first = dot_positions(page)
         time.sleep(1.0)
         assert dot_positions(page) != first, "dots move"
@@ -157,11 +171,10 @@ def test_dashboard_live_in_chromium(
         page.wait_for_selector("#status.status-bus", timeout=10_000)
         broker.start()
         page.wait_for_selector("#status.status-live", timeout=20_000)
-        moved = "before => JSON.stringify([...document.querySelectorAll('#layer-dots .dot')].map(e => e.style.transform)) !== before"
-        before = page.evaluate(
-            "JSON.stringify([...document.querySelectorAll('#layer-dots .dot')].map(e => e.style.transform))"
+        before = dot_positions(page)
+        assert wait_until(lambda: dot_positions(page) != before, 10.0), (
+            "dots move after the restart"
         )
-        page.wait_for_function(moved, arg=before, timeout=10_000)
         assert page.locator(f"#people .person.named >> text={consenting}").count() == 1
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "dashboard.png"))
