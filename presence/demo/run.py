@@ -27,7 +27,8 @@ from presence.crm.store import CrmStore
 from presence.demo import setup
 from presence.demo.summary import BusRecorder, summarize
 from presence.errors import UsageError
-from presence.transport.bus import BusClient, BusConfig
+from presence.transport.bus import BusClient
+from presence.transport.credentials import RunCredentials
 from presence.transport.topics import Topics
 
 __all__ = [
@@ -108,6 +109,7 @@ class Demo:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.workdir = self._make_workdir()
         self.broker_url = options.broker_url or ""
+        self.credentials: RunCredentials | None = None  # per-run broker users (embedded)
         self.crm_url = options.crm_url or f"sqlite:///{self.workdir / 'crm.sqlite'}"
         self.dashboard_url: str | None = None
         self.source_done = threading.Event()
@@ -191,7 +193,7 @@ class Demo:
         """A client for one part; ids are unique per demo process so two demos never clash."""
         client_id = f"instore-demo-{service}-{self.layout.name}-{os.getpid()}"
         return BusClient(
-            BusConfig(self.broker_url),
+            setup.demo_bus_config(self.broker_url, self.credentials, service),
             service,
             client_id=client_id,
             persistent=persistent,
@@ -324,9 +326,7 @@ class Demo:
     def _start_broker(self) -> None:
         if self.broker_url:
             return
-        from presence.transport.broker import start_embedded_broker
-
-        broker = start_embedded_broker()
+        broker, self.credentials = setup.start_secured_broker()
         self.broker_url = broker.url
         self._on_stop("broker", broker.close)
 
@@ -336,7 +336,7 @@ class Demo:
 
         dash = Dashboard(
             self.layout,
-            BusConfig(self.broker_url),
+            setup.demo_bus_config(self.broker_url, self.credentials, "dashboard"),
             self.crm_url,
             host=self.options.host,
             port=self.options.port,

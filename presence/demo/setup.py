@@ -10,22 +10,30 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from positioning.layout import Layout
 from presence.crm.store import CrmStore
-from presence.transport.bus import Bus
+from presence.transport.bus import Bus, BusConfig
+from presence.transport.credentials import RunCredentials
+
+if TYPE_CHECKING:
+    from presence.transport.broker import EmbeddedBroker
 
 __all__ = [
     "CRM_CUSTOMERS",
     "DEFAULT_START",
+    "DEMO_ROLES",
+    "demo_bus_config",
     "SCAN_CRM_CUSTOMERS",
     "SCAN_DEVICE_ID",
     "ScanSource",
     "seed_crm",
     "SHOPPERS_PER_HOUR",
     "simulate_window",
+    "start_secured_broker",
     "SimulatedWindow",
     "WARMUP_S",
     "window_start_s",
@@ -45,6 +53,33 @@ CRM_CUSTOMERS = 400
 SCAN_CRM_CUSTOMERS = 50
 #: Device id of this computer's scanner in the observations.
 SCAN_DEVICE_ID = "demo-scanner"
+#: The broker user (transport.access.STANDARD_ACL) of each part of the demo, by service name.
+DEMO_ROLES = {
+    "run": "engine",
+    "run-out": "engine",
+    "crm-lookup": "crm",
+    "welcome": "crm",
+    "dashboard": "dashboard",
+    "recorder": "operator",
+    "replay": "replay",
+    "scan": "gateway",
+}
+
+
+def start_secured_broker() -> tuple[EmbeddedBroker, RunCredentials]:
+    """The embedded broker with a random password per role, made for this run only, under
+    the access list of examples/mosquitto/ (a local stranger can no longer post events)."""
+    from presence.transport.broker import BrokerAuth, start_embedded_broker
+
+    credentials = RunCredentials.generate()
+    return start_embedded_broker(auth=BrokerAuth.for_run(credentials)), credentials
+
+
+def demo_bus_config(url: str, credentials: RunCredentials | None, service: str) -> BusConfig:
+    """How a part of the demo connects: as its role on the demo's own broker, else as given."""
+    if credentials is None:
+        return BusConfig(url)
+    return credentials.bus_config(url, DEMO_ROLES[service])
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,3 +137,32 @@ def test_an_open_embedded_broker_stays_on_loopback() -> None:
     # The same from the command line, before it listens on anything.
     assert main(["broker", "--host", "0.0.0.0", "--port", "1"]) == 2
     assert main(["broker", "--password-file", str(EXAMPLE / "passwords"), "--port", "1"]) == 2
+
+
+def test_the_demo_broker_has_per_run_users_and_the_standard_acl() -> None:
+    from presence.demo.setup import DEMO_ROLES, demo_bus_config, start_secured_broker
+
+    broker, credentials = start_secured_broker()
+    t = Topics(unique_store())
+    seen = Collector()
+    try:
+        with pytest.raises(BusError, match="(?i)not authori[sz]ed"):
+            BusClient(BusConfig(broker.url, connect_timeout_s=5), "stranger", persistent=False)
+        guessed = BusConfig(broker.url, username="engine", password="engine-demo-password")
+        with pytest.raises(BusError, match="(?i)not authori[sz]ed"):
+            BusClient(guessed, "guesser", persistent=False)
+        with (
+            BusClient(demo_bus_config(broker.url, credentials, "recorder"), "rec") as recorder,
+            BusClient(demo_bus_config(broker.url, credentials, "scan"), "scan") as scanner,
+            BusClient(demo_bus_config(broker.url, credentials, "run-out"), "run") as engine,
+        ):
+            recorder.subscribe(t.events_filter, seen)
+            scanner.publish(t.event("instore.store.enter"), b"forged")
+            engine.publish(t.event("instore.store.enter"), b"real")
+            assert scanner.wait_published(5) and engine.wait_published(5)
+            assert wait_until(lambda: len(seen) >= 1, 5)
+            assert not wait_until(lambda: len(seen) > 1, 0.5)
+        assert [p for _t, p in seen.snapshot()] == [b"real"]
+        assert set(DEMO_ROLES.values()) <= set(credentials.passwords)
+    finally:
+        broker.close()
