@@ -31,7 +31,7 @@ import ipaddress
 import logging
 import threading
 import weakref
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -133,11 +133,14 @@ class _OrderedBroker(Broker):
     delivery)."""
 
     auth: BrokerAuth | None = None
+    #: What the access rules refused: "connect", "publish", "subscribe", "receive".
+    refusals: Counter[str]
 
     async def _authenticate(self, session: Session, listener: Any) -> bool:
         if self.auth is None:
             return await super()._authenticate(session, listener)
         if not self.auth.authenticate(session.username, session.password):
+            self.refusals["connect"] += 1
             log.warning(
                 "embedded broker: refused %r (user %r): bad user or password",
                 session.client_id,
@@ -152,6 +155,8 @@ class _OrderedBroker(Broker):
         if self.auth is None:
             return True
         allowed = self.auth.permits(session, topic, action)
+        if not allowed:
+            self.refusals[action.value] += 1
         if not allowed and action != Action.RECEIVE:
             log.info(
                 "embedded broker: %s by %r (user %r) on %s refused by the access list",
@@ -241,6 +246,8 @@ class EmbeddedBroker:
             )
         self.host = host
         self.auth = auth
+        #: What the access rules refused since creation, by kind ("connect", "publish", ...).
+        self.refusals: Counter[str] = Counter()
         self.port = port or free_port()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -280,6 +287,7 @@ class EmbeddedBroker:
     async def _start(self) -> _OrderedBroker:
         broker = _OrderedBroker(_broker_config(self.host, self.port))
         broker.auth = self.auth
+        broker.refusals = self.refusals
         await broker.start()
         return broker
 
