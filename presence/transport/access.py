@@ -30,6 +30,8 @@ from presence.errors import PresenceError
 __all__ = ["AccessError", "AccessList", "AccessRule", "STANDARD_ACL"]
 
 _ACCESS = ("read", "write", "readwrite", "deny")
+#: Answers remembered per access list before the memory starts over.
+_MAX_ANSWERS = 65_536
 
 #: The instore access list (docs/mqtt.md, "Who may write what"). One user per role:
 #: presence events, positions and control messages each have exactly one writer.
@@ -160,10 +162,24 @@ class AccessList:
     rules: tuple[AccessRule, ...]
     source: str = "acl"
     users: frozenset[str] = field(init=False)
+    # The broker asks once per message and reader: rules indexed by user, and answers
+    # remembered (a store has a few hundred topics per user), bounded.
+    _by_user: dict[str | None, tuple[AccessRule, ...]] = field(
+        init=False, repr=False, compare=False
+    )
+    _answers: dict[tuple[str | None, str | None, str, str], bool] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         names = {r.user for r in self.rules if r.user is not None and not r.is_pattern}
         object.__setattr__(self, "users", frozenset(names))
+        by_user: dict[str | None, list[AccessRule]] = {}
+        for rule in self.rules:
+            if not rule.is_pattern:
+                by_user.setdefault(rule.user, []).append(rule)
+        object.__setattr__(self, "_by_user", {u: tuple(r) for u, r in by_user.items()})
+        object.__setattr__(self, "_answers", {})
 
     @classmethod
     def parse(cls, text: str, source: str = "acl") -> AccessList:
@@ -203,17 +219,26 @@ class AccessList:
     def _applicable(
         self, username: str | None, client_id: str | None
     ) -> Iterable[tuple[AccessRule, str]]:
+        for rule in self._by_user.get(username, ()):
+            yield rule, rule.topic
+        if username is None:
+            return  # Mosquitto applies patterns to authenticated users only
         for rule in self.rules:
             if rule.is_pattern:
-                if username is None:
-                    continue  # Mosquitto applies patterns to authenticated users only
-            elif rule.user != username:
-                continue
-            topic = rule.topic_for(username, client_id)
-            if topic is not None:
-                yield rule, topic
+                topic = rule.topic_for(username, client_id)
+                if topic is not None:
+                    yield rule, topic
 
     def _allowed(self, username: str | None, client_id: str | None, want: str, test: str) -> bool:
+        key = (username, client_id, want, test)
+        answer = self._answers.get(key)
+        if answer is None:
+            if len(self._answers) >= _MAX_ANSWERS:
+                self._answers.clear()
+            answer = self._answers[key] = self._decide(username, client_id, want, test)
+        return answer
+
+    def _decide(self, username: str | None, client_id: str | None, want: str, test: str) -> bool:
         check = _covers if want == "subscribe" else _matches
         access = "read" if want in ("subscribe", "read") else "write"
         granted = False
