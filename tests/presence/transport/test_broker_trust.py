@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from presence.cli import main
-from presence.testing import Collector, PrivateMosquitto, unique_store, wait_until
+from presence.testing import Collector, Instore, PrivateMosquitto, unique_store, wait_until
 from presence.transport.broker import BrokerAuth, BrokerError, EmbeddedBroker
 from presence.transport.bus import BusClient, BusConfig, BusError
+from presence.transport.ports import free_port
 from presence.transport.topics import Topics
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "mosquitto"
@@ -167,3 +168,30 @@ def test_the_demo_broker_has_per_run_users_and_the_standard_acl() -> None:
         assert broker.refusals["connect"] == 2 and broker.refusals["publish"] == 1
     finally:
         broker.close()
+
+
+def test_instore_broker_with_the_example_files_enforces_them(tmp_path: Path) -> None:
+    port = free_port()
+    broker = Instore(
+        tmp_path,
+        "broker",
+        "broker",
+        "--port",
+        str(port),
+        "--password-file",
+        str(EXAMPLE / "passwords"),
+        "--acl-file",
+        str(EXAMPLE / "acl"),
+    )
+    try:
+        broker.wait_for("listening")
+        assert "7 users" in broker.stderr.read_text()
+        url = f"mqtt://127.0.0.1:{port}?protocol=3.1.1"
+        with pytest.raises(BusError, match="(?i)not authori[sz]ed"):
+            BusClient(BusConfig(url, connect_timeout_s=5), "stranger", persistent=False)
+        with BusClient(_as(url, "replay"), "replay", persistent=False) as replay:
+            replay.publish(Topics(unique_store()).control, b"end")
+            assert replay.wait_published(5)
+    finally:
+        broker.proc.terminate()
+        assert broker.finish(15) == 0
