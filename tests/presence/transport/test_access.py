@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,30 @@ def test_run_credentials_are_random_and_never_printed() -> None:
     assert (cfg.username, cfg.password) == ("engine", one.passwords["engine"])
     with pytest.raises(CredentialsError, match="stranger"):
         one.bus_config("mqtt://127.0.0.1:1", "stranger")
+
+
+def _all_filters(max_levels: int) -> list[str]:
+    """Every filter of 1..max_levels levels over {a, +}, each with and without a final #."""
+    out: list[str] = []
+    for n in range(1, max_levels + 1):
+        for levels in itertools.product(["a", "+"], repeat=n):
+            out += ["/".join(levels), "/".join((*levels, "#"))]
+    return out
+
+
+def test_a_granted_subscription_never_reaches_past_its_rule() -> None:
+    """Exhaustively over small filters: a subscription inside a read rule matches only
+    topics the rule matches (so checking it once is as strict as checking each delivery),
+    and a rule always covers itself."""
+    filters = _all_filters(3)
+    topics = ["/".join(t) for n in range(1, 5) for t in itertools.product("ab", repeat=n)]
+    matches = {f: AccessList.parse(f"user u\ntopic read {f}\n") for f in filters}
+    for rule in filters:
+        acl = matches[rule]
+        assert acl.may_subscribe("u", rule), rule
+        for sub in filters:
+            if not acl.may_subscribe("u", sub):
+                continue
+            for topic in topics:
+                if matches[sub].may_receive("u", topic):
+                    assert acl.may_receive("u", topic), (rule, sub, topic)
