@@ -24,7 +24,9 @@ EPILOG = """examples:
   instore ingest-espresense --broker URL --store S --engine     # print presence events
 
 Each ESPresense node's room is a receiver of the layout: give the [[beacons]] entries
-the room names as ids (at the node positions), or map rooms with --room-map. Only
+the room names as ids (at the node positions; "Living Room", living-room and
+living_room all match the node's living_room), or map rooms with --room-map. Nodes'
+own beacons (iBeacon:e5ca1ade-f007-ba11-0000-000000000000-*, node:*) are dropped. Only
 devices advertising an iBeacon, AltBeacon or Eddystone-UID id, or listed with
 --known-devices, are used; MAC-address and fingerprint ids are dropped."""
 
@@ -93,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
     )
     with (
         broker_url(args.broker) as url,
-        BusClient(BusConfig(url), SERVICE, store=layout.name) as bus,
+        # A clean session: reports carry no time, so ones a broker kept while we were away
+        # would be dated on arrival, late (docs/beacons.md, section 6).
+        BusClient(BusConfig(url), SERVICE, store=layout.name, persistent=False) as bus,
     ):
         sink = EngineSink(layout, positions=args.positions) if args.engine else None
         run_relay(

@@ -11,7 +11,7 @@ import pytest
 
 from presence.cli import build_parser, main
 
-IBEACON_ID = "iBeacon:e5ca1ade-f007-ba11-0000-000000000000-100-1"
+IBEACON_ID = "iBeacon:f7826da6-4fa2-4e98-8024-bc5b71e0893e-100-1"
 
 HOME = """[store]
 name = "{name}"
