@@ -64,7 +64,9 @@ __all__ = [
     "EspresenseReport",
     "INTENTIONAL_ID_PREFIXES",
     "is_node_beacon",
+    "MAX_REFERENCES",
     "NODE_BEACON_UUID",
+    "NODE_ID_PREFIXES",
     "parse_report",
     "room_slug",
     "run_relay",
@@ -93,6 +95,9 @@ NODE_ID_PREFIXES = (f"ibeacon:{NODE_BEACON_UUID}-", "node:")
 #: The firmware's slug (lib/BleFingerprint/string_utils.cpp ``slugify``: regex
 #: ``[\s\W-]+`` -> "_", lower case, "_" trimmed); std::regex's \W is ASCII-only.
 _SLUG_RUNS = re.compile(r"[\s\W-]+", re.ASCII)
+#: (device, node) pairs whose last rssi@1m is remembered; the oldest is forgotten past it,
+#: so ids that come and go (phones' iBeacon apps) cannot grow the memory without bound.
+MAX_REFERENCES = 50_000
 #: Characters that cannot appear in an MQTT topic level of ours (presence.transport.topics).
 _TOPIC_UNSAFE = ("/", "+", "#", "\x00")
 
@@ -243,6 +248,8 @@ class EspresenseIngest:
         """The report's rssi@1m, else the device's last one at this node, else None (raw)."""
         key = (report.device_id, receiver)
         if report.rssi_at_1m_dbm is not None:
+            if key not in self._references and len(self._references) >= MAX_REFERENCES:
+                del self._references[next(iter(self._references))]
             self._references[key] = report.rssi_at_1m_dbm
             return report.rssi_at_1m_dbm
         reference = self._references.get(key)

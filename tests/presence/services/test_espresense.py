@@ -60,7 +60,7 @@ def test_raw_rssi_without_normalisation_or_reference() -> None:
 def test_rooms_map_to_receivers_and_unknown_rooms_are_dropped() -> None:
     ing = ingest(room_map={"hall": "r2"})
     assert ing.handle(f"espresense/devices/{IBEACON_ID}/hall", report(), 1.0).beacon_id == "r2"  # type: ignore[union-attr]
-    assert ing.handle(f"espresense/devices/{IBEACON_ID}/garage", report(), 1.0) is None
+    assert ing.handle(f"espresense/devices/{IBEACON_ID}/attic", report(), 1.0) is None
     assert ing.counts == {"kept": 1, "unknown_room": 1}
 
 
@@ -182,3 +182,18 @@ def test_a_normalised_rssi_above_zero_is_refused_with_a_reason() -> None:
         )
     assert info.value.reason == "rssi_out_of_range" and "normalised rssi 4" in info.value.detail
     assert ing.counts == {"rssi_out_of_range": 1}
+
+
+def test_remembered_references_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from presence.services import espresense
+
+    monkeypatch.setattr(espresense, "MAX_REFERENCES", 2)
+    ing = ingest()
+    tags = [f"iBeacon:f7826da6-4fa2-4e98-8024-bc5b71e0893e-1-{i}" for i in range(3)]
+    for tag in tags:
+        ing.handle(f"espresense/devices/{tag}/kitchen", report(id=tag), 1.0)
+    no_ref = {"rssi@1m": None}
+    first = ing.handle(f"espresense/devices/{tags[0]}/kitchen", report(id=tags[0], **no_ref), 2.0)
+    last = ing.handle(f"espresense/devices/{tags[2]}/kitchen", report(id=tags[2], **no_ref), 2.0)
+    assert first is not None and first.rssi_dbm == -71.0  # the oldest was forgotten: raw
+    assert last is not None and last.rssi_dbm == -73.0  # -71 + 59 - 61

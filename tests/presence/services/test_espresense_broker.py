@@ -79,7 +79,7 @@ def test_node_reports_become_observations_on_the_bus(tmp_path: Path, mqtt_url: s
             bus.publish(
                 "espresense/devices/apple:1005:9-26/kitchen", node_report("apple:1005:9-26", -50)
             )
-            bus.publish(f"espresense/devices/{IBEACON_ID}/garage", node_report(IBEACON_ID, -50))
+            bus.publish(f"espresense/devices/{IBEACON_ID}/attic", node_report(IBEACON_ID, -50))
             bus.publish(f"espresense/devices/{IBEACON_ID}/kitchen", b"{broken")
 
         # The service subscribes just after it says "online": publish until it answers.
