@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -46,12 +47,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "on MQTT, paced to N x real time",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=(
+        description=textwrap.fill(
             "Publish an observation log (CSV or Parquet, or a simulation directory) as scan "
             "messages on instore/v1/<store>/obs/<device>, QoS 1, paced on the observations' "
             "clock at --speed times real time (max: as fast as the broker acknowledges), then "
             "an end-of-stream message so `instore run` closes open visits. Rows a batch run "
-            "would reject are counted and reported, not sent."
+            "would reject are counted and reported, not sent. Or, with --messages, a recorded "
+            "MQTT message log on its own topics, with its recorded pacing (see below).",
+            width=88,
         ),
     )
     p.add_argument(
