@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from beacons.observation import Observation
 from presence.errors import UsageError
@@ -197,3 +200,11 @@ def test_remembered_references_are_bounded(monkeypatch: pytest.MonkeyPatch) -> N
     last = ing.handle(f"espresense/devices/{tags[2]}/kitchen", report(id=tags[2], **no_ref), 2.0)
     assert first is not None and first.rssi_dbm == -71.0  # the oldest was forgotten: raw
     assert last is not None and last.rssi_dbm == -73.0  # -71 + 59 - 61
+
+
+@given(st.text(max_size=40))
+def test_room_slugs_are_plain_settled_and_matched_by_any_spelling(name: str) -> None:
+    slug = room_slug(name)
+    assert re.fullmatch(r"[a-z0-9_]*", slug) and not slug.startswith("_") and not slug.endswith("_")
+    assert room_slug(slug) == slug
+    assert room_slug(name.upper()) == room_slug(name.lower()) or not name.isascii()

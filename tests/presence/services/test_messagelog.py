@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from presence.cli import main
 from presence.services.messagelog import (
@@ -199,3 +202,17 @@ def test_replay_command_refuses_what_cannot_work(tmp_path: Path) -> None:
     assert main(["replay", "--observations", str(empty)]) == 2  # needs --store
     with pytest.raises(SystemExit):  # one source only
         main(["replay", "--messages", str(empty), "--observations", str(empty)])
+
+
+@given(
+    st.lists(st.one_of(st.binary(max_size=80), st.text(max_size=80).map(str.encode)), max_size=8)
+)
+@settings(deadline=None, max_examples=150)
+def test_any_file_reads_without_raising_and_every_line_is_accounted_for(lines: list[bytes]) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "m.jsonl"
+        path.write_bytes(b"\n".join(line.replace(b"\n", b" ") for line in lines))
+        rejected = RejectedLines()
+        read = list(read_message_log(path, rejected))
+        non_blank = sum(1 for line in path.read_bytes().split(b"\n") if line.strip())
+        assert len(read) + sum(rejected.counts.values()) == non_blank
