@@ -5,12 +5,19 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from positioning.layout import Layout, load_layout
 from presence.commands.scan import add_relay_arguments, broker_url, check_timing
 from presence.errors import UsageError
-from presence.services.espresense import SERVICE, EspresenseIngest, EspresenseRelay, run_relay
+from presence.services.espresense import (
+    SERVICE,
+    EspresenseIngest,
+    EspresenseRelay,
+    describe_counts,
+    run_relay,
+)
 from presence.services.scanning import EngineSink
 
 __all__ = ["EPILOG", "parse_room_map", "read_known_devices", "register", "run"]
@@ -100,11 +107,11 @@ def run(args: argparse.Namespace) -> int:
         BusClient(BusConfig(url), SERVICE, store=layout.name, persistent=False) as bus,
     ):
         sink = EngineSink(layout, positions=args.positions) if args.engine else None
-        run_relay(
-            EspresenseRelay(ingest, bus, layout.name, args.publish_interval, sink), args.seconds
-        )
-    print(
-        "espresense reports: " + ", ".join(f"{k} {v}" for k, v in sorted(ingest.counts.items())),
-        file=sys.stderr,
-    )
+        relay = EspresenseRelay(ingest, bus, layout.name, args.publish_interval, sink)
+        run_relay(relay, args.seconds, on_counts=_print_counts)
+    _print_counts(ingest.counts)
     return 0
+
+
+def _print_counts(counts: Mapping[str, int]) -> None:
+    print(describe_counts(counts), file=sys.stderr, flush=True)

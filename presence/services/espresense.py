@@ -56,6 +56,8 @@ if TYPE_CHECKING:
     from presence.transport.bus import Bus
 
 __all__ = [
+    "COUNTS_EVERY_S",
+    "describe_counts",
     "device_is_intentional",
     "DEVICES_FILTER",
     "ESPRESENSE_ROOT",
@@ -79,6 +81,8 @@ __all__ = [
 SERVICE = "ingest-espresense"
 #: How often the relay closes due observation windows and checks the deadline.
 TICK_S = 0.1
+#: Seconds between the running counts of kept and dropped reports (``run_relay``).
+COUNTS_EVERY_S = 60.0
 
 #: The firmware's hard-coded base topic (espresense.com/configuration/mqtt: "CHANNEL").
 ESPRESENSE_ROOT = "espresense"
@@ -153,6 +157,11 @@ def parse_report(topic: str, payload: bytes) -> EspresenseReport:
 def device_is_intentional(device_id: str, known: Collection[str] = ()) -> bool:
     """True for identities a device advertises on purpose, or ids listed as known."""
     return device_id in known or device_id.startswith(INTENTIONAL_ID_PREFIXES)
+
+
+def describe_counts(counts: Mapping[str, int]) -> str:
+    """``"espresense reports: kept 1518, unknown_room 175"``: what was kept and dropped."""
+    return "espresense reports: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
 
 
 def is_node_beacon(device_id: str) -> bool:
@@ -310,14 +319,27 @@ class EspresenseRelay:
                 self.sink.finish()
 
 
-def run_relay(relay: EspresenseRelay, seconds: float | None) -> None:
-    """Relay node reports from the bus until ``seconds`` elapse (or forever).
+def run_relay(
+    relay: EspresenseRelay,
+    seconds: float | None,
+    *,
+    on_counts: Callable[[Mapping[str, int]], None] | None = None,
+) -> None:
+    """Relay node reports from the bus until ``seconds`` elapse (or forever); every
+    COUNTS_EVERY_S in which something was counted, ``on_counts(ingest.counts)``.
 
     QoS 0, as the nodes publish: with the clean session the bus should have (the command
     opens one), no broker ever holds reports for the relay to date late."""
     relay.bus.subscribe(DEVICES_FILTER, relay.on_message, qos=0)
     deadline = None if seconds is None else time.monotonic() + seconds
+    next_counts = time.monotonic() + COUNTS_EVERY_S
+    last: dict[str, int] = {}
     while deadline is None or time.monotonic() < deadline:
         time.sleep(TICK_S)
         relay.tick()
+        if on_counts is not None and time.monotonic() >= next_counts:
+            next_counts += COUNTS_EVERY_S
+            if relay.ingest.counts != last:
+                last = dict(relay.ingest.counts)
+                on_counts(last)
     relay.close()

@@ -189,3 +189,26 @@ def test_the_relay_dates_readings_by_its_clock_and_dead_letters_impossible_rssi(
     (letter,) = [decode_deadletter(p) for p in bus.payloads(topics.deadletter)]
     assert letter["reason"] == "rssi_out_of_range" and letter["received_at"] == 1234.5
     assert ingest.counts == {"kept": 1, "rssi_out_of_range": 1}
+
+
+def test_a_running_relay_reports_its_counts_when_they_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from presence.services import espresense
+    from presence.testing import MemoryBus, wait_until
+
+    monkeypatch.setattr(espresense, "COUNTS_EVERY_S", 0.2)
+    bus = MemoryBus()
+    ingest = espresense.EspresenseIngest(receivers={"kitchen": -61.0})
+    relay = espresense.EspresenseRelay(ingest, bus, "home", 0.5, None)
+    seen: list[dict[str, int]] = []
+    runner = threading.Thread(
+        target=espresense.run_relay, args=(relay, 1.2), kwargs={"on_counts": seen.append}
+    )
+    runner.start()
+    assert wait_until(lambda: bus._subs != [])  # subscribed: reports now reach the relay
+    node = "iBeacon:e5ca1ade-f007-ba11-0000-000000000000-7-9"
+    bus.publish(f"espresense/devices/{IBEACON_ID}/kitchen", node_report(IBEACON_ID, -70))
+    bus.publish(f"espresense/devices/{node}/kitchen", node_report(node, -60))
+    runner.join(10)
+    assert seen == [{"kept": 1, "node_beacon": 1}]  # once: unchanged counts are not repeated
