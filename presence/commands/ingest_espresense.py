@@ -5,12 +5,19 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from positioning.layout import Layout, load_layout
 from presence.commands.scan import add_relay_arguments, broker_url, check_timing
 from presence.errors import UsageError
-from presence.services.espresense import SERVICE, EspresenseIngest, EspresenseRelay, run_relay
+from presence.services.espresense import (
+    SERVICE,
+    EspresenseIngest,
+    EspresenseRelay,
+    describe_counts,
+    run_relay,
+)
 from presence.services.scanning import EngineSink
 
 __all__ = ["EPILOG", "parse_room_map", "read_known_devices", "register", "run"]
@@ -24,7 +31,9 @@ EPILOG = """examples:
   instore ingest-espresense --broker URL --store S --engine     # print presence events
 
 Each ESPresense node's room is a receiver of the layout: give the [[beacons]] entries
-the room names as ids (at the node positions), or map rooms with --room-map. Only
+the room names as ids (at the node positions; "Living Room", living-room and
+living_room all match the node's living_room), or map rooms with --room-map. Nodes'
+own beacons (iBeacon:e5ca1ade-f007-ba11-0000-000000000000-*, node:*) are dropped. Only
 devices advertising an iBeacon, AltBeacon or Eddystone-UID id, or listed with
 --known-devices, are used; MAC-address and fingerprint ids are dropped."""
 
@@ -93,14 +102,16 @@ def run(args: argparse.Namespace) -> int:
     )
     with (
         broker_url(args.broker) as url,
-        BusClient(BusConfig(url), SERVICE, store=layout.name) as bus,
+        # A clean session: reports carry no time, so ones a broker kept while we were away
+        # would be dated on arrival, late (docs/beacons.md, section 6).
+        BusClient(BusConfig(url), SERVICE, store=layout.name, persistent=False) as bus,
     ):
         sink = EngineSink(layout, positions=args.positions) if args.engine else None
-        run_relay(
-            EspresenseRelay(ingest, bus, layout.name, args.publish_interval, sink), args.seconds
-        )
-    print(
-        "espresense reports: " + ", ".join(f"{k} {v}" for k, v in sorted(ingest.counts.items())),
-        file=sys.stderr,
-    )
+        relay = EspresenseRelay(ingest, bus, layout.name, args.publish_interval, sink)
+        run_relay(relay, args.seconds, on_counts=_print_counts)
+    _print_counts(ingest.counts)
     return 0
+
+
+def _print_counts(counts: Mapping[str, int]) -> None:
+    print(describe_counts(counts), file=sys.stderr, flush=True)

@@ -11,7 +11,7 @@ import pytest
 
 from presence.cli import build_parser, main
 
-IBEACON_ID = "iBeacon:e5ca1ade-f007-ba11-0000-000000000000-100-1"
+IBEACON_ID = "iBeacon:f7826da6-4fa2-4e98-8024-bc5b71e0893e-100-1"
 
 HOME = """[store]
 name = "{name}"
@@ -79,7 +79,7 @@ def test_node_reports_become_observations_on_the_bus(tmp_path: Path, mqtt_url: s
             bus.publish(
                 "espresense/devices/apple:1005:9-26/kitchen", node_report("apple:1005:9-26", -50)
             )
-            bus.publish(f"espresense/devices/{IBEACON_ID}/garage", node_report(IBEACON_ID, -50))
+            bus.publish(f"espresense/devices/{IBEACON_ID}/attic", node_report(IBEACON_ID, -50))
             bus.publish(f"espresense/devices/{IBEACON_ID}/kitchen", b"{broken")
 
         # The service subscribes just after it says "online": publish until it answers.
@@ -127,3 +127,88 @@ def test_relay_on_the_memory_bus_windows_reports_and_dead_letters_the_broken() -
     (letter,) = [decode_deadletter(p) for p in bus.payloads(topics.deadletter)]
     assert letter["reason"] == "bad_json" and letter["service"] == "ingest-espresense"
     assert ingest.counts["malformed"] == 1 and ingest.counts["not_intentional_id"] == 1
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+def test_reports_sent_while_the_ingest_was_away_are_never_dated_on_its_return(
+    tmp_path: Path, mqtt_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 19: a persistent session handed a restarted ingest the reports queued while it
+    was down, dated on arrival (14.2 s late on a real capture). The session is clean now."""
+    from presence.testing import Collector, wait_until
+    from presence.transport.bus import BusClient, BusConfig
+    from presence.transport.topics import Topics
+
+    store_name = f"home-{uuid.uuid4().hex[:8]}"
+    layout = tmp_path / "home.toml"
+    layout.write_text(HOME.format(name=store_name))
+    topic = f"espresense/devices/{IBEACON_ID}/kitchen"
+    args = ["ingest-espresense", "--store", str(layout), "--broker", mqtt_url]
+    build_parser()
+    topics = Topics(store_name)
+
+    def ingest_for(seconds: float, bus: BusClient) -> threading.Thread:
+        status = Collector()
+        bus.subscribe(topics.status("ingest-espresense"), status)
+        runner = threading.Thread(target=main, args=([*args, "--seconds", str(seconds)],))
+        runner.start()
+        assert wait_until(lambda: b'"online"' in (status.snapshot() or [(None, b"")])[-1][1])
+        return runner
+
+    obs = Collector()
+    with BusClient(BusConfig(mqtt_url), "test", persistent=False) as bus:
+        bus.subscribe(topics.obs_filter, obs)
+        ingest_for(1.0, bus).join(timeout=30)  # the first run: it met the broker, then left
+        capsys.readouterr()
+        for rssi in range(-80, -70):  # heard while no ingest runs, sent at QoS 1
+            bus.publish(topic, node_report(IBEACON_ID, rssi), qos=1)
+        assert bus.wait_published(10)
+        ingest_for(2.0, bus).join(timeout=30)
+    assert "kept" not in capsys.readouterr().err
+    assert len(obs) == 0
+
+
+def test_the_relay_dates_readings_by_its_clock_and_dead_letters_impossible_rssi() -> None:
+    from presence.services.espresense import EspresenseIngest, EspresenseRelay
+    from presence.testing import MemoryBus
+    from presence.transport.payloads import decode_deadletter, decode_observations
+    from presence.transport.topics import Topics
+
+    bus = MemoryBus()
+    ingest = EspresenseIngest(receivers={"kitchen": -61.0})
+    relay = EspresenseRelay(ingest, bus, "home", 3600.0, None, clock=lambda: 1234.5)
+    bus.subscribe("espresense/devices/+/+", relay.on_message)
+    bus.publish(f"espresense/devices/{IBEACON_ID}/kitchen", node_report(IBEACON_ID, -70))
+    # -3 dBm heard from a tag declaring -70 dBm at 1 m: +6 dBm on the receiver's scale.
+    bus.publish(f"espresense/devices/{IBEACON_ID}/kitchen", node_report(IBEACON_ID, -3, -70))
+    relay.close()
+    topics = Topics("home")
+    (scan,) = [decode_observations(p) for p in bus.payloads(topics.obs_filter)]
+    assert scan.t_s == 1234.5 and scan.rssi_dbm == pytest.approx({"kitchen": -72.0})
+    (letter,) = [decode_deadletter(p) for p in bus.payloads(topics.deadletter)]
+    assert letter["reason"] == "rssi_out_of_range" and letter["received_at"] == 1234.5
+    assert ingest.counts == {"kept": 1, "rssi_out_of_range": 1}
+
+
+def test_a_running_relay_reports_its_counts_when_they_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from presence.services import espresense
+    from presence.testing import MemoryBus, wait_until
+
+    monkeypatch.setattr(espresense, "COUNTS_EVERY_S", 0.2)
+    bus = MemoryBus()
+    ingest = espresense.EspresenseIngest(receivers={"kitchen": -61.0})
+    relay = espresense.EspresenseRelay(ingest, bus, "home", 0.5, None)
+    seen: list[dict[str, int]] = []
+    runner = threading.Thread(
+        target=espresense.run_relay, args=(relay, 1.2), kwargs={"on_counts": seen.append}
+    )
+    runner.start()
+    assert wait_until(lambda: bus._subs != [])  # subscribed: reports now reach the relay
+    node = "iBeacon:e5ca1ade-f007-ba11-0000-000000000000-7-9"
+    bus.publish(f"espresense/devices/{IBEACON_ID}/kitchen", node_report(IBEACON_ID, -70))
+    bus.publish(f"espresense/devices/{node}/kitchen", node_report(node, -60))
+    runner.join(10)
+    assert seen == [{"kept": 1, "node_beacon": 1}]  # once: unchanged counts are not repeated
