@@ -94,18 +94,26 @@ def load_fake_advertisements(path: str | Path) -> list[FakeRadioEvent]:
 
 
 def fake_backend(
-    events: list[FakeRadioEvent], *, failing_starts: int = 0
-) -> type[BaseBleakScanner]:
+    events: list[FakeRadioEvent], *, failing_starts: int = 0, speed: float = 1.0
+) -> type[FakeBleakBackend]:
     """A bleak backend class that plays a scripted radio through bleak's callback path.
 
     Pass it as ``BleakScanner(backend=...)``. Advertisements are emitted with
     ``create_or_update_device`` + ``call_detection_callbacks`` exactly as bleak's BlueZ
     backend does. An :class:`AdapterOutage` silences the radio and makes the next
-    starts fail with the BleakError BlueZ gives for a missing adapter. Playback
-    resumes where it stopped when scanning restarts. ``failing_starts`` makes the first
-    starts fail as if no adapter were plugged in.
+    starts fail with the BleakError BlueZ gives for a missing adapter; outages at the
+    head of the script (before any advertisement) mean no adapter from the start, so
+    the first starts fail. Playback resumes where it stopped when scanning restarts.
+    ``failing_starts`` adds first starts that fail as if no adapter were plugged in.
+    ``speed`` plays the waits ``speed`` times faster (demos and tests of long scripts).
+    The class's ``radio.finished`` tells when the whole script has been played.
     """
-    state = _FakeRadioState(list(events), failing_starts=failing_starts)
+    if not speed > 0:
+        raise BeaconsError(f"fake radio speed must be positive, got {speed}")
+    script = list(events)
+    while script and isinstance(script[0], AdapterOutage):
+        failing_starts += script.pop(0).failed_starts
+    state = _FakeRadioState(script, failing_starts=failing_starts, speed=speed)
     return type("FakeBleakBackend", (FakeBleakBackend,), {"radio": state})
 
 
@@ -163,13 +171,21 @@ class _FakeRadioState:
     position: int = 0
     starts: int = 0
     failing_starts: int = 0
+    speed: float = 1.0
+
+    @property
+    def finished(self) -> bool:
+        """True once every event of the script has been played."""
+        return self.position >= len(self.events)
 
     async def play(self, backend: FakeBleakBackend) -> None:
         while self.position < len(self.events):
             event = self.events[self.position]
-            self.position += 1
             if isinstance(event, AdapterOutage):
+                self.position += 1
                 self.failing_starts = event.failed_starts
                 return  # silent from here on, like an unplugged dongle
-            await asyncio.sleep(event.delay_s)
+            await asyncio.sleep(event.delay_s / self.speed)
+            # Counted once delivered: a scan stopped mid-wait replays this one on restart.
+            self.position += 1
             backend.emit(event.payload, event.rssi_dbm, event.address)

@@ -103,6 +103,10 @@ class Topics:
         return f"{self.base}/status/{check_level('service', service)}"
 
     @property
+    def status_filter(self) -> str:
+        return f"{self.base}/status/+"
+
+    @property
     def staff_alerts(self) -> str:
         return f"{self.base}/staff/alerts"
 
