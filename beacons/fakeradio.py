@@ -111,8 +111,9 @@ def fake_backend(
     if not speed > 0:
         raise BeaconsError(f"fake radio speed must be positive, got {speed}")
     script = list(events)
-    while script and isinstance(script[0], AdapterOutage):
-        failing_starts += script.pop(0).failed_starts
+    while script and isinstance(head := script[0], AdapterOutage):
+        failing_starts += head.failed_starts
+        script.pop(0)
     state = _FakeRadioState(script, failing_starts=failing_starts, speed=speed)
     return type("FakeBleakBackend", (FakeBleakBackend,), {"radio": state})
 

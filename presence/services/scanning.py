@@ -139,11 +139,7 @@ def make_source(
 def script_finished(source: BleakObservationSource) -> bool:
     """True once a radio script (``--fake-advertisements``) has been played to its end."""
     backend = source.backend
-    return (
-        backend is not None
-        and issubclass(backend, FakeBleakBackend)
-        and backend.radio.finished
-    )
+    return backend is not None and issubclass(backend, FakeBleakBackend) and backend.radio.finished
 
 
 async def consume(
