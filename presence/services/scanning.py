@@ -25,7 +25,7 @@ from beacons.scanner import BleakObservationSource, Heard, RetryPolicy, ScannerS
 from positioning.layout import Layout
 from presence.errors import UsageError
 from presence.transport.payloads import ScanMessage, encode_scan, encode_status
-from presence.transport.topics import Topics
+from presence.transport.topics import SCANNER_SERVICE_PREFIX, Topics, scanner_service
 
 if TYPE_CHECKING:
     from positioning.engine import EngineOutput
@@ -60,8 +60,6 @@ DEFAULT_PUBLISH_INTERVAL_S = 0.5
 #: clock by its reorder tolerance (one 1 s epoch) so rows still queued are not late.
 ENGINE_TICK_S = 1.0
 ENGINE_CLOCK_LAG_S = 1.0
-#: Prefix of a scanner's bus service name: ``scan-<device>`` (its client id and status topic).
-SCANNER_SERVICE_PREFIX = "scan-"
 #: A scanner's status is re-published this often (wall seconds), so a dashboard started
 #: later, or one that saw the bus client's bare "online" after a reconnect, is soon told again.
 STATUS_EVERY_S = 10.0
@@ -70,11 +68,6 @@ STATUS_POLL_S = 0.5
 #: After a radio script's last advertisement, the readings still queued get this long
 #: (wall seconds) to be handed on before scanning stops: the script is over.
 SCRIPT_DRAIN_S = 1.0
-
-
-def scanner_service(device_id: str) -> str:
-    """The bus service of one scanner; its status topic is ``status/scan-<device>``."""
-    return f"{SCANNER_SERVICE_PREFIX}{device_id}"
 
 
 @dataclass(frozen=True, slots=True)
