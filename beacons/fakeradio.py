@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -173,6 +174,7 @@ class _FakeRadioState:
     starts: int = 0
     failing_starts: int = 0
     speed: float = 1.0
+    due_s: float | None = None  # monotonic time the next advertisement is due
 
     @property
     def finished(self) -> bool:
@@ -184,9 +186,15 @@ class _FakeRadioState:
             event = self.events[self.position]
             if isinstance(event, AdapterOutage):
                 self.position += 1
+                self.due_s = None
                 self.failing_starts = event.failed_starts
                 return  # silent from here on, like an unplugged dongle
-            await asyncio.sleep(event.delay_s / self.speed)
-            # Counted once delivered: a scan stopped mid-wait replays this one on restart.
+            # The air keeps its own time: a scan stopped and restarted mid-wait (the
+            # scanner's silence restart) hears this advertisement when it was due, not a
+            # whole wait later, and counts it only once delivered.
+            if self.due_s is None:
+                self.due_s = time.monotonic() + event.delay_s / self.speed
+            await asyncio.sleep(max(0.0, self.due_s - time.monotonic()))
             self.position += 1
+            self.due_s = None
             backend.emit(event.payload, event.rssi_dbm, event.address)
