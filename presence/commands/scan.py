@@ -75,6 +75,13 @@ def add_scanner_arguments(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="testing/demos: play this JSON-lines radio script through bleak instead of an adapter",
     )
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        metavar="N",
+        help="with --fake-advertisements: play the script N x faster, on a clock N x faster",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -126,6 +133,7 @@ def scanner_options(args: argparse.Namespace) -> ScannerOptions:
         device_id=args.device_id,
         adapter=args.adapter,
         fake_advertisements=args.fake_advertisements,
+        speed=args.speed,
     )
 
 
