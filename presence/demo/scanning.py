@@ -78,8 +78,23 @@ class DemoScanner:
         return script_finished(self.source)
 
     def probe(self) -> None:
-        """Raise :class:`ScannerError` (one line with next steps) if the adapter cannot scan."""
-        asyncio.run(self.source.probe())
+        """Raise :class:`ScannerError` (one line with next steps) if the adapter cannot scan.
+
+        In a thread of its own: the caller may already run an event loop (a notebook, a test).
+        """
+        failed: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                asyncio.run(self.source.probe())
+            except BaseException as e:  # handed to the caller below
+                failed.append(e)
+
+        thread = threading.Thread(target=run, name=f"demo-probe-{self.device_id}")
+        thread.start()
+        thread.join()
+        if failed:
+            raise failed[0]
 
     def start(self, bus: BusClient) -> DemoScanner:
         windows = bus_windows(bus, self.layout.name, DEFAULT_PUBLISH_INTERVAL_S)

@@ -210,12 +210,15 @@ class StatusReporter:
         self._client_id = client_id
         self._wall = wall
         self._sent: tuple[ScannerState | None, float] = (None, -float("inf"))
+        self._sent_heard = False  # a status with a last advertisement went out
 
     def tick(self) -> None:
         state, sent_at = self._sent
-        if self._source.state is None:
+        now = self._source.state
+        if now is None:
             return
-        if self._source.state is not state or self._wall() - sent_at >= STATUS_EVERY_S:
+        first_heard = not self._sent_heard and self._source.stats.matched > 0
+        if now is not state or first_heard or self._wall() - sent_at >= STATUS_EVERY_S:
             self.publish()
 
     def publish(self) -> None:
@@ -231,6 +234,7 @@ class StatusReporter:
         )
         self._bus.publish(self._topic, payload, retain=True)
         self._sent = (self._source.state, self._wall())
+        self._sent_heard = scanner["last_heard"] is not None
 
 
 def print_stats(source: BleakObservationSource) -> None:
