@@ -195,7 +195,7 @@ class BleakObservationSource:
         self._backend = backend
         self._retry = retry
         self._on_heard = on_heard
-        self._on_state = on_state
+        self._state_listeners = [on_state] if on_state is not None else []
         self._sleep = sleep
         self.state: ScannerState | None = None
         self._last_heard_s: float | None = None
@@ -242,12 +242,21 @@ class BleakObservationSource:
             except asyncio.QueueFull:
                 self.stats.dropped += 1
 
+    @property
+    def last_heard_s(self) -> float | None:
+        """When the last beacon advertisement was heard (scanner's clock); None before any."""
+        return self._last_heard_s
+
     def _set_state(self, state: ScannerState) -> None:
         if self.state is not None and state.adapter == self.state.adapter:
             return  # "since" stays the start of the state, not its latest confirmation
         self.state = state
-        if self._on_state is not None:
-            self._on_state(state)
+        for listener in self._state_listeners:
+            listener(state)
+
+    def watch_state(self, listener: Callable[[ScannerState], None]) -> None:
+        """Call ``listener`` on every later change of :attr:`state`, like ``on_state``."""
+        self._state_listeners.append(listener)
 
     async def probe(self) -> None:
         """Start and stop scanning once: raises :class:`ScannerError` (with next steps) now,

@@ -171,17 +171,14 @@ async def consume(
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def scanner_status(source: BleakObservationSource) -> dict[str, Any] | None:
-    """The ``scanner`` part of a scanner's status message; None before its first start."""
-    state = source.state
-    if state is None:
-        return None
+def scanner_status(source: BleakObservationSource, state: ScannerState) -> dict[str, Any]:
+    """The ``scanner`` part of a scanner's status message, in ``state``."""
     s = source.stats
     return {
         "device": source.device_id,
         "adapter": state.adapter,
         "since": round(state.since_s, 3),
-        "last_heard": None if state.last_heard_s is None else round(state.last_heard_s, 3),
+        "last_heard": None if source.last_heard_s is None else round(source.last_heard_s, 3),
         "problem": state.problem,
         "next_steps": state.next_steps,
         "advertisements": s.advertisements,
@@ -191,8 +188,9 @@ def scanner_status(source: BleakObservationSource) -> dict[str, Any] | None:
 
 class StatusReporter:
     """Publishes a scanner's adapter state, retained, on ``status/scan-<device>``: when it
-    changes (scanning, adapter lost, scanning again) and every :data:`STATUS_EVERY_S`.
-    Call :meth:`tick` often (``consume(tick=...)`` does); times are the scanner's clock."""
+    changes (scanning, adapter lost, scanning again: each change at once, however short),
+    at the first advertisement and every :data:`STATUS_EVERY_S` (call :meth:`tick` often,
+    as ``consume(tick=...)`` does). Times are the scanner's clock."""
 
     def __init__(
         self,
@@ -211,20 +209,19 @@ class StatusReporter:
         self._wall = wall
         self._sent: tuple[ScannerState | None, float] = (None, -float("inf"))
         self._sent_heard = False  # a status with a last advertisement went out
+        source.watch_state(self.publish)  # every change at once, however short
 
     def tick(self) -> None:
+        """Publish again at the first advertisement and every :data:`STATUS_EVERY_S`."""
         state, sent_at = self._sent
-        now = self._source.state
-        if now is None:
+        if state is None:
             return
-        first_heard = not self._sent_heard and self._source.stats.matched > 0
-        if now is not state or first_heard or self._wall() - sent_at >= STATUS_EVERY_S:
-            self.publish()
+        first_heard = not self._sent_heard and self._source.last_heard_s is not None
+        if first_heard or self._wall() - sent_at >= STATUS_EVERY_S:
+            self.publish(state)
 
-    def publish(self) -> None:
-        scanner = scanner_status(self._source)
-        if scanner is None:
-            return
+    def publish(self, state: ScannerState) -> None:
+        scanner = scanner_status(self._source, state)
         payload = encode_status(
             self.service,
             "online",
@@ -233,7 +230,7 @@ class StatusReporter:
             scanner=scanner,
         )
         self._bus.publish(self._topic, payload, retain=True)
-        self._sent = (self._source.state, self._wall())
+        self._sent = (state, self._wall())
         self._sent_heard = scanner["last_heard"] is not None
 
 
