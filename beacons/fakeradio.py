@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,18 +95,27 @@ def load_fake_advertisements(path: str | Path) -> list[FakeRadioEvent]:
 
 
 def fake_backend(
-    events: list[FakeRadioEvent], *, failing_starts: int = 0
-) -> type[BaseBleakScanner]:
+    events: list[FakeRadioEvent], *, failing_starts: int = 0, speed: float = 1.0
+) -> type[FakeBleakBackend]:
     """A bleak backend class that plays a scripted radio through bleak's callback path.
 
     Pass it as ``BleakScanner(backend=...)``. Advertisements are emitted with
     ``create_or_update_device`` + ``call_detection_callbacks`` exactly as bleak's BlueZ
     backend does. An :class:`AdapterOutage` silences the radio and makes the next
-    starts fail with the BleakError BlueZ gives for a missing adapter. Playback
-    resumes where it stopped when scanning restarts. ``failing_starts`` makes the first
-    starts fail as if no adapter were plugged in.
+    starts fail with the BleakError BlueZ gives for a missing adapter; outages at the
+    head of the script (before any advertisement) mean no adapter from the start, so
+    the first starts fail. Playback resumes where it stopped when scanning restarts.
+    ``failing_starts`` adds first starts that fail as if no adapter were plugged in.
+    ``speed`` plays the waits ``speed`` times faster (demos and tests of long scripts).
+    The class's ``radio.finished`` tells when the whole script has been played.
     """
-    state = _FakeRadioState(list(events), failing_starts=failing_starts)
+    if not speed > 0:
+        raise BeaconsError(f"fake radio speed must be positive, got {speed}")
+    script = list(events)
+    while script and isinstance(head := script[0], AdapterOutage):
+        failing_starts += head.failed_starts
+        script.pop(0)
+    state = _FakeRadioState(script, failing_starts=failing_starts, speed=speed)
     return type("FakeBleakBackend", (FakeBleakBackend,), {"radio": state})
 
 
@@ -163,13 +173,28 @@ class _FakeRadioState:
     position: int = 0
     starts: int = 0
     failing_starts: int = 0
+    speed: float = 1.0
+    due_s: float | None = None  # monotonic time the next advertisement is due
+
+    @property
+    def finished(self) -> bool:
+        """True once every event of the script has been played."""
+        return self.position >= len(self.events)
 
     async def play(self, backend: FakeBleakBackend) -> None:
         while self.position < len(self.events):
             event = self.events[self.position]
-            self.position += 1
             if isinstance(event, AdapterOutage):
+                self.position += 1
+                self.due_s = None
                 self.failing_starts = event.failed_starts
                 return  # silent from here on, like an unplugged dongle
-            await asyncio.sleep(event.delay_s)
+            # The air keeps its own time: a scan stopped and restarted mid-wait (the
+            # scanner's silence restart) hears this advertisement when it was due, not a
+            # whole wait later, and counts it only once delivered.
+            if self.due_s is None:
+                self.due_s = time.monotonic() + event.delay_s / self.speed
+            await asyncio.sleep(max(0.0, self.due_s - time.monotonic()))
+            self.position += 1
+            self.due_s = None
             backend.emit(event.payload, event.rssi_dbm, event.address)

@@ -43,6 +43,7 @@ __all__ = [
     "POWER_STEPS",
     "QUEUE_MAX_ROWS",
     "RetryPolicy",
+    "ScannerState",
     "ScanStats",
 ]
 
@@ -103,6 +104,25 @@ class ScanStats:
 
 
 @dataclass(frozen=True, slots=True)
+class ScannerState:
+    """What the adapter is doing, for a status display.
+
+    ``adapter`` is "scanning" (started; advertisements may or may not come) or "lost" (a
+    restart failed: the adapter went away). ``since_s`` is when that began on the
+    scanner's clock: for "lost", the last advertisement heard before the silence (when
+    the adapter really went quiet), else the failed start. ``last_heard_s`` is the last
+    beacon advertisement heard, None before the first. ``problem`` and
+    ``next_steps`` explain a "lost" adapter.
+    """
+
+    adapter: str
+    since_s: float
+    last_heard_s: float | None = None
+    problem: str = ""
+    next_steps: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Heard:
     """A beacon frame heard at ``t_s``; ``beacon_id`` is None when it is not in the layout."""
 
@@ -149,6 +169,7 @@ class BleakObservationSource:
     wall clock); ``on_heard`` sees every beacon frame, including ones not in the layout
     (for setup tables; those are never turned into observations or stored).
     ``backend`` replaces bleak's platform backend (tests and demos: see :func:`fake_backend`).
+    ``on_state`` sees every change of :class:`ScannerState` (scanning, adapter lost).
     """
 
     def __init__(
@@ -161,17 +182,23 @@ class BleakObservationSource:
         backend: type[BaseBleakScanner] | None = None,
         retry: RetryPolicy = RetryPolicy(),
         on_heard: Callable[[Heard], None] | None = None,
+        on_state: Callable[[ScannerState], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.identities = identities
         self.device_id = device_id
+        self.backend = backend
         self.stats = ScanStats()
+        self.clock = clock
         self._clock = clock
         self._adapter = adapter
         self._backend = backend
         self._retry = retry
         self._on_heard = on_heard
+        self._state_listeners = [on_state] if on_state is not None else []
         self._sleep = sleep
+        self.state: ScannerState | None = None
+        self._last_heard_s: float | None = None
         self._queue: asyncio.Queue[Observation] = asyncio.Queue(QUEUE_MAX_ROWS)
 
     def _make_scanner(self) -> BleakScanner:
@@ -197,6 +224,7 @@ class BleakObservationSource:
             self.stats.invalid_rssi += 1
             return
         t_s = self._clock()
+        self._last_heard_s = t_s
         for frame in frames:
             match = self.identities.match(frame)
             if self._on_heard is not None:
@@ -214,11 +242,39 @@ class BleakObservationSource:
             except asyncio.QueueFull:
                 self.stats.dropped += 1
 
+    @property
+    def last_heard_s(self) -> float | None:
+        """When the last beacon advertisement was heard (scanner's clock); None before any."""
+        return self._last_heard_s
+
+    def _set_state(self, state: ScannerState) -> None:
+        if self.state is not None and state.adapter == self.state.adapter:
+            return  # "since" stays the start of the state, not its latest confirmation
+        self.state = state
+        for listener in self._state_listeners:
+            listener(state)
+
+    def watch_state(self, listener: Callable[[ScannerState], None]) -> None:
+        """Call ``listener`` on every later change of :attr:`state`, like ``on_state``."""
+        self._state_listeners.append(listener)
+
+    async def probe(self) -> None:
+        """Start and stop scanning once: raises :class:`ScannerError` (with next steps) now,
+        before a caller starts anything else, if the adapter is missing or refuses."""
+        scanner = self._make_scanner()
+        try:
+            await scanner.start()
+        except Exception as e:
+            self.stats.failed_starts += 1
+            raise explain_scanner_error(e, self._adapter) from e
+        await _stop_quietly(scanner)
+
     async def _start(self, attempt: int, ever_started: bool) -> BleakScanner | None:
         """Start a scanner; None after a failed restart that should be retried."""
         scanner = self._make_scanner()
         try:
             await scanner.start()
+            self._set_state(ScannerState("scanning", self._clock(), self._last_heard_s))
             return scanner
         except Exception as e:
             err = explain_scanner_error(e, self._adapter)
@@ -226,6 +282,10 @@ class BleakObservationSource:
             limit = self._retry.max_attempts
             if not ever_started or (limit is not None and attempt + 1 >= limit):
                 raise err from e
+            since = self._last_heard_s if self._last_heard_s is not None else self._clock()
+            self._set_state(
+                ScannerState("lost", since, self._last_heard_s, err.problem, err.next_steps)
+            )
             delay = self._retry.delay_s(attempt)
             log.warning("scanner restart failed (%s); retrying in %.1f s", err.problem, delay)
             await self._sleep(delay)

@@ -15,6 +15,8 @@ EPILOG = """examples:
   instore demo --speed 30 --port 8080
   instore demo --headless --for 60 --summary summary.json
   instore demo --source scan --store examples/stores/showroom.toml   # real beacons
+  instore demo --source scan --store examples/stores/showroom.toml \
+      --fake-advertisements examples/radio/showroom-visit.jsonl        # no Bluetooth needed
 
 Everything runs on embedded defaults: an amqtt broker in-process and a seeded SQLite
 CRM in a temporary directory (kept with --workdir). See docs/demo.md."""
@@ -49,8 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--speed",
         metavar="N",
         type=float,
-        default=DEFAULT_SPEED,
-        help=f"replay at N x real time (default {DEFAULT_SPEED:g})",
+        help=f"replay the simulated day at N x real time (default {DEFAULT_SPEED:g}); with "
+        "--fake-advertisements, play the radio scripts N x faster (default 1)",
     )
     p.add_argument(
         "--source",
@@ -76,14 +78,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--fake-advertisements",
         metavar="FILE",
-        help="with --source scan: play this radio script instead of the adapter (docs/beacons.md)",
+        action="append",
+        default=[],
+        help="with --source scan: play this radio script through bleak instead of the adapter "
+        "(docs/beacons.md); repeat it for several people, one scanner each",
     )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.speed <= 0:
+    if args.speed is not None and args.speed <= 0:
         raise UsageError(f"--speed: must be positive, got {args.speed:g}")
+    if args.fake_advertisements and args.source != "scan":
+        raise UsageError("--fake-advertisements: plays radio scripts for --source scan")
+    if args.source == "scan" and args.speed is not None and not args.fake_advertisements:
+        raise UsageError("--speed: an adapter scans in real time; only radio scripts play faster")
+    sim_speed = DEFAULT_SPEED if args.speed is None or args.source == "scan" else args.speed
     if args.for_s is not None and args.for_s <= 0:
         raise UsageError(f"--for: must be positive, got {args.for_s:g}")
     if args.headless and args.for_s is None:
@@ -92,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         store=Path(args.store),
         broker_url=args.broker,
         crm_url=args.crm,
-        speed=args.speed,
+        speed=sim_speed,
         source=args.source,
         host=args.host,
         port=args.port,
@@ -101,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         summary=Path(args.summary) if args.summary else None,
         seed=args.seed,
         workdir=Path(args.workdir) if args.workdir else None,
-        fake_advertisements=args.fake_advertisements,
+        fake_advertisements=tuple(args.fake_advertisements),
+        script_speed=args.speed if args.source == "scan" and args.speed is not None else 1.0,
     )
     return run_demo(options)

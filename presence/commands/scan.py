@@ -27,10 +27,12 @@ from presence.services.scanning import (
     ENGINE_TICK_S,
     EngineSink,
     ScannerOptions,
+    StatusReporter,
     bus_windows,
     consume,
     make_source,
     print_stats,
+    scanner_service,
 )
 
 __all__ = [
@@ -72,6 +74,13 @@ def add_scanner_arguments(p: argparse.ArgumentParser) -> None:
         "--fake-advertisements",
         metavar="FILE",
         help="testing/demos: play this JSON-lines radio script through bleak instead of an adapter",
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        metavar="N",
+        help="with --fake-advertisements: play the script N x faster, on a clock N x faster",
     )
 
 
@@ -124,6 +133,7 @@ def scanner_options(args: argparse.Namespace) -> ScannerOptions:
         device_id=args.device_id,
         adapter=args.adapter,
         fake_advertisements=args.fake_advertisements,
+        speed=args.speed,
     )
 
 
@@ -151,12 +161,16 @@ def _run_publish(args: argparse.Namespace, layout: Layout) -> int:
     from presence.transport.bus import BusClient, BusConfig
 
     source = make_source(scanner_options(args), layout)
+    # One service per scanner: several scanners of a store never share a client id or a
+    # status topic (docs/beacons.md, "Several scanners").
+    service = scanner_service(source.device_id)
     with (
         broker_url(args.broker) as url,
-        BusClient(BusConfig(url), "scan", store=layout.name) as bus,
+        BusClient(BusConfig(url), service, store=layout.name) as bus,
     ):
         windows = bus_windows(bus, layout.name, args.publish_interval)
-        asyncio.run(consume(source, windows.add, args.seconds))
+        status = StatusReporter(bus, layout.name, source, client_id=bus.client_id)
+        asyncio.run(consume(source, windows.add, args.seconds, tick=status.tick))
         windows.flush()
     print_stats(source)
     return 0

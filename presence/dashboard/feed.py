@@ -20,11 +20,22 @@ import sqlalchemy as sa
 from presence.crm.schema import decisions
 from presence.crm.store import create_crm_engine
 from presence.dashboard.hub import DashboardHub
-from presence.dashboard.state import DashboardState, PositionUpdate, StaffAlert, WelcomeRecord
+from presence.dashboard.state import (
+    DashboardState,
+    PositionUpdate,
+    ScannerStatus,
+    StaffAlert,
+    WelcomeRecord,
+)
 from presence.errors import PresenceError
 from presence.transport.bus import Bus
-from presence.transport.payloads import PayloadError, decode_event, decode_position
-from presence.transport.topics import Topics
+from presence.transport.payloads import (
+    PayloadError,
+    decode_event,
+    decode_position,
+    decode_status,
+)
+from presence.transport.topics import SCANNER_SERVICE_PREFIX, Topics, parse_topic
 
 __all__ = [
     "DECISION_POLL_S",
@@ -32,6 +43,7 @@ __all__ = [
     "MAX_NAME_CHARS",
     "MAX_ALERTS",
     "MAX_ALERT_CHARS",
+    "scanner_status_record",
     "staff_alert_record",
     "decision_record",
     "DecisionPoller",
@@ -72,6 +84,7 @@ class BusFeed:
         bus.subscribe(topics.events_filter, self.on_event())
         bus.subscribe(topics.positions_filter, self.on_position(), qos=0)
         bus.subscribe(topics.staff_alerts, self.on_staff_alert())
+        bus.subscribe(topics.status_filter, self.on_status())
 
     def on_event(self) -> Handler:
         def apply(payload: bytes) -> Callable[[DashboardState], None]:
@@ -86,6 +99,20 @@ class BusFeed:
             return lambda st: st.apply_staff_alert(alert)
 
         return self._guard(apply)
+
+    def on_status(self) -> Handler:
+        """Statuses of the store's services; the Bluetooth scanners' ones are shown."""
+
+        def handler(topic: str, payload: bytes) -> None:
+            if parse_topic(topic).key.startswith(SCANNER_SERVICE_PREFIX):
+                guarded(topic, payload)
+
+        def apply(payload: bytes) -> Callable[[DashboardState], None]:
+            status = scanner_status_record(payload)
+            return lambda st: st.apply_scanner_status(status)
+
+        guarded = self._guard(apply)
+        return handler
 
     def on_position(self) -> Handler:
         def apply(payload: bytes) -> Callable[[DashboardState], None]:
@@ -134,6 +161,30 @@ def staff_alert_record(payload: bytes, store: str | None = None) -> StaffAlert:
     ):
         raise PayloadError("too_long", "a staff alert's name or lines exceed the page's bounds")
     return StaffAlert(device_id=device, t_s=float(t_s), name=name, card=card, alerts=lines)
+
+
+def scanner_status_record(payload: bytes) -> ScannerStatus:
+    """A scanner's status message (``presence.services.scanning.StatusReporter``, or the
+    bus client's own online/offline) as the dashboard keeps it."""
+    obj = decode_status(payload)
+    device = str(obj.get("service", "")).removeprefix(SCANNER_SERVICE_PREFIX)
+    if not device:
+        raise PayloadError("missing_field", "a scanner status needs its service, scan-<device>")
+    t = obj.get("t")
+    t_s = float(t) if isinstance(t, int | float) else None
+    connected = obj["state"] != "offline"
+    scanner = obj.get("scanner")
+    if not isinstance(scanner, dict):
+        return ScannerStatus(device, connected, t_s=t_s)
+    adapter, since, last = scanner.get("adapter"), scanner.get("since"), scanner.get("last_heard")
+    if adapter not in ("scanning", "lost"):
+        raise PayloadError(
+            "wrong_type", f"a scanner's adapter is scanning or lost, not {adapter!r}"
+        )
+    if not isinstance(since, int | float) or not (last is None or isinstance(last, int | float)):
+        raise PayloadError("wrong_type", "a scanner status's since and last_heard are times")
+    problem = str(scanner.get("problem", ""))[:MAX_ALERT_CHARS]
+    return ScannerStatus(device, connected, str(adapter), float(since), last, problem, t_s)
 
 
 def decision_record(row: sa.Row) -> WelcomeRecord:

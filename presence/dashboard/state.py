@@ -44,6 +44,7 @@ __all__ = [
     "PURCHASE_FIELDS",
     "ORDER_FIELDS",
     "PositionUpdate",
+    "ScannerStatus",
     "StaffAlert",
     "WelcomeRecord",
     "Shopper",
@@ -96,6 +97,26 @@ class StaffAlert:
     name: str
     card: Mapping[str, Any]
     alerts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ScannerStatus:
+    """A Bluetooth scanner's status message (``status/scan-<device>``, docs/mqtt.md).
+
+    ``connected`` is False when the scanner's process left the bus (its last will);
+    ``adapter`` is "scanning" or "lost" (the adapter went away and restarts fail), None
+    when the message does not say (the bus client's bare "online"). Times are the
+    scanner's clock: ``since_s`` when the adapter state began, ``last_heard_s`` its last
+    advertisement, ``t_s`` when the message was composed (None in a last will).
+    """
+
+    device_id: str
+    connected: bool
+    adapter: str | None = None
+    since_s: float | None = None
+    last_heard_s: float | None = None
+    problem: str = ""
+    t_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +189,7 @@ class DashboardState:
     clock_s: float = 0.0
     version: int = 0
     heat: list[int] = field(default_factory=list)
+    scanners: dict[str, ScannerStatus] = field(default_factory=dict)
     #: Key of the page's handles, new each run (see :func:`handle`).
     key: bytes = field(default_factory=lambda: secrets.token_bytes(16))
     _seen_keys: set[str] = field(default_factory=set)
@@ -249,6 +271,29 @@ class DashboardState:
         else:
             self.welcomes_suppressed += 1
 
+    def apply_scanner_status(self, status: ScannerStatus) -> None:
+        """A scanner's status; a message without adapter state keeps the one known, and a
+        scanner gone from the bus is offline since the message (or the state's clock)."""
+        known = self.scanners.get(status.device_id)
+        if status.connected and status.adapter is None:
+            if known is None:
+                return
+            status = ScannerStatus(
+                status.device_id,
+                True,
+                known.adapter,
+                known.since_s,
+                known.last_heard_s,
+                known.problem,
+                status.t_s,
+            )
+        elif not status.connected:
+            since = status.t_s if status.t_s is not None else self.clock_s
+            last = known.last_heard_s if known is not None else None
+            status = ScannerStatus(status.device_id, False, None, since, last, "", status.t_s)
+        self.scanners[status.device_id] = status
+        self.version += 1
+
     def expire(self) -> None:
         """Drop devices not seen for :data:`STALE_AFTER_S` on the observation clock."""
         gone = [d for d, s in self.shoppers.items() if self.clock_s - s.last_t_s > STALE_AFTER_S]
@@ -285,6 +330,10 @@ class DashboardState:
             "welcomes_sent": self.welcomes_sent,
             "welcomes_suppressed": self.welcomes_suppressed,
             "events_seen": self.events_seen,
+            "scanners": sorted(
+                (_scanner_view(s, self.key) for s in self.scanners.values()),
+                key=lambda v: str(v["label"]),
+            ),
         }
 
     def heatmap(self) -> dict[str, Any]:
@@ -305,6 +354,20 @@ def _shopper_view(s: Shopper, key: bytes) -> dict[str, Any]:
         "entered_s": s.entered_t_s,
         "card": staff_card(s.card) if s.card is not None else None,
         "alerts": list(s.alerts),
+    }
+
+
+def _scanner_view(s: ScannerStatus, key: bytes) -> dict[str, Any]:
+    """A scanner as staff see it: "scanning", "lost" (adapter gone) or "offline" (the
+    scanner's process is gone), since when; labelled like its device's dot."""
+    state = (s.adapter or "scanning") if s.connected else "offline"
+    return {
+        "id": handle(s.device_id, key),
+        "label": "Scanner " + handle(s.device_id, key)[:LABEL_HEX],
+        "state": state,
+        "since": None if s.since_s is None else round(s.since_s, 3),
+        "last_heard": None if s.last_heard_s is None else round(s.last_heard_s, 3),
+        "problem": s.problem,
     }
 
 

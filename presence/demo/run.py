@@ -1,8 +1,9 @@
 """``instore demo``: every part of the product started together on embedded defaults.
 
-Order of start: broker -> dashboard (so the address is printed at once) -> simulated
+Order of start: (with ``--source scan``, a check that each scanner can scan, before
+anything else) broker -> dashboard (so the address is printed at once) -> simulated
 day -> seeded CRM -> the live services (run, CRM lookup, welcome) -> the observation
-source (replay of the simulated day, or the Bluetooth scanner). Each part is the same
+source (replay of the simulated day, or the Bluetooth scanners). Each part is the same
 service code its standalone command runs, in a thread of this process; stopping goes
 in reverse order, so the source stops first and the services drain what is in flight.
 """
@@ -20,8 +21,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from beacons.scanner import RetryPolicy
 from positioning.layout import Layout, load_layout
 from presence.crm.store import CrmStore
 from presence.demo import setup
@@ -30,6 +32,10 @@ from presence.errors import UsageError
 from presence.transport.bus import BusClient
 from presence.transport.credentials import RunCredentials
 from presence.transport.topics import Topics
+
+if TYPE_CHECKING:
+    from presence.dashboard.app import Dashboard
+    from presence.demo.scanning import DemoScanner
 
 __all__ = [
     "DEFAULT_PORT",
@@ -77,7 +83,11 @@ class DemoOptions:
     summary: Path | None = None
     seed: int = 1
     workdir: Path | None = None
-    fake_advertisements: str | None = None
+    #: Radio scripts played through bleak instead of the adapter, one scanner each.
+    fake_advertisements: tuple[str, ...] = ()
+    #: How much faster than written the radio scripts play.
+    script_speed: float = 1.0
+    scanner_retry: RetryPolicy = RetryPolicy()
 
     @property
     def window_s(self) -> float:
@@ -115,6 +125,8 @@ class Demo:
         self.source_done = threading.Event()
         self.recorder: BusRecorder | None = None
         self.true_entries: dict[str, list[float]] | None = None
+        self.dashboard: Dashboard | None = None
+        self.scanners: list[DemoScanner] = []
 
     def _make_workdir(self) -> Path:
         if self.options.workdir is not None:
@@ -127,6 +139,8 @@ class Demo:
         self._stops.append((name, fn))
 
     def start(self) -> None:
+        if self.options.source == "scan":
+            self._probe_scanners()  # a missing adapter ends the demo before anything runs
         self._start_broker()
         CrmStore(self.crm_url).close()  # creates the schema, so every reader finds its tables
         if not self.options.headless:
@@ -163,29 +177,64 @@ class Demo:
                 staff_devices=window.staff_devices,
             )
             return
+        # The presenter's phone (the first scanner) consents to everything; a second
+        # person's phone belongs to a customer with whatever consent the seed gave.
+        devices = tuple(s.device_id for s in self.scanners) or (setup.SCAN_DEVICE_ID,)
         setup.seed_crm(
             self.crm_url,
             self.layout.name,
             seed=self.options.seed,
             as_of_s=time.time() - 60.0,
             customers=setup.SCAN_CRM_CUSTOMERS,
-            shopper_devices=(setup.SCAN_DEVICE_ID,),
-            fully_consenting=(setup.SCAN_DEVICE_ID,),
+            shopper_devices=devices,
+            fully_consenting=devices[:1],
         )
 
+    def _probe_scanners(self) -> None:
+        from presence.demo.scanning import DemoScanner, scanner_device_ids
+
+        scripts: tuple[str | None, ...] = self.options.fake_advertisements or (None,)
+        for device, script in zip(scanner_device_ids(len(scripts)), scripts, strict=True):
+            scanner = DemoScanner(
+                self.layout,
+                device,
+                script,
+                speed=self.options.script_speed,
+                retry=self.options.scanner_retry,
+            )
+            scanner.probe()
+            self.scanners.append(scanner)
+
     def _start_scan(self) -> None:
-        bus = self._bus("scan", persistent=False)
-        source = setup.ScanSource(self.layout, bus, self.options.fake_advertisements).start()
+        from presence.demo.scanning import end_of_scripts
+        from presence.services.scanning import scanner_service
+
+        buses = [self._bus(scanner_service(s.device_id), persistent=False) for s in self.scanners]
+        for scanner, bus in zip(self.scanners, buses, strict=True):
+            scanner.start(bus)
+
+        stopping = threading.Event()
 
         def watch() -> None:
-            source.done.wait()
+            for scanner in self.scanners:
+                scanner.done.wait()
+            if not stopping.is_set() and all(s.script_over for s in self.scanners):
+                for bus in buses:  # every last scan reaches the broker before the end
+                    bus.wait_published(2.0)
+                end_of_scripts(buses[0], self.layout.name, self.scanners)
+                print("instore demo: the radio scripts are over", file=sys.stderr)
             self.source_done.set()
 
-        threading.Thread(target=watch, name="demo-scan-watch", daemon=True).start()
+        watcher = threading.Thread(target=watch, name="demo-scan-watch", daemon=True)
+        watcher.start()
 
         def stop() -> None:
-            source.stop()
-            bus.close(drain_timeout_s=2.0)
+            stopping.set()
+            for scanner in self.scanners:
+                scanner.stop()
+            watcher.join(timeout=5)
+            for bus in buses:
+                bus.close(drain_timeout_s=2.0)
 
         self._on_stop("scan", stop)
 
@@ -343,6 +392,7 @@ class Demo:
             password=read_password(None),  # $INSTORE_DASHBOARD_PASSWORD, for --host
         )
         dash.start()
+        self.dashboard = dash
         self.dashboard_url = dash.url
         self._on_stop("dashboard", dash.stop)
         print(f"instore demo: dashboard at {dash.url}  (Ctrl-C to stop)", flush=True)

@@ -1,12 +1,9 @@
 """What ``instore demo`` prepares before the live parts start: the simulated window of
-the day, the seeded CRM, and (with ``--source scan``) the Bluetooth scanner source."""
+the day and the seeded CRM (``--source scan``'s scanners: :mod:`presence.demo.scanning`)."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -14,9 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from positioning.layout import Layout
 from presence.crm.store import CrmStore
-from presence.transport.bus import Bus, BusConfig
+from presence.transport.bus import BusConfig
 from presence.transport.credentials import RunCredentials
 
 if TYPE_CHECKING:
@@ -29,7 +25,6 @@ __all__ = [
     "demo_bus_config",
     "SCAN_CRM_CUSTOMERS",
     "SCAN_DEVICE_ID",
-    "ScanSource",
     "seed_crm",
     "SHOPPERS_PER_HOUR",
     "simulate_window",
@@ -168,49 +163,3 @@ def seed_crm(
             if customer is not None:
                 for purpose in ("analytics", "personalization", "marketing"):
                     crm.record_consent(customer, purpose, True, as_of_s, source="demo")
-
-
-class ScanSource:
-    """This computer's Bluetooth scanner publishing scans, as ``instore scan`` does."""
-
-    def __init__(self, layout: Layout, bus: Bus, fake_advertisements: str | None) -> None:
-        from presence.services.scanning import (
-            DEFAULT_PUBLISH_INTERVAL_S,
-            ScannerOptions,
-            bus_windows,
-            make_source,
-        )
-
-        options = ScannerOptions(SCAN_DEVICE_ID, fake_advertisements=fake_advertisements)
-        self._source = make_source(options, layout)
-        self._windows = bus_windows(bus, layout.name, DEFAULT_PUBLISH_INTERVAL_S)
-        self._loop = asyncio.new_event_loop()
-        self._task: asyncio.Task[None] | None = None
-        self.done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="demo-scan", daemon=True)
-
-    def start(self) -> ScanSource:
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        from presence.services.scanning import consume
-
-        try:
-            self._task = self._loop.create_task(consume(self._source, self._windows.add, None))
-            self._loop.run_until_complete(self._task)
-        except asyncio.CancelledError:
-            pass
-        finally:
-            self._windows.flush()
-            self.done.set()
-
-    def stop(self) -> None:
-        deadline = time.monotonic() + 5.0
-        while self._task is None and self._thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if self._task is not None:
-            self._loop.call_soon_threadsafe(self._task.cancel)
-        self._thread.join(timeout=10)
-        if not self._thread.is_alive():
-            self._loop.close()

@@ -1,6 +1,11 @@
 """Scanning: observations from this computer's Bluetooth adapter, grouped into scan messages
 on the bus or fed to the engine in-process (``instore scan``, ``calibrate``, the demo and the
-ESPresense relay share it)."""
+ESPresense relay share it).
+
+Each scanner is one bus service, ``scan-<device>``: several scanners (two phones, a
+Raspberry Pi per floor) feed one ``instore run`` without sharing a client id or a status
+topic. Its retained status says whether the adapter is scanning or lost, and since when
+(:class:`StatusReporter`), which the staff dashboard shows."""
 
 from __future__ import annotations
 
@@ -11,15 +16,16 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from beacons.fakeradio import fake_backend, load_fake_advertisements
+from beacons.fakeradio import FakeBleakBackend, fake_backend, load_fake_advertisements
 from beacons.identity import BeaconIdentities
 from beacons.observation import Observation, ObservationBatch
-from beacons.scanner import BleakObservationSource, Heard
+from beacons.scanner import BleakObservationSource, Heard, RetryPolicy, ScannerState
 from positioning.layout import Layout
-from presence.transport.payloads import ScanMessage, encode_scan
-from presence.transport.topics import Topics
+from presence.errors import UsageError
+from presence.transport.payloads import ScanMessage, encode_scan, encode_status
+from presence.transport.topics import SCANNER_SERVICE_PREFIX, Topics, scanner_service
 
 if TYPE_CHECKING:
     from positioning.engine import EngineOutput
@@ -30,12 +36,21 @@ __all__ = [
     "ENGINE_CLOCK_LAG_S",
     "ENGINE_TICK_S",
     "EngineSink",
+    "SCANNER_SERVICE_PREFIX",
+    "SCRIPT_DRAIN_S",
+    "STATUS_EVERY_S",
+    "STATUS_POLL_S",
     "ScanWindows",
     "ScannerOptions",
+    "StatusReporter",
     "bus_windows",
     "consume",
     "make_source",
     "print_stats",
+    "scaled_clock",
+    "scanner_service",
+    "scanner_status",
+    "script_finished",
 ]
 
 #: Observations of one device are sent as one scan message per window (engine epochs are 1 s;
@@ -45,52 +60,178 @@ DEFAULT_PUBLISH_INTERVAL_S = 0.5
 #: clock by its reorder tolerance (one 1 s epoch) so rows still queued are not late.
 ENGINE_TICK_S = 1.0
 ENGINE_CLOCK_LAG_S = 1.0
+#: A scanner's status is re-published this often (wall seconds), so a dashboard started
+#: later, or one that saw the bus client's bare "online" after a reconnect, is soon told again.
+STATUS_EVERY_S = 10.0
+#: How often the scanner's state is looked at for a change to publish (wall seconds).
+STATUS_POLL_S = 0.5
+#: After a radio script's last advertisement, the readings still queued get this long
+#: (wall seconds) to be handed on before scanning stops: the script is over.
+SCRIPT_DRAIN_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
 class ScannerOptions:
     """Which adapter scans and under which device id; ``fake_advertisements`` (a JSON-lines
-    radio script, docs/beacons.md) plays through bleak instead of an adapter."""
+    radio script, docs/beacons.md) plays through bleak instead of an adapter, ``speed`` times
+    faster than written (its clock runs as fast, so the engine sees the scripted timing)."""
 
     device_id: str = field(default_factory=lambda: f"scanner-{socket.gethostname()}")
     adapter: str | None = None
     fake_advertisements: str | None = None
+    speed: float = 1.0
+    retry: RetryPolicy = RetryPolicy()
+
+
+def scaled_clock(speed: float, now: Callable[[], float] = time.time) -> Callable[[], float]:
+    """A clock that starts at ``now()`` and runs ``speed`` times faster."""
+    t0 = now()
+    return lambda: t0 + (now() - t0) * speed
 
 
 def make_source(
-    options: ScannerOptions, layout: Layout, on_heard: Callable[[Heard], None] | None = None
+    options: ScannerOptions,
+    layout: Layout,
+    on_heard: Callable[[Heard], None] | None = None,
+    on_state: Callable[[ScannerState], None] | None = None,
 ) -> BleakObservationSource:
-    """A scanner of ``layout``'s beacons, stamping observations with the wall clock."""
+    """A scanner of ``layout``'s beacons, stamping observations with the wall clock (a radio
+    script played faster stamps them with a clock running as much faster)."""
+    if not options.speed > 0:
+        raise UsageError(f"--speed: must be positive, got {options.speed:g}")
     backend = None
+    clock: Callable[[], float] = time.time
+    retry = options.retry
     if options.fake_advertisements:
-        backend = fake_backend(load_fake_advertisements(options.fake_advertisements))
+        events = load_fake_advertisements(options.fake_advertisements)
+        backend = fake_backend(events, speed=options.speed)
+        if options.speed != 1.0:
+            clock = scaled_clock(options.speed)
+            k = 1.0 / options.speed
+            retry = RetryPolicy(
+                retry.initial_s * k,
+                retry.max_s * k,
+                retry.factor,
+                retry.max_attempts,
+                retry.silence_restart_s * k,
+            )
+    elif options.speed != 1.0:
+        raise UsageError("--speed: an adapter scans in real time; only a radio script plays faster")
     return BleakObservationSource(
         BeaconIdentities(layout.beacons),
         device_id=options.device_id,
-        clock=time.time,
+        clock=clock,
         adapter=options.adapter,
         backend=backend,
+        retry=retry,
         on_heard=on_heard,
+        on_state=on_state,
     )
 
 
+def script_finished(source: BleakObservationSource) -> bool:
+    """True once a radio script (``--fake-advertisements``) has been played to its end."""
+    backend = source.backend
+    return backend is not None and issubclass(backend, FakeBleakBackend) and backend.radio.finished
+
+
 async def consume(
-    source: BleakObservationSource, sink: Callable[[Observation], None], seconds: float | None
+    source: BleakObservationSource,
+    sink: Callable[[Observation], None],
+    seconds: float | None,
+    *,
+    tick: Callable[[], None] | None = None,
 ) -> None:
-    """Feed every observation to ``sink`` until ``seconds`` elapse (or forever)."""
+    """Feed every observation to ``sink`` until ``seconds`` elapse, a radio script is over,
+    or forever; ``tick`` is called every :data:`STATUS_POLL_S` meanwhile. A scanner error
+    (no adapter at start, or retries given up) is raised."""
 
     async def loop() -> None:
         async for obs in source:
             sink(obs)
 
-    if seconds is None:
-        await loop()
-        return
+    async def script_over() -> None:
+        while not script_finished(source):
+            await asyncio.sleep(STATUS_POLL_S)
+        await asyncio.sleep(SCRIPT_DRAIN_S)
+
+    async def ticking() -> None:
+        while tick is not None:
+            tick()
+            await asyncio.sleep(STATUS_POLL_S)
+
+    tasks = [asyncio.create_task(f()) for f in (loop, script_over, ticking)]
     try:
-        async with asyncio.timeout(seconds):
-            await loop()
-    except TimeoutError:
-        pass
+        done, _ = await asyncio.wait(tasks[:2], timeout=seconds, return_when="FIRST_COMPLETED")
+        for task in done:
+            task.result()  # raises the scanner's error, if that is what ended it
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def scanner_status(source: BleakObservationSource, state: ScannerState) -> dict[str, Any]:
+    """The ``scanner`` part of a scanner's status message, in ``state``."""
+    s = source.stats
+    return {
+        "device": source.device_id,
+        "adapter": state.adapter,
+        "since": round(state.since_s, 3),
+        "last_heard": None if source.last_heard_s is None else round(source.last_heard_s, 3),
+        "problem": state.problem,
+        "next_steps": state.next_steps,
+        "advertisements": s.advertisements,
+        "restarts": s.restarts,
+    }
+
+
+class StatusReporter:
+    """Publishes a scanner's adapter state, retained, on ``status/scan-<device>``: when it
+    changes (scanning, adapter lost, scanning again: each change at once, however short),
+    at the first advertisement and every :data:`STATUS_EVERY_S` (call :meth:`tick` often,
+    as ``consume(tick=...)`` does). Times are the scanner's clock."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        store: str,
+        source: BleakObservationSource,
+        *,
+        client_id: str,
+        wall: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.service = scanner_service(source.device_id)
+        self._topic = Topics(store).status(self.service)
+        self._bus = bus
+        self._source = source
+        self._client_id = client_id
+        self._wall = wall
+        self._sent: tuple[ScannerState | None, float] = (None, -float("inf"))
+        self._sent_heard = False  # a status with a last advertisement went out
+        source.watch_state(self.publish)  # every change at once, however short
+
+    def tick(self) -> None:
+        """Publish again at the first advertisement and every :data:`STATUS_EVERY_S`."""
+        state, sent_at = self._sent
+        if state is None:
+            return
+        first_heard = not self._sent_heard and self._source.last_heard_s is not None
+        if first_heard or self._wall() - sent_at >= STATUS_EVERY_S:
+            self.publish(state)
+
+    def publish(self, state: ScannerState) -> None:
+        scanner = scanner_status(self._source, state)
+        payload = encode_status(
+            self.service,
+            "online",
+            client_id=self._client_id,
+            t_s=self._source.clock(),
+            scanner=scanner,
+        )
+        self._bus.publish(self._topic, payload, retain=True)
+        self._sent = (state, self._wall())
+        self._sent_heard = scanner["last_heard"] is not None
 
 
 def print_stats(source: BleakObservationSource) -> None:

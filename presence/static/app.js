@@ -24,6 +24,8 @@
   const announced = new Set();
   let lastPeople = "";
   let lastLog = "";
+  let lastScanners = "";
+  let scannerTrouble = false;
 
   const SVG_TAGS = new Set(["g", "rect", "polygon", "line", "circle", "text", "title"]);
 
@@ -158,7 +160,35 @@
     return li;
   }
 
+  const hhmmss = (t) => new Date(t * 1000).toISOString().slice(11, 19);
+
+  // A Bluetooth scanner: scanning, its adapter lost, or its process gone; since when.
+  function scannerItem(s) {
+    const li = el("li", { class: `scanner scanner-${s.state}` });
+    li.append(el("strong", {}, s.label));
+    let text = " · scanning";
+    if (s.state === "scanning") {
+      text += s.last_heard ? `, last heard ${hhmmss(s.last_heard)}` : ", nothing heard yet";
+    } else {
+      const what = s.state === "lost" ? "adapter lost" : "offline";
+      text = ` · ${what}` + (s.since ? ` since ${hhmmss(s.since)} UTC` : "");
+    }
+    li.append(el("span", {}, text));
+    if (s.state === "lost" && s.problem) li.append(el("p", { class: "muted scanner-problem" }, s.problem));
+    return li;
+  }
+
+  function renderScanners(scanners) {
+    scannerTrouble = scanners.some((s) => s.state !== "scanning");
+    const key = JSON.stringify(scanners);
+    if (key === lastScanners) return;
+    lastScanners = key;
+    $("scanners-section").hidden = scanners.length === 0;
+    $("scanners").replaceChildren(...scanners.map(scannerItem));
+  }
+
   function render(st) {
+    renderScanners(st.scanners || []);
     const shoppers = st.shoppers;
     drawDots(shoppers);
     const inStore = shoppers.filter((s) => s.in_store);
@@ -202,6 +232,7 @@
   }
 
   function setBusStatus(bus) {
+    if (bus === "connected" && scannerTrouble) return setStatus("bus", "Scanner offline");
     setStatus(bus === "connected" ? "live" : "bus", bus === "connected" ? "Live" : `Bus ${bus}`);
   }
 

@@ -395,9 +395,17 @@ def decode_deadletter(payload: bytes) -> dict[str, Any]:
     return obj
 
 
-def encode_status(service: str, state: str, *, client_id: str, t_s: float | None = None) -> bytes:
+def encode_status(
+    service: str,
+    state: str,
+    *,
+    client_id: str,
+    t_s: float | None = None,
+    scanner: Mapping[str, Any] | None = None,
+) -> bytes:
     """``state`` is "online" or "offline"; the offline form is the last will (no time: it is
-    composed when connecting, published by the broker later)."""
+    composed when connecting, published by the broker later). A Bluetooth scanner adds
+    ``scanner``: its adapter's state (docs/mqtt.md)."""
     body: dict[str, Any] = {
         "schema": STATUS_SCHEMA,
         "service": service,
@@ -406,6 +414,8 @@ def encode_status(service: str, state: str, *, client_id: str, t_s: float | None
     }
     if t_s is not None:
         body["t"] = round(t_s, 3)
+    if scanner is not None:
+        body["scanner"] = dict(scanner)
     return encode_json(body)
 
 

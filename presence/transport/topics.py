@@ -31,6 +31,8 @@ __all__ = [
     "parse_topic",
     "ParsedTopic",
     "ROOT",
+    "SCANNER_SERVICE_PREFIX",
+    "scanner_service",
     "TopicError",
     "Topics",
 ]
@@ -40,6 +42,8 @@ ROOT = "instore/v1"
 _FORBIDDEN = ("/", "+", "#", "\x00")
 #: Prefix of every presence event type (ARCHITECTURE 3.3); topics use the rest.
 EVENT_TYPE_PREFIX = "instore."
+#: A Bluetooth scanner is the service ``scan-<device>``: its own client id and status topic.
+SCANNER_SERVICE_PREFIX = "scan-"
 
 
 class TopicError(PresenceError):
@@ -58,6 +62,11 @@ def check_level(field: str, value: str) -> str:
     if not isinstance(value, str) or not value or any(c in value for c in _FORBIDDEN):
         raise TopicError(field, str(value))
     return value
+
+
+def scanner_service(device_id: str) -> str:
+    """The bus service of one scanner; its status topic is ``status/scan-<device>``."""
+    return f"{SCANNER_SERVICE_PREFIX}{check_level('device_id', device_id)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +110,10 @@ class Topics:
 
     def status(self, service: str) -> str:
         return f"{self.base}/status/{check_level('service', service)}"
+
+    @property
+    def status_filter(self) -> str:
+        return f"{self.base}/status/+"
 
     @property
     def staff_alerts(self) -> str:
