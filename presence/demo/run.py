@@ -210,6 +210,8 @@ class Demo:
         from presence.services.scanning import scanner_service
 
         buses = [self._bus(scanner_service(s.device_id), persistent=False) for s in self.scanners]
+        # A script's end is a replay's end of stream: only the replay role may write control.
+        control = self._bus("replay", persistent=False, store=False)
         for scanner, bus in zip(self.scanners, buses, strict=True):
             scanner.start(bus)
 
@@ -221,7 +223,7 @@ class Demo:
             if not stopping.is_set() and all(s.script_over for s in self.scanners):
                 for bus in buses:  # every last scan reaches the broker before the end
                     bus.wait_published(2.0)
-                end_of_scripts(buses[0], self.layout.name, self.scanners)
+                end_of_scripts(control, self.layout.name, self.scanners)
                 print("instore demo: the radio scripts are over", file=sys.stderr)
             self.source_done.set()
 
@@ -233,7 +235,7 @@ class Demo:
             for scanner in self.scanners:
                 scanner.stop()
             watcher.join(timeout=5)
-            for bus in buses:
+            for bus in [*buses, control]:
                 bus.close(drain_timeout_s=2.0)
 
         self._on_stop("scan", stop)

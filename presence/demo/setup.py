@@ -14,6 +14,7 @@ import numpy as np
 from presence.crm.store import CrmStore
 from presence.transport.bus import BusConfig
 from presence.transport.credentials import RunCredentials
+from presence.transport.topics import SCANNER_SERVICE_PREFIX
 
 if TYPE_CHECKING:
     from presence.transport.broker import EmbeddedBroker
@@ -74,7 +75,9 @@ def demo_bus_config(url: str, credentials: RunCredentials | None, service: str) 
     """How a part of the demo connects: as its role on the demo's own broker, else as given."""
     if credentials is None:
         return BusConfig(url)
-    return credentials.bus_config(url, DEMO_ROLES[service])
+    # Each scanner is its own service (scan-<device>); all of them speak as the gateway role.
+    role = "scan" if service.startswith(SCANNER_SERVICE_PREFIX) else service
+    return credentials.bus_config(url, DEMO_ROLES[role])
 
 
 @dataclass(frozen=True, slots=True)
