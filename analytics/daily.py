@@ -7,13 +7,13 @@ Kept as Parquet beside the archive, in the archive's own partitioning::
 with the tables of :data:`analytics.queries.DAILY` (``d_store``, ``d_lengths``, ``d_hours``,
 ``d_zones``, ``d_cells``). A store-day is (re)computed when it has no daily part yet or one
 of its archive parts is newer than it: :func:`refresh_daily` reads the positions of one
-date at a time (every stale store of that date in one pass), so its memory is bounded by
-one day's partitions, never by the archive.
+store-day at a time, so its memory is bounded by one partition, never by the archive.
 
 Keeping it up to date: ``instore archive`` appends new parts for the current day; calling
 ``refresh_daily(archive_dir)`` after a flush, say hourly and at exit, recomputes only the
-store-days that changed (see docs/analytics.md; not wired into the command yet). ``instore report ARCHIVE`` calls it before
-every report, so the page is never stale.
+store-days that changed (``instore archive`` does so hourly and on exit; see
+docs/analytics.md). ``instore report ARCHIVE`` calls it before every report, so the page is
+never stale.
 """
 
 from __future__ import annotations
@@ -50,13 +50,13 @@ def prepare(
     engine: Engine, source: Source, selection: Selection, options: DailyOptions | None = None
 ) -> None:
     """Register ``source`` and every view up to the daily relations, computed on the fly
-    (one materialised pass over the positions)."""
+    (one pass over the positions, materialised as the small :func:`queries.floor_cells`)."""
     o = options or DailyOptions()
     engine.register(source, selection)
     for name, sql in queries.VIEWS:
         engine.view(name, sql)
-    engine.materialize("store_keys", queries.store_keys(engine.hash_fn))
-    engine.materialize("cell_devices", queries.cell_devices(o.cell_m, o.max_gap_s, engine.hash_fn))
+    engine.materialize("heard", queries.heard(engine.hash_fn))
+    engine.materialize("floor_cells", queries.floor_cells(o.cell_m, o.max_gap_s, engine.hash_fn))
     engine.view("seen", queries.seen(engine.hash_fn))
     for name, sql in queries.DAILY.items():
         engine.view(name, sql)
@@ -125,13 +125,17 @@ def refresh_daily(
         finally:
             own.close()
     done = 0
+    # one store-day at a time: the pass sorts one partition's positions (about 10 M rows
+    # for a busy store) within the memory limit, where a whole date of stores spilled
     for date, stores in sorted(todo.items()):
-        progress(f"daily {date} ({len(stores)} stores)")
         day = dt.date.fromisoformat(date)
-        prepare(engine, archive, Selection(tuple(stores), day, day), options)
-        for name in DAILY_TABLES:
-            _write_partitions(engine.table(f"SELECT * FROM {name}"), target / name, stores, date)
-        done += len(stores)
+        for store in stores:
+            progress(f"daily {store} {date}")
+            prepare(engine, archive, Selection((store,), day, day), options)
+            for name in DAILY_TABLES:
+                table = engine.table(f"SELECT * FROM {name}")
+                _write_partitions(table, target / name, [store], date)
+            done += 1
     return done
 
 
