@@ -141,7 +141,7 @@ def _draw_dow_hour(f: ChainFigures) -> Figure:
         ax.imshow(grey, aspect="auto", interpolation="nearest")
     ax.set_yticks(range(7), DAY_NAMES)
     ax.set_xticks(range(24), [f"{h:02d}" for h in range(24)], fontsize=8)
-    ax.set_xlabel("hour the visit started (UTC)")
+    ax.set_xlabel(f"hour the visit started ({f.timezone})")
     ax.set_title("Visits per store-day, by day of week and hour (grey: suppressed)")
     fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01).set_label("visits")
     return fig
@@ -234,7 +234,7 @@ def write_chain_page(
         "dow_hour",
         _draw_dow_hour(f),
         "Day of week x hour",
-        "Mean visits per store and day of that weekday, by the hour (UTC) the visit started, over the selected stores.",
+        f"Mean visits per store and day of that weekday, by the hour the visit started ({f.timezone}), over the selected stores.",
     )
     tabled(
         "zones",
@@ -286,6 +286,7 @@ def write_chain_page(
     figures = {
         "stores": list(f.stores),
         "period": [f.period.first.isoformat(), f.period.last.isoformat()],
+        "timezone": f.timezone,
         "engine": engine,
         "k": f.k,
         "privacy": {"sentence": privacy, **suppressed},

@@ -217,13 +217,18 @@ def chain_stores(k: int, bucket: str = "0") -> str:
 
 
 def chain_dow_hour(k: int) -> str:
-    """Visits per day-of-week (0 Monday) and hour (UTC) over the selected stores, as the mean
-    per store-day of that weekday."""
+    """Visits per day-of-week (0 Monday) and hour in each store's local time, over the
+    selected stores, as the mean per store-day of that weekday. ``local_hours``
+    (:func:`analytics.localtime.local_hours`) maps each store-day's UTC hours to local ones;
+    its ``weight`` (1/24 per hour) counts the store-days of each local weekday, so the UTC
+    page is unchanged and a store-day split over two local days counts in both, in part."""
     return (
-        "WITH n AS (SELECT dow, count(*) AS store_days FROM (SELECT DISTINCT store, day_n, "
-        "(day_n + 3) % 7 AS dow FROM d_store) AS sd GROUP BY dow), "
-        "h AS (SELECT (day_n + 3) % 7 AS dow, hour, CAST(sum(visits) AS BIGINT) AS visits, "
-        "max(visitors) AS k_visitors FROM d_hours GROUP BY 1, 2) "
+        "WITH n AS (SELECT l.dow, sum(l.weight) AS store_days FROM local_hours AS l "
+        "JOIN (SELECT DISTINCT store, day_n FROM d_store) AS sd "
+        "ON l.store = sd.store AND l.day_n = sd.day_n GROUP BY l.dow), "
+        "h AS (SELECT l.dow, l.local_hour AS hour, CAST(sum(d.visits) AS BIGINT) AS visits, "
+        "max(d.visitors) AS k_visitors FROM d_hours AS d JOIN local_hours AS l "
+        "ON d.store = l.store AND d.day_n = l.day_n AND d.hour = l.hour GROUP BY 1, 2) "
         f"SELECT h.dow, h.hour, {suppress('h.visits / n.store_days', 'h.k_visitors', k)} "
         f"AS visits_per_store_day, {_suppressed('h.k_visitors', k)} AS suppressed "
         "FROM h JOIN n ON h.dow = n.dow ORDER BY h.dow, h.hour"
