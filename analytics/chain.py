@@ -14,10 +14,12 @@ from pathlib import Path
 import pandas as pd
 
 from analytics import queries
+from analytics.chainuplift import chain_uplift
 from analytics.daily import DAILY_TABLES, DailyOptions, prepare, register_daily
 from analytics.engines import DuckDBEngine, Engine
 from analytics.localtime import StoreZones, local_hours
 from analytics.sources import ArchiveSource, Selection, open_source
+from analytics.uplift import CrmTables
 
 __all__ = [
     "ChainFigures",
@@ -79,6 +81,8 @@ class ChainFigures:
     notes: tuple[str, ...] = field(default=())
     #: the time zone the day-of-week x hour grid is in ("local time of each store" if mixed)
     timezone: str = "UTC"
+    #: welcome uplift per store and for the chain (analytics.chainuplift), with a CRM
+    uplift: pd.DataFrame | None = None
 
 
 def _frame(engine: Engine, sql: str) -> pd.DataFrame:
@@ -106,6 +110,7 @@ def chain_figures(
     daily_root: str | None = None,
     options: DailyOptions | None = None,
     timezones: StoreZones | None = None,
+    crm: CrmTables | None = None,
 ) -> ChainFigures:
     """Every figure of the chain page from the daily table (kept fresh by the caller with
     :func:`analytics.daily.refresh_daily`) and, for zone statistics and flows, the events."""
@@ -132,6 +137,7 @@ def chain_figures(
         engine.view(name, sql)
     zone_stats = _frame(engine, queries.zone_stats(k))
     flows = _frame(engine, queries.flows(k, FLOW_MAX_GAP_S))
+    uplift = chain_uplift(engine, crm, k) if crm is not None else None
     names = tuple(sorted(summary["store"])) if stores is None else stores
     return ChainFigures(
         stores=names,
@@ -147,6 +153,7 @@ def chain_figures(
         previous=previous,
         previous_period=previous_period,
         timezone=(timezones or StoreZones()).label(names),
+        uplift=uplift,
     )
 
 

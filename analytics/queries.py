@@ -301,13 +301,15 @@ def flows(k: int, max_gap_s: float) -> str:
     )
 
 
-def welcome(grace_s: float, slack_s: float = 60.0) -> str:
+def welcome(grace_s: float, slack_s: float = 60.0, by_store: bool = False) -> str:
     """The welcome funnel per outcome ('send', 'control', ...) over the relations
     ``decisions`` (device_id, customer_id, decided_s, outcome) and ``purchases``
     (customer_id, at_s: in-store only): each visit's first decision (within ``slack_s`` of
     the visit), whether the customer bought in the store from the visit's start to
     ``grace_s`` after its end, and the dwell seconds in the visit after the decision
-    (analytics.uplift). Moments, not rows, come out: the intervals are computed from them."""
+    (analytics.uplift). Moments, not rows, come out: the intervals are computed from them.
+    ``visitors`` (distinct devices per group) is for the k rule; ``by_store`` adds ``store``
+    to the groups (the chain page: :func:`analytics.chain.chain_uplift`)."""
     return (
         "WITH v AS (SELECT store, device_id, start_s, end_s, "
         "row_number() OVER (ORDER BY store, device_id, start_s) AS visit FROM visits), "
@@ -323,8 +325,11 @@ def welcome(grace_s: float, slack_s: float = 60.0) -> str:
         "LEFT JOIN dwells AS dw ON dw.store = f.store AND dw.device_id = f.device_id "
         f"AND dw.start_s >= f.decided_s AND dw.start_s <= f.end_s + {float(slack_s)} "
         "GROUP BY f.visit) "
-        "SELECT f.outcome, count(*) AS visits, CAST(sum(p.purchased) AS BIGINT) AS purchases, "
-        "avg(w.dwell_after_s) AS dwell_mean_s, var_samp(w.dwell_after_s) AS dwell_var_s2 "
+        f"SELECT {'f.store, ' if by_store else ''}f.outcome, count(*) AS visits, "
+        "CAST(sum(p.purchased) AS BIGINT) AS purchases, "
+        "avg(w.dwell_after_s) AS dwell_mean_s, var_samp(w.dwell_after_s) AS dwell_var_s2, "
+        "count(DISTINCT f.device_id) AS visitors "
         "FROM f JOIN p ON f.visit = p.visit JOIN w ON f.visit = w.visit "
-        "GROUP BY f.outcome ORDER BY f.outcome"
+        f"GROUP BY {'f.store, ' if by_store else ''}f.outcome "
+        f"ORDER BY {'f.store, ' if by_store else ''}f.outcome"
     )

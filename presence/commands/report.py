@@ -119,11 +119,13 @@ def run_chain(args: argparse.Namespace) -> int:
     from analytics.localtime import store_zones
     from analytics.privacy import check_k
     from analytics.sources import ArchiveSource, Selection
+    from analytics.uplift import read_crm
     from positioning.layout import load_layout
 
     check_k(args.k)
     archive = ArchiveSource(Path(args.run_dir))
     zones = store_zones(args.timezone, archive.root)
+    crm = read_crm(args.crm) if args.crm else None
     stores = tuple(s.strip() for s in args.stores.split(",") if s.strip()) if args.stores else None
     known = archive.stores()
     missing = sorted(set(stores or ()) - set(known))
@@ -157,6 +159,7 @@ def run_chain(args: argparse.Namespace) -> int:
             args.k,
             compare=args.compare is not None,
             timezones=zones,
+            crm=crm,
         )
         layout = load_layout(args.store) if args.store else None
         page = write_chain_page(figures, args.output, engine=name, layout=layout)
