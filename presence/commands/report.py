@@ -92,6 +92,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="SIZE",
         help="DuckDB's memory ceiling; the rest spills to disk (default 500MB)",
     )
+    chain.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="DuckDB's threads (default: the cores not already busy, by the load average)",
+    )
     p.set_defaults(func=run)
 
 
@@ -140,7 +146,9 @@ def run_chain(args: argparse.Namespace) -> int:
         raise AnalyticsError(f"--to {last} is before --from {first}")
     period = Period(first, last)
     name = args.engine or "duckdb"
-    options = {"memory_limit": args.memory_limit} if name == "duckdb" else {}
+    options = (
+        {"memory_limit": args.memory_limit, "threads": args.threads} if name == "duckdb" else {}
+    )
     engine = make_engine(name, **options)
     try:
         span = period.previous() if args.compare else period
