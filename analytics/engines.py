@@ -103,6 +103,27 @@ def idle_cores() -> int:
     return max(1, min(cores, round(cores - busy)))
 
 
+_GLOB_CHARS = frozenset("*?[]{}")
+
+
+def partition_glob(folder: Path, selection: Selection) -> Path:
+    """The files of ``selection`` under a hive-partitioned ``folder``: one store's or one
+    day's folder when the selection names one, so the engine lists only those files (with
+    hundreds of store-days, listing and filtering every file per query cost a second per
+    store-day); every file when that matches none or a name holds glob characters."""
+    store, date = "store=*", "date=*"
+    if selection.stores is not None and len(selection.stores) == 1:
+        name = selection.stores[0]
+        if not _GLOB_CHARS & set(name) and "/" not in name:
+            store = f"store={name}"
+    if selection.first is not None and selection.first == selection.last:
+        date = f"date={selection.first.isoformat()}"
+    narrow = folder / store / date / "*.parquet"
+    if (store, date) != ("store=*", "date=*") and not any(folder.glob(f"{store}/{date}/*.parquet")):
+        return folder / "store=*" / "date=*" / "*.parquet"
+    return narrow
+
+
 class DuckDBEngine:
     """Embedded DuckDB, out of core. ``threads`` defaults to :func:`idle_cores`."""
 
@@ -141,7 +162,7 @@ class DuckDBEngine:
     def parquet(self, name: str, folder: Path, columns: str, selection: Selection) -> None:
         """View ``name`` over hive-partitioned Parquet under ``folder`` (store=/date=), pruned
         to ``selection``; ``columns`` may use ``store`` and ``date``."""
-        pattern = str(folder / "store=*" / "date=*" / "*.parquet").replace("'", "''")
+        pattern = str(partition_glob(folder, selection)).replace("'", "''")
         self.view(
             name,
             f"SELECT {columns} FROM read_parquet('{pattern}', hive_partitioning = true, "
