@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 import pytest
 from chain_fixtures import SMALL, write
@@ -18,7 +20,7 @@ from analytics.engines import DuckDBEngine
 from analytics.errors import AnalyticsError
 from analytics.localtime import StoreZones, store_zones
 from analytics.sources import ArchiveSource
-from analytics.synthetic import ChainTruth
+from analytics.synthetic import ChainTruth, hour_profile
 from presence.cli import main
 
 PERIOD = Period(SMALL.first_day, SMALL.first_day + dt.timedelta(days=SMALL.days - 1))
@@ -118,3 +120,30 @@ def test_cli_takes_the_zones(chain: tuple[Path, ChainTruth], tmp_path: Path) -> 
     figures = json.loads((out / "figures.json").read_text())
     assert figures["timezone"] == "local time of each store"
     assert "local time of each store" in (out / "index.html").read_text()
+
+
+def test_local_opening_hours_are_recovered(tmp_path: Path, engine: DuckDBEngine) -> None:
+    """Stores drawn on their own clocks (open 09-21 local, far from UTC): the local grid
+    recovers the hour profile and its closed nights; the UTC grid smears them."""
+    params = dataclasses.replace(SMALL, days=7, timezones=tuple(ZONES.values()))
+    root = tmp_path / "local"
+    write(root, params)
+    refresh_daily(root, engine)
+    # the archive is partitioned by UTC date: a local day spreads over two of them
+    assert len(list((root / "positions" / "store=store-02").glob("date=*"))) == params.days + 1
+    # Auckland's first local day starts on the UTC day before
+    period = Period(
+        params.first_day - dt.timedelta(days=1), params.first_day + dt.timedelta(days=7)
+    )
+
+    def profile(zones: StoreZones) -> np.ndarray:
+        f = chain_figures(engine, ArchiveSource(root), None, period, k=1, timezones=zones)
+        grid = f.dow_hour.groupby("hour")["visits_per_store_day"].sum()
+        values = grid.reindex(range(24)).fillna(0.0).to_numpy(float)
+        return values / values.sum()
+
+    local = profile(StoreZones(per_store=ZONES))
+    assert np.corrcoef(local, hour_profile())[0, 1] > 0.97
+    assert local[:9].sum() == 0.0 and local[22:].sum() == 0.0  # closed at night, local time
+    utc = profile(StoreZones())
+    assert np.corrcoef(utc, hour_profile())[0, 1] < 0.5
