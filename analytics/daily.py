@@ -6,8 +6,9 @@ Kept as Parquet beside the archive, in the archive's own partitioning::
 
 with the tables of :data:`analytics.queries.DAILY` (``d_store``, ``d_lengths``, ``d_hours``,
 ``d_zones``, ``d_cells``). A store-day is (re)computed when it has no daily part yet or one
-of its archive parts is newer than it: :func:`refresh_daily` reads the positions of one
-store-day at a time, so its memory is bounded by one partition, never by the archive.
+of its archive parts is newer than it: :func:`refresh_daily` reads the positions of one date
+at a time, its stores batched up to :data:`ROWS_PER_PASS` positions per pass, so its memory
+is bounded by one busy store-day, never by the archive.
 
 Keeping it up to date: ``instore archive`` appends new parts for the current day; calling
 ``refresh_daily(archive_dir)`` after a flush, say hourly and at exit, recomputes only the
@@ -33,7 +34,15 @@ from analytics import queries
 from analytics.engines import DuckDBEngine, Engine
 from analytics.sources import ArchiveSource, Selection, Source
 
-__all__ = ["DAILY_TABLES", "DailyOptions", "prepare", "refresh_daily", "register_daily", "stale"]
+__all__ = [
+    "DAILY_TABLES",
+    "ROWS_PER_PASS",
+    "DailyOptions",
+    "prepare",
+    "refresh_daily",
+    "register_daily",
+    "stale",
+]
 
 DAILY_TABLES = tuple(queries.DAILY)
 

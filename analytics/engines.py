@@ -29,6 +29,7 @@ __all__ = [
     "SparkEngine",
     "idle_cores",
     "make_engine",
+    "partition_glob",
 ]
 
 #: DuckDB's memory ceiling by default: leaves room under 1 GB for Python, Arrow results and
