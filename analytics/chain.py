@@ -14,11 +14,21 @@ from pathlib import Path
 import pandas as pd
 
 from analytics import queries
+from analytics.chainuplift import chain_uplift
 from analytics.daily import DAILY_TABLES, DailyOptions, prepare, register_daily
 from analytics.engines import DuckDBEngine, Engine
+from analytics.localtime import StoreZones, local_hours
 from analytics.sources import ArchiveSource, Selection, open_source
+from analytics.uplift import CrmTables
 
-__all__ = ["ChainFigures", "Period", "chain_figures", "connect", "day_number"]
+__all__ = [
+    "ChainFigures",
+    "Period",
+    "chain_figures",
+    "connect",
+    "day_number",
+    "register_local_hours",
+]
 
 #: A transition between zones (analytics.flows.DEFAULT_MAX_GAP_S).
 FLOW_MAX_GAP_S = 300.0
@@ -55,7 +65,7 @@ class ChainFigures:
     summary: pd.DataFrame
     #: store, week (0 = the period's first 7 days), week_start, the summary's columns
     weeks: pd.DataFrame
-    #: dow (0 Monday), hour (UTC), visits_per_store_day, suppressed
+    #: dow (0 Monday), hour (each store's local time), visits_per_store_day, suppressed
     dow_hour: pd.DataFrame
     #: store, zone, dwell_s_per_visitor, zone_s_per_visitor, suppressed
     zones: pd.DataFrame
@@ -69,10 +79,21 @@ class ChainFigures:
     previous: pd.DataFrame | None = None
     previous_period: Period | None = None
     notes: tuple[str, ...] = field(default=())
+    #: the time zone the day-of-week x hour grid is in ("local time of each store" if mixed)
+    timezone: str = "UTC"
+    #: welcome uplift per store and for the chain (analytics.chainuplift), with a CRM
+    uplift: pd.DataFrame | None = None
 
 
 def _frame(engine: Engine, sql: str) -> pd.DataFrame:
     return engine.table(sql).to_pandas()
+
+
+def register_local_hours(engine: Engine, zones: StoreZones | None = None) -> None:
+    """``local_hours`` for the store-days of ``d_store`` (UTC when no zones are given)."""
+    days = engine.table("SELECT DISTINCT store, day_n FROM d_store").to_pylist()
+    pairs = [(str(r["store"]), int(r["day_n"])) for r in days]
+    engine.register_table("local_hours", local_hours(pairs, zones or StoreZones()))
 
 
 def _summary(engine: Engine, k: int, bucket: str = "0") -> pd.DataFrame:
@@ -88,6 +109,8 @@ def chain_figures(
     compare: bool = False,
     daily_root: str | None = None,
     options: DailyOptions | None = None,
+    timezones: StoreZones | None = None,
+    crm: CrmTables | None = None,
 ) -> ChainFigures:
     """Every figure of the chain page from the daily table (kept fresh by the caller with
     :func:`analytics.daily.refresh_daily`) and, for zone statistics and flows, the events."""
@@ -99,6 +122,7 @@ def chain_figures(
     summary = _summary(engine, k).drop(columns="bucket")
     weeks = _summary(engine, k, week).rename(columns={"bucket": "week"})
     weeks["week_start"] = [period.first + dt.timedelta(days=7 * int(w)) for w in weeks["week"]]
+    register_local_hours(engine, timezones)
     dow_hour = _frame(engine, queries.chain_dow_hour(k))
     zones = _frame(engine, queries.chain_zones(k))
     cells = _frame(engine, queries.chain_cells())
@@ -113,6 +137,7 @@ def chain_figures(
         engine.view(name, sql)
     zone_stats = _frame(engine, queries.zone_stats(k))
     flows = _frame(engine, queries.flows(k, FLOW_MAX_GAP_S))
+    uplift = chain_uplift(engine, crm, k) if crm is not None else None
     names = tuple(sorted(summary["store"])) if stores is None else stores
     return ChainFigures(
         stores=names,
@@ -127,6 +152,8 @@ def chain_figures(
         flows=flows,
         previous=previous,
         previous_period=previous_period,
+        timezone=(timezones or StoreZones()).label(names),
+        uplift=uplift,
     )
 
 
@@ -153,4 +180,5 @@ def connect(
         register_daily(e, daily, selection)
     else:
         prepare(e, source, selection)
+    register_local_hours(e)
     return e

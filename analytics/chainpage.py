@@ -141,9 +141,53 @@ def _draw_dow_hour(f: ChainFigures) -> Figure:
         ax.imshow(grey, aspect="auto", interpolation="nearest")
     ax.set_yticks(range(7), DAY_NAMES)
     ax.set_xticks(range(24), [f"{h:02d}" for h in range(24)], fontsize=8)
-    ax.set_xlabel("hour the visit started (UTC)")
+    ax.set_xlabel(f"hour the visit started ({f.timezone})")
     ax.set_title("Visits per store-day, by day of week and hour (grey: suppressed)")
     fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01).set_label("visits")
+    return fig
+
+
+def _uplift_table(u: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "store": u["store"],
+            "messaged": u["messaged"].astype(float),
+            "control": u["control"].astype(float),
+            "messaged_purchase_%": u["messaged_purchase_rate"].astype(float),
+            "control_purchase_%": u["control_purchase_rate"].astype(float),
+            "uplift_pp": 100 * u["purchase_uplift"].astype(float),
+            "ci95_low_pp": 100 * u["purchase_uplift_low"].astype(float),
+            "ci95_high_pp": 100 * u["purchase_uplift_high"].astype(float),
+            "dwell_uplift_min": u["dwell_uplift_s"].astype(float) / 60,
+            "suppressed": u["suppressed"],
+        }
+    )
+
+
+def _draw_uplift(u: pd.DataFrame) -> Figure:
+    """Purchase uplift (pp) per store and for the chain, each with its 95 % interval;
+    suppressed rows are named and left empty."""
+    fig = Figure(figsize=(10, 0.9 + 0.38 * len(u)), dpi=DPI, layout="constrained")
+    ax = fig.add_subplot()
+    labels = []
+    for i, row in enumerate(u.itertuples()):
+        labels.append(f"{row.store} (suppressed)" if row.suppressed else str(row.store))
+        d, lo, hi = (
+            float(v)
+            for v in (row.purchase_uplift, row.purchase_uplift_low, row.purchase_uplift_high)
+        )
+        if row.suppressed or not math.isfinite(d):
+            continue
+        colour = "#c0392b" if i == len(u) - 1 else "#3b6ea5"
+        ax.errorbar(
+            100 * d, i, xerr=[[100 * (d - lo)], [100 * (hi - d)]], fmt="o", color=colour, capsize=4
+        )
+    ax.axvline(0, color="grey", lw=1)
+    ax.set_yticks(range(len(u)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("purchase in the visit: messaged minus control (percentage points, 95 % CI)")
+    ax.set_title("Welcome message uplift against the control group")
+    ax.grid(axis="x", alpha=0.3)
     return fig
 
 
@@ -234,7 +278,7 @@ def write_chain_page(
         "dow_hour",
         _draw_dow_hour(f),
         "Day of week x hour",
-        "Mean visits per store and day of that weekday, by the hour (UTC) the visit started, over the selected stores.",
+        f"Mean visits per store and day of that weekday, by the hour the visit started ({f.timezone}), over the selected stores.",
     )
     tabled(
         "zones",
@@ -242,6 +286,25 @@ def write_chain_page(
         "Dwell time in the zone (the presence engine's dwells) per visitor-day of the store.",
         _zone_matrix(f),
     )
+    if f.uplift is not None and not f.uplift.empty:
+        emit(
+            "uplift",
+            _draw_uplift(f.uplift),
+            "Welcome uplift",
+            "Visits with a welcome decision: messaged against the control group (decided, never "
+            "messaged). Purchase in the store from the visit's start to 10 minutes after its end, "
+            "as a difference of proportions with a Newcombe 95 % interval; zone dwell after the "
+            "decision as a difference of means (Welch). A row is shown only when both groups "
+            "hold at least k distinct devices.",
+            _uplift_table(f.uplift),
+        )
+    elif f.uplift is None:
+        tabled(
+            "uplift",
+            "Welcome uplift",
+            "No CRM given (--crm URL): the welcome funnel and its uplift need the decision log.",
+            pd.DataFrame(),
+        )
     hidden_cells = 0
     if layout is not None and not f.cells.empty:
         fig, hidden_cells = _draw_floors(f, layout, cell_m)
@@ -260,6 +323,7 @@ def write_chain_page(
         "floor_cells": hidden_cells,
         "zone_stats": int(f.zone_stats["suppressed"].sum()),
         "flows": int(f.flows["suppressed"].sum()),
+        "uplift_rows": 0 if f.uplift is None else int(f.uplift["suppressed"].sum()),
     }
     privacy = (
         f"Figures resting on fewer than k = {f.k} distinct visitors are suppressed "
@@ -286,6 +350,7 @@ def write_chain_page(
     figures = {
         "stores": list(f.stores),
         "period": [f.period.first.isoformat(), f.period.last.isoformat()],
+        "timezone": f.timezone,
         "engine": engine,
         "k": f.k,
         "privacy": {"sentence": privacy, **suppressed},
@@ -296,6 +361,7 @@ def write_chain_page(
         "zones": _records(f.zones),
         "zone_stats": _records(f.zone_stats),
         "flows": _records(f.flows),
+        "uplift": None if f.uplift is None else _records(f.uplift),
     }
     js = out / "figures.json"
     js.write_text(json.dumps(figures, indent=1), encoding="utf-8")

@@ -6,14 +6,15 @@ Kept as Parquet beside the archive, in the archive's own partitioning::
 
 with the tables of :data:`analytics.queries.DAILY` (``d_store``, ``d_lengths``, ``d_hours``,
 ``d_zones``, ``d_cells``). A store-day is (re)computed when it has no daily part yet or one
-of its archive parts is newer than it: :func:`refresh_daily` reads the positions of one
-date at a time (every stale store of that date in one pass), so its memory is bounded by
-one day's partitions, never by the archive.
+of its archive parts is newer than it: :func:`refresh_daily` reads the positions of one date
+at a time, its stores batched up to :data:`ROWS_PER_PASS` positions per pass, so its memory
+is bounded by one busy store-day, never by the archive.
 
 Keeping it up to date: ``instore archive`` appends new parts for the current day; calling
 ``refresh_daily(archive_dir)`` after a flush, say hourly and at exit, recomputes only the
-store-days that changed (see docs/analytics.md; not wired into the command yet). ``instore report ARCHIVE`` calls it before
-every report, so the page is never stale.
+store-days that changed (``instore archive`` does so hourly and on exit; see
+docs/analytics.md). ``instore report ARCHIVE`` calls it before every report, so the page is
+never stale.
 """
 
 from __future__ import annotations
@@ -33,7 +34,15 @@ from analytics import queries
 from analytics.engines import DuckDBEngine, Engine
 from analytics.sources import ArchiveSource, Selection, Source
 
-__all__ = ["DAILY_TABLES", "DailyOptions", "prepare", "refresh_daily", "register_daily", "stale"]
+__all__ = [
+    "DAILY_TABLES",
+    "ROWS_PER_PASS",
+    "DailyOptions",
+    "prepare",
+    "refresh_daily",
+    "register_daily",
+    "stale",
+]
 
 DAILY_TABLES = tuple(queries.DAILY)
 
@@ -50,13 +59,13 @@ def prepare(
     engine: Engine, source: Source, selection: Selection, options: DailyOptions | None = None
 ) -> None:
     """Register ``source`` and every view up to the daily relations, computed on the fly
-    (one materialised pass over the positions)."""
+    (one pass over the positions, materialised as the small :func:`queries.floor_cells`)."""
     o = options or DailyOptions()
     engine.register(source, selection)
     for name, sql in queries.VIEWS:
         engine.view(name, sql)
-    engine.materialize("store_keys", queries.store_keys(engine.hash_fn))
-    engine.materialize("cell_devices", queries.cell_devices(o.cell_m, o.max_gap_s, engine.hash_fn))
+    engine.materialize("heard", queries.heard(engine.hash_fn))
+    engine.materialize("floor_cells", queries.floor_cells(o.cell_m, o.max_gap_s, engine.hash_fn))
     engine.view("seen", queries.seen(engine.hash_fn))
     for name, sql in queries.DAILY.items():
         engine.view(name, sql)
@@ -126,13 +135,41 @@ def refresh_daily(
             own.close()
     done = 0
     for date, stores in sorted(todo.items()):
-        progress(f"daily {date} ({len(stores)} stores)")
         day = dt.date.fromisoformat(date)
-        prepare(engine, archive, Selection(tuple(stores), day, day), options)
-        for name in DAILY_TABLES:
-            _write_partitions(engine.table(f"SELECT * FROM {name}"), target / name, stores, date)
-        done += len(stores)
+        for batch in _batches(archive, date, stores):
+            progress(f"daily {date} ({', '.join(batch)})")
+            prepare(engine, archive, Selection(tuple(batch), day, day), options)
+            for name in DAILY_TABLES:
+                table = engine.table(f"SELECT * FROM {name}")
+                _write_partitions(table, target / name, batch, date)
+            done += len(batch)
     return done
+
+
+#: Positions sorted in one pass at most (a busy store-day is about 10 M): a whole date of
+#: busy stores at once made the window spill past the memory limit (twice as slow), and a
+#: pass per small store-day paid a second of overhead each; so stores of a date are batched.
+ROWS_PER_PASS = 12_000_000
+
+
+def _rows(archive: ArchiveSource, store: str, date: str) -> int:
+    folder = archive.folder("positions") / f"store={store}" / f"date={date}"
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in folder.glob("*.parquet"))
+
+
+def _batches(archive: ArchiveSource, date: str, stores: list[str]) -> list[list[str]]:
+    """The stale stores of ``date`` in batches of at most :data:`ROWS_PER_PASS` positions
+    (a store larger than that alone), read from the Parquet footers."""
+    out: list[list[str]] = []
+    rows = 0
+    for store in stores:
+        n = _rows(archive, store, date)
+        if not out or rows + n > ROWS_PER_PASS:
+            out.append([])
+            rows = 0
+        out[-1].append(store)
+        rows += n
+    return out
 
 
 def register_daily(engine: Engine, daily_root: Path, selection: Selection) -> None:

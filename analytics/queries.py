@@ -11,8 +11,9 @@ Three layers:
 1. :data:`VIEWS`: closing events deduplicated by id, then visits, zone visits and dwells
    as intervals; :func:`seen`, the devices seen per store-day.
 2. The **daily table** (:data:`DAILY`): per store and day, additive counts that a chain
-   page sums over any period (:mod:`analytics.daily` keeps them as Parquet). Its one pass
-   over the positions is :func:`cell_devices`, which the engine materialises.
+   page sums over any period (:mod:`analytics.daily` keeps them as Parquet). Its one
+   sorted pass over the positions is :func:`floor_cells` (after a plain scan,
+   :func:`heard`), which the engine materialises.
 3. Figures: ``chain_*`` over the daily relations (``d_store``, ``d_lengths``, ``d_hours``,
    ``d_zones``, ``d_cells``), and per-store figures over the events (``zone_stats``,
    ``flows``).
@@ -37,7 +38,8 @@ __all__ = [
     "flows",
     "cell_devices",
     "seen",
-    "store_keys",
+    "floor_cells",
+    "heard",
     "chain_cells",
     "suppress",
     "welcome",
@@ -95,40 +97,55 @@ VIEWS: tuple[tuple[str, str], ...] = (
 )
 
 
-def store_keys(hash_fn: str) -> str:
-    """Each store's name and 64-bit hash: the heavy pass carries the hash, not the string."""
+def heard(hash_fn: str) -> str:
+    """Devices heard per store-day, as ``dev``: a 64-bit hash of store and device id
+    (integers sort and group far faster than strings; two ids colliding is a 1-in-10^7 event
+    at a million devices a day). A scan without a sort, materialised by the engine: it
+    gives :func:`seen` its devices and :func:`floor_cells` each device's store."""
     return (
-        f"SELECT DISTINCT store, {hash_fn}(store) AS store_k FROM positions "
-        f"UNION SELECT DISTINCT store, {hash_fn}(store) AS store_k FROM events"
+        f"SELECT DISTINCT store, {_day('t_s')} AS day_n, {hash_fn}(store, device_id) AS dev "
+        "FROM positions"
     )
 
 
 def cell_devices(cell_m: float, max_gap_s: float, hash_fn: str) -> str:
-    """Seconds per store, day, floor cell (ix, iy) and device: the one pass over the
-    positions, materialised by the engine, from which the heatmap and the devices seen come.
+    """Seconds per day, floor cell (ix, iy) and device (``dev`` as in :func:`heard`).
+    A view, never materialised: :func:`floor_cells` aggregates it in the same pipeline.
 
     Each sample stands for the time to the same device's next sample, capped at
-    ``max_gap_s`` (as :mod:`analytics.heatmap`). Stores and devices travel as 64-bit hashes
-    (``hash_fn``: the engine's): integers sort and group far faster than strings, and two
-    ids colliding is a 1-in-10^7 event at a million devices a day."""
+    ``max_gap_s`` (as :mod:`analytics.heatmap`). The window is the whole cost of a cold
+    report, and its cost grows with the bytes it carries per row: so it carries four
+    numbers (no store name, 32-bit cells), and the store comes back by a join on ``dev``."""
     c = float(cell_m)
-    dev = f"{hash_fn}(store, device_id)"
     return (
-        f"WITH s AS (SELECT {hash_fn}(store) AS store_k, {_day('t_s')} AS day_n, {dev} AS dev, "
-        f"CAST(floor(x_m / {c}) AS BIGINT) AS ix, CAST(floor(y_m / {c}) AS BIGINT) AS iy, "
-        f"least(coalesce(lead(t_s) OVER (PARTITION BY {dev} ORDER BY t_s) - t_s, "
-        f"0.0), {float(max_gap_s)}) AS w FROM positions) "
-        "SELECT store_k, day_n, ix, iy, dev, sum(w) AS seconds FROM s GROUP BY 1, 2, 3, 4, 5"
+        f"WITH p AS (SELECT {hash_fn}(store, device_id) AS dev, t_s, "
+        f"CAST(floor(x_m / {c}) AS INT) AS ix, CAST(floor(y_m / {c}) AS INT) AS iy "
+        "FROM positions), "
+        f"s AS (SELECT dev, {_day('t_s')} AS day_n, ix, iy, "
+        f"least(coalesce(lead(t_s) OVER (PARTITION BY dev ORDER BY t_s) - t_s, "
+        f"0.0), {float(max_gap_s)}) AS w FROM p) "
+        "SELECT day_n, ix, iy, dev, sum(w) AS seconds FROM s GROUP BY 1, 2, 3, 4"
+    )
+
+
+def floor_cells(cell_m: float, max_gap_s: float, hash_fn: str) -> str:
+    """The one sorted pass over the positions, materialised by the engine (small: a row per
+    store, day and floor cell): ``seconds`` and ``devices`` (distinct devices in the cell,
+    one per row of :func:`cell_devices`). Needs ``heard`` materialised first."""
+    return (
+        "SELECT h.store, cd.day_n, CAST(cd.ix AS BIGINT) AS ix, CAST(cd.iy AS BIGINT) AS iy, "
+        "sum(cd.seconds) AS seconds, count(*) AS devices "
+        f"FROM ({cell_devices(cell_m, max_gap_s, hash_fn)}) AS cd "
+        "JOIN heard AS h ON cd.dev = h.dev AND cd.day_n = h.day_n GROUP BY 1, 2, 3, 4"
     )
 
 
 def seen(hash_fn: str) -> str:
-    """Devices seen per store-day (store and device hashed): heard anywhere (a cell of the
-    floor or the street), or with a visit. Over the materialised :func:`cell_devices`."""
+    """Devices seen per store-day (as in :func:`heard`): heard anywhere (a cell of the floor
+    or the street), or with a visit."""
     return (
-        "SELECT DISTINCT store_k, day_n, dev FROM cell_devices "
-        f"UNION SELECT {hash_fn}(store) AS store_k, day_n, {hash_fn}(store, device_id) AS dev "
-        "FROM visits"
+        "SELECT store, day_n, dev FROM heard "
+        f"UNION SELECT store, day_n, {hash_fn}(store, device_id) AS dev FROM visits"
     )
 
 
@@ -138,8 +155,7 @@ DAILY: dict[str, str] = {
     "d_store": (
         "WITH v AS (SELECT store, day_n, count(*) AS visits, count(DISTINCT device_id) AS visitors, "
         "sum(duration_s) AS visit_s FROM visits GROUP BY store, day_n), "
-        "s AS (SELECT k.store, x.day_n, x.devices FROM (SELECT store_k, day_n, count(*) AS devices "
-        "FROM seen GROUP BY store_k, day_n) AS x JOIN store_keys AS k ON x.store_k = k.store_k) "
+        "s AS (SELECT store, day_n, count(*) AS devices FROM seen GROUP BY store, day_n) "
         "SELECT s.store, s.day_n, coalesce(v.visits, 0) AS visits, "
         "coalesce(v.visitors, 0) AS visitors, s.devices, coalesce(v.visit_s, 0.0) AS visit_s "
         "FROM s LEFT JOIN v ON s.store = v.store AND s.day_n = v.day_n"
@@ -163,11 +179,7 @@ DAILY: dict[str, str] = {
         "UNION ALL SELECT store, day_n, zone, device_id, duration_s, 'd' AS kind FROM dwells"
         ") AS u GROUP BY 1, 2, 3"
     ),
-    "d_cells": (
-        "SELECT k.store, c.day_n, c.ix, c.iy, c.seconds, c.devices FROM (SELECT store_k, day_n, "
-        "ix, iy, sum(seconds) AS seconds, count(*) AS devices FROM cell_devices "
-        "GROUP BY 1, 2, 3, 4) AS c JOIN store_keys AS k ON c.store_k = k.store_k"
-    ),
+    "d_cells": ("SELECT store, day_n, ix, iy, seconds, devices FROM floor_cells"),
 }
 
 
@@ -205,13 +217,18 @@ def chain_stores(k: int, bucket: str = "0") -> str:
 
 
 def chain_dow_hour(k: int) -> str:
-    """Visits per day-of-week (0 Monday) and hour (UTC) over the selected stores, as the mean
-    per store-day of that weekday."""
+    """Visits per day-of-week (0 Monday) and hour in each store's local time, over the
+    selected stores, as the mean per store-day of that weekday. ``local_hours``
+    (:func:`analytics.localtime.local_hours`) maps each store-day's UTC hours to local ones;
+    its ``weight`` (1/24 per hour) counts the store-days of each local weekday, so the UTC
+    page is unchanged and a store-day split over two local days counts in both, in part."""
     return (
-        "WITH n AS (SELECT dow, count(*) AS store_days FROM (SELECT DISTINCT store, day_n, "
-        "(day_n + 3) % 7 AS dow FROM d_store) AS sd GROUP BY dow), "
-        "h AS (SELECT (day_n + 3) % 7 AS dow, hour, CAST(sum(visits) AS BIGINT) AS visits, "
-        "max(visitors) AS k_visitors FROM d_hours GROUP BY 1, 2) "
+        "WITH n AS (SELECT l.dow, sum(l.weight) AS store_days FROM local_hours AS l "
+        "JOIN (SELECT DISTINCT store, day_n FROM d_store) AS sd "
+        "ON l.store = sd.store AND l.day_n = sd.day_n GROUP BY l.dow), "
+        "h AS (SELECT l.dow, l.local_hour AS hour, CAST(sum(d.visits) AS BIGINT) AS visits, "
+        "max(d.visitors) AS k_visitors FROM d_hours AS d JOIN local_hours AS l "
+        "ON d.store = l.store AND d.day_n = l.day_n AND d.hour = l.hour GROUP BY 1, 2) "
         f"SELECT h.dow, h.hour, {suppress('h.visits / n.store_days', 'h.k_visitors', k)} "
         f"AS visits_per_store_day, {_suppressed('h.k_visitors', k)} AS suppressed "
         "FROM h JOIN n ON h.dow = n.dow ORDER BY h.dow, h.hour"
@@ -284,13 +301,15 @@ def flows(k: int, max_gap_s: float) -> str:
     )
 
 
-def welcome(grace_s: float, slack_s: float = 60.0) -> str:
+def welcome(grace_s: float, slack_s: float = 60.0, by_store: bool = False) -> str:
     """The welcome funnel per outcome ('send', 'control', ...) over the relations
     ``decisions`` (device_id, customer_id, decided_s, outcome) and ``purchases``
     (customer_id, at_s: in-store only): each visit's first decision (within ``slack_s`` of
     the visit), whether the customer bought in the store from the visit's start to
     ``grace_s`` after its end, and the dwell seconds in the visit after the decision
-    (analytics.uplift). Moments, not rows, come out: the intervals are computed from them."""
+    (analytics.uplift). Moments, not rows, come out: the intervals are computed from them.
+    ``visitors`` (distinct devices per group) is for the k rule; ``by_store`` adds ``store``
+    to the groups (the chain page: :func:`analytics.chain.chain_uplift`)."""
     return (
         "WITH v AS (SELECT store, device_id, start_s, end_s, "
         "row_number() OVER (ORDER BY store, device_id, start_s) AS visit FROM visits), "
@@ -306,8 +325,11 @@ def welcome(grace_s: float, slack_s: float = 60.0) -> str:
         "LEFT JOIN dwells AS dw ON dw.store = f.store AND dw.device_id = f.device_id "
         f"AND dw.start_s >= f.decided_s AND dw.start_s <= f.end_s + {float(slack_s)} "
         "GROUP BY f.visit) "
-        "SELECT f.outcome, count(*) AS visits, CAST(sum(p.purchased) AS BIGINT) AS purchases, "
-        "avg(w.dwell_after_s) AS dwell_mean_s, var_samp(w.dwell_after_s) AS dwell_var_s2 "
+        f"SELECT {'f.store, ' if by_store else ''}f.outcome, count(*) AS visits, "
+        "CAST(sum(p.purchased) AS BIGINT) AS purchases, "
+        "avg(w.dwell_after_s) AS dwell_mean_s, var_samp(w.dwell_after_s) AS dwell_var_s2, "
+        "count(DISTINCT f.device_id) AS visitors "
         "FROM f JOIN p ON f.visit = p.visit JOIN w ON f.visit = w.visit "
-        "GROUP BY f.outcome ORDER BY f.outcome"
+        f"GROUP BY {'f.store, ' if by_store else ''}f.outcome "
+        f"ORDER BY {'f.store, ' if by_store else ''}f.outcome"
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -30,9 +31,9 @@ from positioning.events import (
 )
 from positioning.layout import Layout
 
-__all__ = ["ChainParams", "ChainTruth", "hour_profile", "write_chain"]
+__all__ = ["ChainParams", "ChainTruth", "hour_profile", "write_chain", "write_crm"]
 
-#: Share of a day's visits starting in each hour (UTC), 0-23: a shop open 09-21 with a
+#: Share of a day's visits starting in each hour (the store's local time), 0-23: a shop open 09-21 with a
 #: lunch peak and a bigger after-work peak (the usual shape of retail footfall counts).
 HOUR_WEIGHTS = np.array(
     [0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 5, 7, 10, 10, 7, 6, 7, 10, 12, 10, 7, 6, 0, 0], dtype=float
@@ -68,6 +69,21 @@ class ChainParams:
     regulars: int = 200  # size of each store's pool of regulars
     seed: int = 1
     store_names: tuple[str, ...] = field(default=())
+    #: the welcome service (0: none): share of one-off visits made by CRM customers, each
+    #: decided 10 s into the visit; a control group is decided but never messaged; each
+    #: visit buys with purchase_rate, plus purchase_uplift when messaged. Drawn from a
+    #: generator of its own, so the positions and events do not change with these.
+    customer_share: float = 0.0
+    control_share: float = 0.2
+    purchase_rate: float = 0.2
+    purchase_uplift: float = 0.1
+    #: store i's IANA time zone (default UTC for all): the hour profile and the days are
+    #: the store's local ones; the files are still partitioned by UTC date, as the archive
+    #: is, so a local day far from UTC spreads over two date partitions
+    timezones: tuple[str, ...] = field(default=())
+
+    def timezone(self, i: int) -> str:
+        return self.timezones[i] if i < len(self.timezones) else "UTC"
 
     def names(self) -> tuple[str, ...]:
         return self.store_names or tuple(f"store-{i + 1:02d}" for i in range(self.stores))
@@ -85,13 +101,18 @@ class ChainTruth:
     #: store, day, visits, visitors (distinct devices with a visit), devices (visitors and
     #: passers-by), visit_s_sum, median_visit_s
     days: pd.DataFrame
-    #: store, day, hour, visits (by the hour the visit started)
+    #: store, day, hour, visits (by the local hour the visit started; day is local too)
     hours: pd.DataFrame
     #: store, day, zone, dwell_s (sum of dwells), zone_s (time in zone)
     zones: pd.DataFrame
     #: store, day, device_id, start_s, length_s: every visit drawn
     visits: pd.DataFrame
     positions: int
+    #: the welcome decision log as the CRM keeps it (device_id, customer_id, decided_s,
+    #: outcome 'send' or 'control', trigger) plus store and purchased (the truth)
+    decisions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: in-store purchases (customer_id, channel, store, at_s)
+    purchases: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _zone_boxes(layout: Layout) -> tuple[list[str], npt.NDArray[np.float64]]:
@@ -113,7 +134,8 @@ def _day(
     weekend = day.weekday() >= 5
     mean = p.visits_per_day * p.store_scale(store_i) * (p.weekend_factor if weekend else 1.0)
     n = int(rng.poisson(mean))
-    midnight = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC).timestamp()
+    zone = ZoneInfo(p.timezone(store_i))
+    midnight = dt.datetime.combine(day, dt.time(), tzinfo=zone).timestamp()
     hour = rng.choice(24, size=n, p=hour_profile())
     start = np.floor(midnight + hour * 3600 + rng.uniform(0, 3600, size=n))
     length = np.clip(
@@ -262,33 +284,115 @@ def _events(
     )
 
 
-def _write(table: pa.Table, folder: Path) -> None:
+def _write(table: pa.Table, folder: Path, name: str = "part-synthetic.parquet") -> None:
     folder.mkdir(parents=True, exist_ok=True)
     # dictionary pages only for the ids and zones: trying them on random floats costs time
     dictionary = [c for c in ("device_id", "zone", "type") if c in table.column_names]
-    pq.write_table(
-        table, folder / "part-synthetic.parquet", row_group_size=1 << 20, use_dictionary=dictionary
+    pq.write_table(table, folder / name, row_group_size=1 << 20, use_dictionary=dictionary)
+
+
+def _write_by_utc_date(
+    table: pa.Table, t_column: str, kind: Path, store: str, day: dt.date
+) -> None:
+    """A store-day's rows into the partitions of their UTC dates (one, for a UTC store)."""
+    utc_day = np.floor(table.column(t_column).to_numpy() / 86400.0).astype(np.int64)
+    for n in np.unique(utc_day) if len(utc_day) else [(day - dt.date(1970, 1, 1)).days]:
+        date = dt.date(1970, 1, 1) + dt.timedelta(days=int(n))
+        name = (
+            "part-synthetic.parquet" if date == day else f"part-synthetic-{day.isoformat()}.parquet"
+        )
+        whole = len(utc_day) == 0 or utc_day[0] == utc_day[-1] == n and (utc_day == n).all()
+        rows = table if whole else table.filter(pa.array(utc_day == n))
+        _write(rows, kind / f"store={store}" / f"date={date.isoformat()}", name)
+
+
+#: A welcome decision comes this long after the store enter (the service decides at once).
+DECISION_DELAY_S = 10.0
+
+
+def _welcome(
+    rng: np.random.Generator, p: ChainParams, visits: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Decisions and purchases for the one-off visits of one store-day (a regular's id
+    visits several times: its visits could overlap, so it stays out of the funnel)."""
+    one_off = visits[~visits["device_id"].str.contains(":regular:")]
+    chosen = one_off[rng.random(len(one_off)) < p.customer_share]
+    n = len(chosen)
+    control = rng.random(n) < p.control_share
+    bought = rng.random(n) < p.purchase_rate + np.where(control, 0.0, p.purchase_uplift)
+    at = chosen["start_s"].to_numpy() + rng.random(n) * chosen["length_s"].to_numpy()
+    customers = "c:" + chosen["device_id"].astype(str)
+    decisions = pd.DataFrame(
+        {
+            "device_id": chosen["device_id"].to_numpy(),
+            "customer_id": customers.to_numpy(),
+            "decided_s": chosen["start_s"].to_numpy() + DECISION_DELAY_S,
+            "outcome": np.where(control, "control", "send"),
+            "trigger": "store.enter",
+            "store": chosen["store"].to_numpy(),
+            "purchased": bought,
+        }
     )
+    purchases = pd.DataFrame(
+        {
+            "customer_id": customers.to_numpy()[bought],
+            "channel": "store",
+            "store": chosen["store"].to_numpy()[bought],
+            "at_s": at[bought],
+        }
+    )
+    return decisions, purchases
+
+
+def write_crm(url: str, truth: ChainTruth) -> None:
+    """The truth's decision log and purchases as a CRM database (the tables and columns
+    :func:`analytics.uplift.read_crm` reads), for ``instore report ARCHIVE --crm URL``."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            truth.decisions.drop(columns=["store", "purchased"]).to_sql(
+                "decisions", conn, if_exists="replace", index=False
+            )
+            truth.purchases.to_sql("purchases", conn, if_exists="replace", index=False)
+            pd.DataFrame(columns=["customer_id", "device_id", "status", "decided_s"]).to_sql(
+                "outbox", conn, if_exists="replace", index=False
+            )
+            pd.DataFrame({"device_id": pd.Series([], dtype=str)}).to_sql(
+                "staff_devices", conn, if_exists="replace", index=False
+            )
+    finally:
+        engine.dispose()
 
 
 def write_chain(root: str | Path, layout: Layout, params: ChainParams | None = None) -> ChainTruth:
     """Write the chain's archive under ``root`` and return its truth. One generator, seeded."""
     p = params or ChainParams()
     rng = np.random.default_rng(p.seed)
+    welcome_rng = np.random.default_rng([p.seed, 1])
     root = Path(root)
     parts: list[ChainTruth] = []
+    funnel: list[tuple[pd.DataFrame, pd.DataFrame]] = []
     for i, store in enumerate(p.names()):
         for d in range(p.days):
             day = p.first_day + dt.timedelta(days=d)
             positions, events, truth = _day(rng, p, layout, store, i, day)
-            part = Path(f"store={store}") / f"date={day.isoformat()}"
-            _write(positions, root / "positions" / part)
-            _write(events, root / "events" / part)
+            _write_by_utc_date(positions, "t_s", root / "positions", store, day)
+            _write_by_utc_date(events, "time_s", root / "events", store, day)
             parts.append(truth)
+            if p.customer_share > 0:
+                funnel.append(_welcome(welcome_rng, p, truth.visits))
     return ChainTruth(
         days=pd.concat([t.days for t in parts], ignore_index=True),
         hours=pd.concat([t.hours for t in parts], ignore_index=True),
         zones=pd.concat([t.zones for t in parts], ignore_index=True),
         visits=pd.concat([t.visits for t in parts], ignore_index=True),
         positions=sum(t.positions for t in parts),
+        decisions=pd.concat([d for d, _ in funnel], ignore_index=True)
+        if funnel
+        else pd.DataFrame(),
+        purchases=pd.concat([q for _, q in funnel], ignore_index=True)
+        if funnel
+        else pd.DataFrame(),
     )

@@ -168,28 +168,31 @@ def main() -> int:
         link_subset(full, root, store_days(size))
         n = rows_of(root)
         cold = report(root, work / f"r{size}")
+        # the machine is shared: the 1-minute load average says how much of it we had
+        cold["load"] = os.getloadavg()[0]
         warm = report(root, work / f"r{size}")
         rows.append((n, store_days(size), cold, warm))
         print(
-            f"{n / 1e6:.1f} M: cold {cold['s']:.1f} s {cold['rss_mb']:.0f} MB, warm {warm['s']:.1f} s {warm['rss_mb']:.0f} MB",
+            f"{n / 1e6:.1f} M: cold {cold['s']:.1f} s {cold['rss_mb']:.0f} MB "
+            f"(load {cold['load']:.1f}), warm {warm['s']:.1f} s {warm['rss_mb']:.0f} MB",
             flush=True,
         )
     first = next((full / "positions").glob("store=*/date=*/*.parquet"))
     base = child(BASELINE, str(first), str(STORE))
     print()
     print(
-        "| positions | store-days | cold report (s) | peak RSS (MB) | s per M rows | warm report (s) | warm RSS (MB) |"
+        "| positions | store-days | cold report (s) | peak RSS (MB) | s per M rows | load after cold | warm report (s) | warm RSS (MB) |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for n, days, cold, warm in rows:
         print(
             f"| {n / 1e6:.1f} M | {days} | {cold['s']:.1f} | {cold['rss_mb']:.0f} | "
-            f"{cold['s'] / (n / 1e6):.2f} | {warm['s']:.1f} | {warm['rss_mb']:.0f} |"
+            f"{cold['s'] / (n / 1e6):.2f} | {cold['load']:.1f} | {warm['s']:.1f} | {warm['rss_mb']:.0f} |"
         )
     base_rows = rows_of_file(first)
     print(
         f"| baseline: pandas in memory, one store-day ({base_rows / 1e6:.1f} M) | 1 | {base['s']:.1f} | "
-        f"{base['rss_mb']:.0f} | {base['s'] / (base_rows / 1e6):.2f} | | |"
+        f"{base['rss_mb']:.0f} | {base['s'] / (base_rows / 1e6):.2f} | {os.getloadavg()[0]:.1f} | | |"
     )
     largest = rows[-1]
     ok_time = largest[2]["s"] <= TARGET_S

@@ -62,7 +62,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"k-anonymity threshold: figures from fewer distinct visitors are suppressed (default {DEFAULT_K}; 1 turns it off)",
     )
     p.add_argument(
-        "--timezone", default="UTC", help="time zone of the visits-per-hour chart (default UTC)"
+        "--timezone",
+        "--tz",
+        default=None,
+        metavar="ZONE",
+        help="time zone of the visits-per-hour charts (default UTC); over an archive, one zone "
+        "for every store or store=zone pairs (A=Europe/Paris,B=America/New_York), else "
+        "ARCHIVE/timezones.toml",
     )
     chain = p.add_argument_group("chain report over an archive")
     chain.add_argument("--stores", metavar="A,B", help="stores to compare (default: every store)")
@@ -85,6 +91,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="500MB",
         metavar="SIZE",
         help="DuckDB's memory ceiling; the rest spills to disk (default 500MB)",
+    )
+    chain.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="DuckDB's threads (default: the cores not already busy, by the load average)",
     )
     p.set_defaults(func=run)
 
@@ -110,12 +122,16 @@ def run_chain(args: argparse.Namespace) -> int:
     from analytics.daily import refresh_daily
     from analytics.engines import make_engine
     from analytics.errors import AnalyticsError
+    from analytics.localtime import store_zones
     from analytics.privacy import check_k
     from analytics.sources import ArchiveSource, Selection
+    from analytics.uplift import read_crm
     from positioning.layout import load_layout
 
     check_k(args.k)
     archive = ArchiveSource(Path(args.run_dir))
+    zones = store_zones(args.timezone, archive.root)
+    crm = read_crm(args.crm) if args.crm else None
     stores = tuple(s.strip() for s in args.stores.split(",") if s.strip()) if args.stores else None
     known = archive.stores()
     missing = sorted(set(stores or ()) - set(known))
@@ -130,7 +146,9 @@ def run_chain(args: argparse.Namespace) -> int:
         raise AnalyticsError(f"--to {last} is before --from {first}")
     period = Period(first, last)
     name = args.engine or "duckdb"
-    options = {"memory_limit": args.memory_limit} if name == "duckdb" else {}
+    options = (
+        {"memory_limit": args.memory_limit, "threads": args.threads} if name == "duckdb" else {}
+    )
     engine = make_engine(name, **options)
     try:
         span = period.previous() if args.compare else period
@@ -142,7 +160,14 @@ def run_chain(args: argparse.Namespace) -> int:
 
             refresh_daily(archive.root, engine, Selection(stores, span.first, last), progress=step)
         figures = chain_figures(
-            engine, archive, stores, period, args.k, compare=args.compare is not None
+            engine,
+            archive,
+            stores,
+            period,
+            args.k,
+            compare=args.compare is not None,
+            timezones=zones,
+            crm=crm,
         )
         layout = load_layout(args.store) if args.store else None
         page = write_chain_page(figures, args.output, engine=name, layout=layout)
@@ -160,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     from analytics.report import ReportOptions, build_report
     from analytics.uplift import read_crm
 
-    options = ReportOptions(k=args.k, timezone=args.timezone)
+    options = ReportOptions(k=args.k, timezone=args.timezone or "UTC")
     with tqdm(total=len(STEPS), desc="report", unit="step", leave=False) as bar:
         bar.set_postfix_str("load")
         data = load_run(args.run_dir, args.store)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib.util
 import shutil
@@ -16,17 +17,23 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from analytics.chain import ChainFigures, Period, chain_figures
 from analytics.daily import DAILY_TABLES, refresh_daily
 from analytics.engines import DuckDBEngine, Engine, EngineError, make_engine
+from analytics.localtime import StoreZones
 from analytics.sources import ArchiveSource, Selection, run_source
+from analytics.synthetic import write_crm
+from analytics.uplift import read_crm
 
 HAS_SPARK = importlib.util.find_spec("pyspark") is not None and shutil.which("java") is not None
 PERIOD = Period(TINY.first_day, TINY.first_day + dt.timedelta(days=TINY.days - 1))
-FIGURES = ("summary", "weeks", "dow_hour", "zones", "cells", "zone_stats", "flows")
+FIGURES = ("summary", "weeks", "dow_hour", "zones", "cells", "zone_stats", "flows", "uplift")
+#: the tiny chain with a welcome funnel, its stores in two time zones
+WELCOME = dataclasses.replace(TINY, customer_share=0.8, control_share=0.4)
+ZONES = StoreZones(per_store={"store-01": "Europe/Paris", "store-02": "America/Los_Angeles"})
 
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("tiny")
-    write(root, TINY)
+    write_crm(f"sqlite:///{root / 'crm.sqlite'}", write(root, WELCOME))
     return root
 
 
@@ -34,7 +41,17 @@ def _figures(
     engine: Engine, root: Path, daily: Path
 ) -> tuple[ChainFigures, dict[str, pd.DataFrame]]:
     refresh_daily(root, engine, daily_root=daily)
-    f = chain_figures(engine, ArchiveSource(root), None, PERIOD, k=3, daily_root=str(daily))
+    crm = read_crm(f"sqlite:///{root / 'crm.sqlite'}")
+    f = chain_figures(
+        engine,
+        ArchiveSource(root),
+        None,
+        PERIOD,
+        k=3,
+        daily_root=str(daily),
+        timezones=ZONES,
+        crm=crm,
+    )
     tables = {}
     for name in DAILY_TABLES:
         frame = pd.read_parquet(daily / name)
@@ -85,6 +102,7 @@ def test_duckdb_and_spark_agree(archive: Path, tmp_path: Path) -> None:
     for name in FIGURES:
         _same(getattr(want, name), getattr(got, name), name)
     assert want.summary["visits"].sum() > 0 and len(want.flows) > 0
+    assert want.uplift is not None and want.uplift["messaged"].sum() > 0
 
 
 def test_a_run_folder_is_a_source(tmp_path: Path) -> None:
