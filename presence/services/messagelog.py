@@ -35,6 +35,7 @@ from presence.transport.bus import Bus
 
 __all__ = [
     "MAX_LINE_BYTES",
+    "MAX_TOPIC_BYTES",
     "MessageReplayReport",
     "read_message_log",
     "RecordedMessage",
@@ -49,6 +50,8 @@ MAX_LINE_BYTES = 1024 * 1024
 _MIN_SLEEP_S = 0.002
 #: Characters a topic name cannot hold (MQTT 3.1.1 sections 4.7.1 and 1.5.3).
 _NOT_IN_TOPIC = ("+", "#", "\x00")
+#: Longest topic name, UTF-8 bytes: MQTT's two-byte length prefix (section 1.5.3).
+MAX_TOPIC_BYTES = 65_535
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +142,11 @@ def _message(line_no: int, raw: bytes) -> RecordedMessage:
     topic = obj.get("topic")
     if not isinstance(topic, str) or not topic or any(c in topic for c in _NOT_IN_TOPIC):
         raise _Rejected("bad_topic")
+    try:  # a topic MQTT cannot carry made the publish raise (issue 18, finding 11)
+        if len(topic.encode("utf-8")) > MAX_TOPIC_BYTES:
+            raise _Rejected("bad_topic")
+    except UnicodeError:  # a lone surrogate escape ("\ud800")
+        raise _Rejected("bad_topic") from None
     return RecordedMessage(
         line=line_no,
         t_s=_time(obj),
