@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
+from beacons.validity import id_problem
 from presence.crm.schema import decisions
 from presence.crm.store import create_crm_engine
 from presence.dashboard.hub import DashboardHub
@@ -175,6 +176,9 @@ def scanner_status_record(payload: bytes) -> ScannerStatus:
     device = str(obj.get("service", "")).removeprefix(SCANNER_SERVICE_PREFIX)
     if not device:
         raise PayloadError("missing_field", "a scanner status needs its service, scan-<device>")
+    problem = id_problem(device)
+    if problem is not None:
+        raise PayloadError("invalid_id", f"scanner {device[:40]!r}: {problem}")
     t = obj.get("t")
     t_s = float(t) if isinstance(t, int | float) else None
     connected = obj["state"] != "offline"
