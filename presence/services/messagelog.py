@@ -5,7 +5,8 @@ like a simulated day.
 A message log holds one JSON object a line, as ``mosquitto_sub -F %j`` (or ``%J``) prints
 them and as ``examples/recordings/espresense-stationary/messages.jsonl`` holds them:
 
-- ``topic``: where it was published (a topic, not a filter: no ``+`` or ``#``);
+- ``topic``: where it was published (a topic, not a filter: no ``+`` or ``#``; at most
+  65,535 UTF-8 bytes, MQTT's bound);
 - ``payload``: a string, sent as UTF-8; any other JSON value (``%J`` prints JSON payloads
   as objects) is sent as compact JSON;
 - ``t`` (epoch seconds) or else ``tst`` (ISO 8601 with a UTC offset, mosquitto_sub's
