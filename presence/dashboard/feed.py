@@ -4,7 +4,9 @@ Bus messages are decoded with the bus's own payload helpers and turned into the
 state's records; a message that cannot be used is counted by reason and skipped
 (the dashboard is a viewer: dead-lettering is the producing services' job). Welcome
 decisions, with their suppression reasons, are read from the CRM database, where
-the welcome service records every one of them.
+the welcome service records every one of them; a ``send`` is shown once the outbox has
+finished it, as sent or as not sent with the reason (issue 18, finding 9: a send
+cancelled by a consent withdrawal must not show as sent).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
+from beacons.validity import id_problem
 from presence.crm.schema import decisions
 from presence.crm.store import create_crm_engine
 from presence.dashboard.hub import DashboardHub
@@ -55,6 +58,9 @@ log = logging.getLogger(__name__)
 #: How often the decision log is read; 1 s keeps the welcome log as fresh as the map
 #: looks to a person, at one indexed query per second.
 DECISION_POLL_S = 1.0
+#: Unfinished sends kept to read again: the outbox finishes a send within a second when
+#: the bus is up; beyond this many (a welcome service down for long) the oldest are not shown.
+MAX_UNSETTLED = 256
 
 Handler = Callable[[str, bytes], None]
 
@@ -170,6 +176,9 @@ def scanner_status_record(payload: bytes) -> ScannerStatus:
     device = str(obj.get("service", "")).removeprefix(SCANNER_SERVICE_PREFIX)
     if not device:
         raise PayloadError("missing_field", "a scanner status needs its service, scan-<device>")
+    problem = id_problem(device)
+    if problem is not None:
+        raise PayloadError("invalid_id", f"scanner {device[:40]!r}: {problem}")
     t = obj.get("t")
     t_s = float(t) if isinstance(t, int | float) else None
     connected = obj["state"] != "offline"
@@ -188,9 +197,12 @@ def scanner_status_record(payload: bytes) -> ScannerStatus:
 
 
 def decision_record(row: sa.Row) -> WelcomeRecord:
-    """A decision row as the welcome log shows it: sent, or suppressed with the reason."""
+    """A decision row as the welcome log shows it: sent, or suppressed with the reason. A
+    ``send`` the outbox cancelled (consent withdrawn before delivery) was not sent."""
     outcome = "sent" if row.outcome == "send" else "suppressed"
     reason = "control group" if row.outcome == "control" else row.reason
+    if row.outcome == "send" and row.final_outcome not in (None, "sent"):
+        outcome, reason = "suppressed", row.final_reason or row.final_outcome
     return WelcomeRecord(
         device_id=row.device_id,
         t_s=row.decided_s,
@@ -209,27 +221,43 @@ class DecisionPoller:
         self._engine = create_crm_engine(crm_url)
         self._store = store
         self._last_id = 0
+        #: Sends the outbox has not finished yet, read again at each poll (oldest first).
+        self._unsettled: dict[int, None] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dashboard-decisions", daemon=True)
 
     def poll_once(self) -> int:
-        """Read decisions newer than the last seen; returns how many were new."""
+        """Read decisions newer than the last seen, and the sends still unfinished at the
+        last poll; returns how many were shown. A send waits until the outbox has
+        finished it, so the log shows what was done, never what was only planned."""
         c = decisions.c
-        query = sa.select(decisions).where(c.decision_id > self._last_id).order_by(c.decision_id)
+        fresh = c.decision_id > self._last_id
+        if self._unsettled:
+            fresh = sa.or_(fresh, c.decision_id.in_(list(self._unsettled)))
+        query = sa.select(decisions).where(fresh).order_by(c.decision_id)
         if self._store is not None:
             query = query.where(c.store == self._store)
         with self._engine.connect() as conn:
             rows = list(conn.execute(query.limit(500)))
         if rows:
-            self._last_id = rows[-1].decision_id
-            records = [decision_record(r) for r in rows]
+            self._last_id = max(self._last_id, rows[-1].decision_id)
+        records = []
+        for r in rows:
+            if r.outcome == "send" and r.final_outcome is None:
+                self._unsettled[r.decision_id] = None
+                continue
+            self._unsettled.pop(r.decision_id, None)
+            records.append(decision_record(r))
+        while len(self._unsettled) > MAX_UNSETTLED:  # a welcome service down for long
+            del self._unsettled[next(iter(self._unsettled))]
+        if records:
 
             def apply(st: DashboardState) -> None:
                 for r in records:
                     st.apply_welcome(r)
 
             self.hub.update(apply)
-        return len(rows)
+        return len(records)
 
     def _run(self) -> None:
         while not self._stop.is_set():

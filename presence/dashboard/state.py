@@ -38,6 +38,7 @@ __all__ = [
     "STALE_AFTER_S",
     "HEATMAP_CELL_M",
     "WELCOME_LOG_SIZE",
+    "MAX_SCANNERS",
     "HANDLE_HEX",
     "LABEL_HEX",
     "CARD_FIELDS",
@@ -65,6 +66,9 @@ HEATMAP_CELL_M = 1.0
 
 #: Entries kept in the welcome log shown to staff (older ones are in the CRM database).
 WELCOME_LOG_SIZE = 60
+#: Scanners kept: a store has a handful. Every broker user may write status topics
+#: (docs/security.md), so made-up scanner names must not grow the state and the page.
+MAX_SCANNERS = 64
 
 #: Hex digits of a shopper's handle: 12 (48 bits) keep handles of one run distinct;
 #: the label shows the first 4, enough for staff to tell the dots near them apart.
@@ -190,6 +194,7 @@ class DashboardState:
     version: int = 0
     heat: list[int] = field(default_factory=list)
     scanners: dict[str, ScannerStatus] = field(default_factory=dict)
+    scanners_refused: int = 0  # new scanners beyond MAX_SCANNERS, none of them offline
     #: Key of the page's handles, new each run (see :func:`handle`).
     key: bytes = field(default_factory=lambda: secrets.token_bytes(16))
     _seen_keys: set[str] = field(default_factory=set)
@@ -291,6 +296,12 @@ class DashboardState:
             since = status.t_s if status.t_s is not None else self.clock_s
             last = known.last_heard_s if known is not None else None
             status = ScannerStatus(status.device_id, False, None, since, last, "", status.t_s)
+        if status.device_id not in self.scanners and len(self.scanners) >= MAX_SCANNERS:
+            offline = [d for d, s in self.scanners.items() if not s.connected]
+            if not offline:
+                self.scanners_refused += 1
+                return
+            del self.scanners[min(offline, key=lambda d: self.scanners[d].since_s or 0.0)]
         self.scanners[status.device_id] = status
         self.version += 1
 

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from beacons.observation import Observation
-from beacons.validity import rssi_ok
+from beacons.validity import id_problem, rssi_ok
 from presence.errors import UsageError
 from presence.services.scanning import ENGINE_TICK_S, EngineSink, bus_windows
 from presence.transport.bus import DeadLetters
@@ -145,6 +145,11 @@ def parse_report(topic: str, payload: bytes) -> EspresenseReport:
     device = obj.get("id", parts[2])
     if not isinstance(device, str) or not device:
         raise PayloadError("wrong_type", f"'id' must be a non-empty string, got {device!r}")
+    # The id rule of every other edge (issue 18): the id becomes a topic level, a Parquet
+    # value and a dashboard label; '/ + # NUL' alone are mended (safe_device_id).
+    problem = id_problem(safe_device_id(device))
+    if problem is not None:
+        raise PayloadError("invalid_id", f"'id' {device[:40]!r}: {problem}")
     return EspresenseReport(
         device_id=device,
         room=parts[3],

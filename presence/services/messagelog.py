@@ -5,7 +5,8 @@ like a simulated day.
 A message log holds one JSON object a line, as ``mosquitto_sub -F %j`` (or ``%J``) prints
 them and as ``examples/recordings/espresense-stationary/messages.jsonl`` holds them:
 
-- ``topic``: where it was published (a topic, not a filter: no ``+`` or ``#``);
+- ``topic``: where it was published (a topic, not a filter: no ``+`` or ``#``; at most
+  65,535 UTF-8 bytes, MQTT's bound);
 - ``payload``: a string, sent as UTF-8; any other JSON value (``%J`` prints JSON payloads
   as objects) is sent as compact JSON;
 - ``t`` (epoch seconds) or else ``tst`` (ISO 8601 with a UTC offset, mosquitto_sub's
@@ -35,6 +36,7 @@ from presence.transport.bus import Bus
 
 __all__ = [
     "MAX_LINE_BYTES",
+    "MAX_TOPIC_BYTES",
     "MessageReplayReport",
     "read_message_log",
     "RecordedMessage",
@@ -49,6 +51,8 @@ MAX_LINE_BYTES = 1024 * 1024
 _MIN_SLEEP_S = 0.002
 #: Characters a topic name cannot hold (MQTT 3.1.1 sections 4.7.1 and 1.5.3).
 _NOT_IN_TOPIC = ("+", "#", "\x00")
+#: Longest topic name, UTF-8 bytes: MQTT's two-byte length prefix (section 1.5.3).
+MAX_TOPIC_BYTES = 65_535
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +143,11 @@ def _message(line_no: int, raw: bytes) -> RecordedMessage:
     topic = obj.get("topic")
     if not isinstance(topic, str) or not topic or any(c in topic for c in _NOT_IN_TOPIC):
         raise _Rejected("bad_topic")
+    try:  # a topic MQTT cannot carry made the publish raise (issue 18, finding 11)
+        if len(topic.encode("utf-8")) > MAX_TOPIC_BYTES:
+            raise _Rejected("bad_topic")
+    except UnicodeError:  # a lone surrogate escape ("\ud800")
+        raise _Rejected("bad_topic") from None
     return RecordedMessage(
         line=line_no,
         t_s=_time(obj),

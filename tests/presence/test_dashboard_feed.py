@@ -62,6 +62,7 @@ def test_decision_poller_reads_new_decisions_once(tmp_path: Path) -> None:
                 decisions.insert().values(
                     event_id=f"e{n}", trigger="store.enter", store="demo-fashion", device_id=f"d{n}",
                     decided_s=T0 + n, outcome=outcome, reason=reason, template=template, recorded_wall_s=1.0,
+                    final_outcome="sent" if outcome == "send" else None,  # the outbox delivered it
                 )
             )  # fmt: skip
 
