@@ -44,7 +44,6 @@ from positioning.signal import (
     aggregate,
     encode_batch,
 )
-from positioning.tracker.guard import blend_weight, rank_agreement
 from positioning.tracker.params import TrackerParams, tracker_params
 from positioning.tracker.particles import (
     FloorMap,
@@ -227,8 +226,6 @@ class ParticleTracker:
             mean = self.front.summarise(pos, _mode_weights(w, still, walking))[0]
         st.est_xy[slots] = self._snap(mean)
         self._model_check(slots, readings, fresh, win.last_t_s - t_before)
-        if p.model_free_guard:
-            st.est_xy[slots] = self._guard(slots, readings, fresh, win.last_t_s - t_before)
         st.est_spread[slots] = sigma
         st.est_sigma[slots] = honest = self._honest_sigma(sigma, st.fit2[slots], st.dis2[slots])
         # p_zone from the cloud widened about the fix to the honest radius (issue 16.3)
@@ -264,27 +261,6 @@ class ParticleTracker:
         a = np.where(fresh, 1.0, -np.expm1(-np.maximum(dt_s, 0.0) / p.check_tau_s))
         st.fit2[slots] += a * (fit2 - st.fit2[slots])
         st.dis2[slots] += a * (dis2 - st.dis2[slots])
-
-    def _guard(
-        self, slots: IntArray, r: Readings, fresh: npt.NDArray[np.bool_], dt_s: FloatArray
-    ) -> FloatArray:
-        """The reported fix: the tracker's, moved towards the running model-free fix as far as
-        the model-free fix steadily agrees better with the order of the readings (:mod:`.guard`)."""
-        st, g = self._state, self.params.guard
-        heard = r.count > 0
-        bxy = self.layout.beacon_xy[r.beacon]
-        h2 = self.radio.beacon_h2[r.beacon].astype(np.float64)
-        rssi = r.rssi_dbm.astype(np.float64)
-        own = st.est_xy[slots]
-        free = r.proposals[:, 0, :].astype(np.float64)
-        a = np.where(fresh, 1.0, -np.expm1(-np.maximum(dt_s, 0.0) / g.tau_s))
-        for run, xy in ((st.rank_tracker, own), (st.rank_free, free)):
-            q = rank_agreement(xy, bxy, h2, rssi, heard)
-            old = run[slots]
-            run[slots] = np.where(np.isnan(old), q, np.where(np.isnan(q), old, old + a * (q - old)))
-        st.free_xy[slots] += a[:, None] * (free - st.free_xy[slots])
-        w = blend_weight(st.rank_tracker[slots], st.rank_free[slots], g)
-        return np.asarray(self._snap(own + w[:, None] * (st.free_xy[slots] - own)))
 
     def _honest_sigma(self, spread: FloatArray, fit2: FloatArray, dis2: FloatArray) -> FloatArray:
         """The reported 1-sigma radius: the particles' spread, widened by how badly the model

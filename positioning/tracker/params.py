@@ -8,7 +8,6 @@ from typing import Any
 
 from positioning.errors import PositioningError
 from positioning.tracker.detection import DetectionParams
-from positioning.tracker.guard import GuardParams
 from positioning.tracker.likelihood import LikelihoodParams
 from positioning.tracker.particles import MotionParams
 from positioning.tracker.radiofit import SelfCalParams
@@ -103,11 +102,6 @@ class TrackerParams:
     sigma_spread_scale: float = 2.0
     sigma_disagree_scale: float = 0.5
     sigma_floor_m: float = 0.5
-    #: Move the fix towards the model-free one where that one agrees better with the order
-    #: of the readings (:mod:`.guard`, issue 16).
-    model_free_guard: bool = False
-    #: The guard's knobs (:class:`~positioning.tracker.guard.GuardParams`).
-    guard: GuardParams = field(default_factory=GuardParams)
     #: The learned radio map's knobs (:class:`~positioning.tracker.radiolearn.RadioLearnParams`).
     radio_learn: RadioLearnParams = field(default_factory=RadioLearnParams)
     #: The pedestrian motion model (:class:`~positioning.tracker.particles.MotionParams`).

@@ -69,11 +69,6 @@ class ParticleState:
         # residual at the fix, and of the squared distance to the model-free fix
         self.fit2: F64 = np.ones(c)
         self.dis2: F64 = np.zeros(c)
-        # the model-free guard (issue 16): running rank agreement of the tracker's fix and
-        # of the model-free fix, and the running model-free fix
-        self.rank_tracker: F64 = np.full(c, np.nan)
-        self.rank_free: F64 = np.full(c, np.nan)
-        self.free_xy: F64 = np.zeros((c, 2))
 
     def _grow(self, capacity: int) -> None:
         self.code = _grown(self.code, capacity, -1)
@@ -94,9 +89,6 @@ class ParticleState:
         self.n_beacons = _grown(self.n_beacons, capacity, 0)
         self.fit2 = _grown(self.fit2, capacity, 1.0)
         self.dis2 = _grown(self.dis2, capacity, 0.0)
-        self.rank_tracker = _grown(self.rank_tracker, capacity, np.nan)
-        self.rank_free = _grown(self.rank_free, capacity, np.nan)
-        self.free_xy = _grown(self.free_xy, capacity, 0.0)
 
     def ensure(self, codes: IntArray) -> tuple[IntArray, npt.NDArray[np.bool_]]:
         """Slots of ``codes`` (distinct), allocating free slots for new ones. Returns (slots, new)."""
