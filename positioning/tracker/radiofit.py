@@ -60,8 +60,8 @@ class SelfCalParams:
     # split-half check of the exponent (issue 16): the history is fitted again in two halves
     # of interleaved places; their difference estimates the fit's own error, and the
     # exponent is shrunk to the layout's by exponent_prior_sd^2 / (sd^2 + error^2). 0: off.
-    # 0.4: the spread of indoor exponents around 2 (e.g. Rappaport, Wireless Communications,
-    # 2nd ed., table 4.2: 1.6-3.3 in buildings)
+    # 0.4 was measured (docs/positioning.md, "Issue 16, phase 2"): an assumed spread of a
+    # site's exponent around the declared one, not a sourced figure
     exponent_prior_sd: float = 0.0
 
 
