@@ -12,6 +12,8 @@ everywhere; nothing is tuned per scenario.
     python benchmarks/accuracy.py --scenarios regression --write-baseline   # only that entry
     python benchmarks/accuracy.py --scenarios fashion regression
     python benchmarks/accuracy.py --scenarios fashion --reorder-s 0   # latency without the buffer
+    python benchmarks/accuracy.py --scenarios quick --locators tracker \
+        --tracker selfcal.slope_prior_rows=20000      # a tracker variant (not for the baseline)
 
 The ``regression`` scenario is the small one tests/positioning/test_accuracy_regression.py
 reruns and compares with the committed baseline.
@@ -39,10 +41,17 @@ from beacons.observation import ObservationBatch  # noqa: E402
 from benchmarks.scenes import RECORDINGS, load_scene, reliability, score  # noqa: E402
 from benchmarks.scripted import SCRIPTED, write_scripted  # noqa: E402
 from positioning.engine import Engine, EngineOutput, EngineParams  # noqa: E402
+from positioning.errors import PositioningError  # noqa: E402
 from positioning.layout import load_layout  # noqa: E402
 from positioning.locator import Locator, PositionFix  # noqa: E402
 from positioning.metrics import Truth, evaluate, interpolate_truth  # noqa: E402
-from positioning.registry import LOCATOR_NAMES, make_locator  # noqa: E402
+from positioning.registry import (  # noqa: E402
+    LOCATOR_NAMES,
+    LocatorConfig,
+    build_locator,
+    locator_config,
+)
+from positioning.tracker.params import TrackerParams  # noqa: E402
 from sim.obslog import read_observation_log  # noqa: E402
 from sim.params import RadioParams, ScanParams, SimConfig  # noqa: E402
 from sim.run import simulate  # noqa: E402
@@ -181,13 +190,47 @@ class TruthFixes:
             self._last.pop(device, None)
 
 
+def tracker_config(settings: list[str]) -> LocatorConfig:
+    """The tracker with ``KEY=VALUE`` overrides, VALUE in JSON; ``group.key`` reaches into a
+    nested group (``selfcal.slope_prior_rows=20000``, ``radio.body_loss_db=0``)."""
+    flat: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for item in settings:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--tracker {item!r}: expected KEY=VALUE")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise SystemExit(f"--tracker {item!r}: VALUE is not JSON ({e})") from e
+        group, dot, name = key.partition(".")
+        if dot:
+            nested.setdefault(group, {})[name] = value
+        else:
+            flat[key] = value
+    base = TrackerParams()
+    for group, values in nested.items():
+        try:
+            flat[group] = dataclasses.replace(getattr(base, group), **values)
+        except (AttributeError, TypeError) as e:
+            raise SystemExit(f"--tracker {group}.*: {e}") from e
+    try:
+        return locator_config("tracker", **flat)
+    except PositioningError as e:
+        raise SystemExit(f"--tracker: {e}") from e
+
+
 def locate(
     store: Path,
     batch: ObservationBatch,
     locator: str | Locator,
     seed: int,
     params: EngineParams | None = None,
+    tracker: LocatorConfig | None = None,
 ) -> tuple[EngineOutput, float]:
+    """``tracker``: the tracker's configuration when ``locator`` is "tracker" (None: defaults)."""
+    if locator == "tracker" and tracker is not None:
+        params = dataclasses.replace(params or EngineParams(), locator=tracker)
     engine = Engine(load_layout(store), params, locator=locator, seed=seed)
     started = time.perf_counter()
     outs = [
@@ -199,7 +242,11 @@ def locate(
 
 
 def run_scenario(
-    scenario: Scenario, work: Path, params: EngineParams | None = None
+    scenario: Scenario,
+    work: Path,
+    params: EngineParams | None = None,
+    tracker: LocatorConfig | None = None,
+    locators: tuple[str, ...] = LOCATOR_NAMES,
 ) -> dict[str, Any]:
     sim_dir = simulate_scenario(scenario, work)
     store = STORES / scenario.store
@@ -208,10 +255,11 @@ def run_scenario(
     truth = load_truth(sim_dir)
     radio = radio_model(sim_dir, layout)
     results: dict[str, Any] = {"observations": len(log.batch), "radio": scenario.radio}
-    locators: list[str | Locator] = [*scenario.locators, TruthFixes(truth)]
-    for locator in locators:
+    chosen = [n for n in scenario.locators if n in locators]
+    runs: list[str | Locator] = [*chosen, TruthFixes(truth)]
+    for locator in runs:
         name = locator if isinstance(locator, str) else locator.name
-        out, elapsed = locate(store, log.batch, locator, scenario.seed, params)
+        out, elapsed = locate(store, log.batch, locator, scenario.seed, params, tracker)
         p = out.positions
         found = detected(
             p.t_s, p.device_id, np.column_stack([p.x_m, p.y_m]), p.zone, list(out.events)
@@ -252,12 +300,13 @@ def run_scene(
     params: EngineParams | None = None,
     locators: tuple[str, ...] = LOCATOR_NAMES,
     seed: int = 0,
+    tracker: LocatorConfig | None = None,
 ) -> dict[str, Any]:
     """Every locator on scene ``name``, scored like shared/tools/score.py."""
     scene = load_scene(scene_dir(name, work), name)
     results: dict[str, Any] = {"observations": len(scene.batch), "kind": kind_of(name)}
     for locator in locators:
-        out, elapsed = locate(scene.store, scene.batch, locator, seed, params)
+        out, elapsed = locate(scene.store, scene.batch, locator, seed, params, tracker)
         results[locator] = {**score(scene, out.positions, out.events), "seconds": round(elapsed, 2)}
     return results
 
@@ -283,10 +332,14 @@ class RecordedFixes:
         self._locator.forget(device_ids)
 
 
-def scene_reliability(name: str, work: Path, seed: int = 0) -> dict[str, Any]:
+def scene_reliability(
+    name: str, work: Path, seed: int = 0, tracker: LocatorConfig | None = None
+) -> dict[str, Any]:
     """The tracker's p_zone and p_inside on scene ``name``: predicted against observed."""
     scene = load_scene(scene_dir(name, work), name)
-    rec = RecordedFixes(make_locator("tracker", scene.layout, seed=seed))
+    rec = RecordedFixes(
+        build_locator(tracker or locator_config("tracker"), scene.layout, seed=seed)
+    )
     locate(scene.store, scene.batch, rec, seed)
     fixes = [f for f in rec.fixes if len(f)]
     t = np.concatenate([np.full(len(f), f.t_s) for f in fixes])
@@ -415,6 +468,21 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also the tracker's p_zone / p_inside reliability table on the scenes run",
     )
+    parser.add_argument(
+        "--locators",
+        nargs="+",
+        choices=LOCATOR_NAMES,
+        default=list(LOCATOR_NAMES),
+        help="the locators to run (default: all)",
+    )
+    parser.add_argument(
+        "--tracker",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a tracker setting (TrackerParams field, VALUE in JSON; group.key for a nested "
+        "group, e.g. selfcal.slope_prior_rows=20000); repeatable; not with --write-baseline",
+    )
     parser.add_argument("--write-baseline", action="store_true", help=f"rewrite {BASELINE.name}")
     parser.add_argument("--json", metavar="FILE", help="also write the full results as JSON")
     parser.add_argument(
@@ -428,18 +496,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.write_baseline and args.reorder_s != EngineParams().reorder_s:
         parser.error("--write-baseline takes the engine's default --reorder-s")
+    if args.write_baseline and (args.tracker or set(args.locators) != set(LOCATOR_NAMES)):
+        parser.error("--write-baseline takes every locator and the tracker's defaults")
     params = EngineParams(reorder_s=args.reorder_s)
+    tracker = tracker_config(args.tracker) if args.tracker else None
+    locators = tuple(args.locators)
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="instore-accuracy-") as tmp:
         names = [n for a in args.scenarios for n in GROUPS.get(a, (a,))]
         for name in dict.fromkeys(names):
             print(f"scenario {name} ...", file=sys.stderr, flush=True)
             if name in SCENES:
-                results[name] = run_scene(name, Path(tmp), params)
+                results[name] = run_scene(name, Path(tmp), params, locators, tracker=tracker)
             else:
-                results[name] = run_scenario(SCENARIOS[name], Path(tmp), params)
+                results[name] = run_scenario(SCENARIOS[name], Path(tmp), params, tracker, locators)
         rel = {
-            n: scene_reliability(n, Path(tmp)) for n in results if args.reliability and n in SCENES
+            n: scene_reliability(n, Path(tmp), tracker=tracker)
+            for n in results
+            if args.reliability and n in SCENES and "tracker" in locators
         }
     print(summary_table(results))
     if rel:

@@ -43,6 +43,9 @@ class SelfCalParams:
     fit_body_loss: bool = True  # a tag on a shelf or a phone on a tripod has no body behind it
     body_min_rows: int = 400  # walkers' rows before the body loss moves from its prior
     body_prior_rows: float = 300.0  # ridge towards the prior body loss, in walkers' rows
+    # body loss, dB, before walkers' rows show it, and what the fit's ridge pulls to; None:
+    # the likelihood's body loss (then also the most the fit may find)
+    body_start_db: float | None = None
     offset_prior_rows: float = 30.0  # ridge weight pulling each offset to 0, in rows
     offset_bound_db: float = 12.0  # no beacon or phone is off its declared power by more
     calibrated_rows: int = 60  # rows after which a device's offset is trusted
@@ -54,6 +57,12 @@ class SelfCalParams:
         0.0  # weight of one device's rows of one beacon from one place, rows (0: off)
     )
     place_cell_m: float = 1.0  # a "place": a fix's floor cell
+    # split-half check of the exponent (issue 16): the history is fitted again in two halves
+    # of interleaved places; their difference estimates the fit's own error, and the
+    # exponent is shrunk to the layout's by exponent_prior_sd^2 / (sd^2 + error^2). 0: off.
+    # 0.4 was measured (docs/positioning.md, "Issue 16, phase 2"): an assumed spread of a
+    # site's exponent around the declared one, not a sourced figure
+    exponent_prior_sd: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +88,15 @@ def fit_radio_model(
     crossings: FloatArray | None = None,
     floor_dbm: float | FloatArray | None = None,
     row_weight: FloatArray | None = None,
+    fixed_exponent: float | None = None,
 ) -> RadioFit:
     """Huber-IRLS fit of exponent, obstacle loss, beacon and device offsets (all rows (R,)).
 
     rssi = declared + a_b + c_d - 10 n log10(d) - L * crossings. Block coordinate
     descent: each block has a closed-form weighted ridge solution given the others,
     computed for all groups at once with ``bincount``; the two slopes are fitted on
-    centred variables so the common level stays with the offsets.
+    centred variables so the common level stays with the offsets. ``fixed_exponent``: the
+    exponent is not fitted but held at this value.
 
     ``floor_dbm``: the receiver's detection floor (scalar or (R,)), None: no truncation.
     Only readings above it exist, so where the model's mean is near or below it the
@@ -95,7 +106,8 @@ def fit_radio_model(
     :func:`positioning.tracker.detection.irls_step`).
     """
     n_dev = int(device.max(initial=-1)) + 1
-    n, a, c = float(prior_exponent), np.zeros(n_beacons), np.zeros(n_dev)
+    n = float(prior_exponent if fixed_exponent is None else fixed_exponent)
+    a, c = np.zeros(n_beacons), np.zeros(n_dev)
     loss = params.obstacle_loss_prior_db
     cross = np.zeros(len(beacon)) if crossings is None else crossings.astype(np.float64)
     lam_o, bound = params.offset_prior_rows, params.offset_bound_db
@@ -108,8 +120,9 @@ def fit_radio_model(
         w, y_work, scale = irls_step(y, mu, floor, scale, params.min_rows, HUBER_K)
         if row_weight is not None:
             w = w * row_weight
-        n = _slope(w, x, y_work - a[beacon] - c[device] + loss * cross, prior_exponent, params)
-        n = float(np.clip(n, *EXPONENT_BOUNDS))
+        if fixed_exponent is None:
+            z = y_work - a[beacon] - c[device] + loss * cross
+            n = float(np.clip(_slope(w, x, z, prior_exponent, params), *EXPONENT_BOUNDS))
         if crossings is not None and cross.any():
             z = y_work - a[beacon] - c[device] - n * x
             loss = _slope(w, -cross, z, params.obstacle_loss_prior_db, params)
@@ -130,10 +143,11 @@ def fit_body_loss(
     distance_m: FloatArray,
     prior_db: float,
     params: SelfCalParams,
+    max_db: float | None = None,
 ) -> float:
     """Body loss B, dB, from walkers' rows (R,): residuals of the fitted model (the mean
     body loss sits in the offsets), Huber weights, cos of the angle between heading and
-    beacon (-1: behind), distances; fitted between 0 and ``prior_db``.
+    beacon (-1: behind), distances; fitted between 0 and ``max_db`` (None: ``prior_db``).
 
     residual = B (cos / 2 - mean) + k cos / d: the second term is the fix trailing the
     walker, which makes beacons ahead louder and those behind quieter as a body would
@@ -156,8 +170,7 @@ def fit_body_loss(
         body = float(np.linalg.solve(xtx, xtz)[0])
     except np.linalg.LinAlgError:
         return prior_db
-    body = float(np.clip(body, 0.0, prior_db))
-    return body
+    return float(np.clip(body, 0.0, prior_db if max_db is None else max_db))
 
 
 def _slope(

@@ -94,7 +94,12 @@ class SelfCalibrator:
         self.params = p = params or SelfCalParams()
         self.enabled = enabled
         self.prior_exponent = float(prior_exponent)
-        self.prior_body_loss_db = self.body_loss_db = float(prior_body_loss_db)
+        # the fit finds at most the likelihood's body loss, starting from body_start_db
+        self.max_body_loss_db = float(prior_body_loss_db)
+        start = p.body_start_db
+        self.prior_body_loss_db = self.body_loss_db = float(
+            prior_body_loss_db if start is None else min(start, prior_body_loss_db)
+        )
         self.exponent = calibration.exponent if calibration else float(prior_exponent)
         self.obstacle_loss_db = (
             calibration.obstacle_loss_db if calibration else p.obstacle_loss_prior_db
@@ -117,6 +122,7 @@ class SelfCalibrator:
         self._head = 0
         self._last_fit_s = -np.inf
         self.fits = 0
+        self.exponent_split = (float("nan"), float("nan"))  # the last split-half check
         self.walker_rows = 0  # rows of walking devices (heading known) seen so far
         self._declared = np.zeros(n_beacons)
         self._floor = FloorEstimate(p.floor_quantile)
@@ -198,23 +204,10 @@ class SelfCalibrator:
     def _refit(self) -> None:
         n = self._size
         codes, compact = np.unique(self._dev[:n], return_inverse=True)
-        fit = fit_radio_model(
-            self._rssi[:n],
-            np.zeros(n),
-            self._beacon[:n],
-            compact.reshape(-1),
-            self._log10_d[:n],
-            self.n_beacons,
-            self.prior_exponent,
-            self.params,
-            crossings=self._cross[:n],
-            floor_dbm=(
-                self._floor.dbm - self._declared[self._beacon[:n]]
-                if self.params.truncated_fit and self._floor.seen
-                else None
-            ),
-            row_weight=self._place_weight(n),
-        )
+        fit = self._fit(np.arange(n), compact.reshape(-1))
+        shrunk = self._checked_exponent(fit.exponent, compact.reshape(-1))
+        if shrunk != fit.exponent:
+            fit = self._fit(np.arange(n), compact.reshape(-1), fixed_exponent=shrunk)
         self.exponent = fit.exponent
         self.obstacle_loss_db = fit.obstacle_loss_db
         self.beacon_offset_db = fit.beacon_offset_db
@@ -226,6 +219,49 @@ class SelfCalibrator:
         self._device_rows[codes] = fit.device_rows
         self._refit_body_loss(fit, compact.reshape(-1))
         self.fits += 1
+
+    def _fit(
+        self, rows: IntArray, device: IntArray, fixed_exponent: float | None = None
+    ) -> RadioFit:
+        """The radio fit over history ``rows`` (R,), ``device`` the compact code of every row."""
+        n = self._size
+        weight = self._place_weight(n)
+        return fit_radio_model(
+            self._rssi[rows],
+            np.zeros(len(rows)),
+            self._beacon[rows],
+            device[rows],
+            self._log10_d[rows],
+            self.n_beacons,
+            self.prior_exponent,
+            self.params,
+            crossings=self._cross[rows],
+            floor_dbm=(
+                self._floor.dbm - self._declared[self._beacon[rows]]
+                if self.params.truncated_fit and self._floor.seen
+                else None
+            ),
+            row_weight=None if weight is None else weight[rows],
+            fixed_exponent=fixed_exponent,
+        )
+
+    def _checked_exponent(self, fitted: float, device: IntArray) -> float:
+        """The fitted exponent shrunk towards the layout's by how much two halves of the
+        history disagree (interleaved places): learning from its own fixes, the fit can
+        drift where the fixes are wrong, and then the halves, seen from different places,
+        do not agree (issue 16). ``exponent_prior_sd`` 0: the fit as is."""
+        sd = self.params.exponent_prior_sd
+        if sd <= 0:
+            return fitted
+        n = self._size
+        half = (self._place[:n] * 2_654_435_761 >> 7) & 1  # a hash of the floor cell
+        rows = [np.flatnonzero(half == h) for h in (0, 1)]
+        if min(len(r) for r in rows) < self.params.min_rows:
+            return self.prior_exponent  # too few places to check the fit: it does not move
+        ends = [self._fit(r, device).exponent for r in rows]
+        err2 = ((ends[0] - ends[1]) / 2.0) ** 2
+        self.exponent_split = (ends[0], ends[1])
+        return self.prior_exponent + sd**2 / (sd**2 + err2) * (fitted - self.prior_exponent)
 
     def _place_weight(self, n: int) -> FloatArray | None:
         """(n,) weight of each row: one device's readings of one beacon from one place
@@ -259,5 +295,6 @@ class SelfCalibrator:
             10.0**log10_d,
             self.prior_body_loss_db,
             self.params,
+            self.max_body_loss_db,
         )
         self.body_loss_db = round(body, 1)  # one path-loss table per 0.1 dB
