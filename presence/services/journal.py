@@ -59,6 +59,12 @@ class ScanJournal:
         self._lock = threading.Lock()
         self._file: BinaryIO | None = None
         self._last_seq = max((r.seq for r in self.read_after(0)), default=0)
+        self.torn = 0  # counted again by the reading that restores
+
+    def continue_after(self, seq: int) -> None:
+        """Number new records above ``seq`` (a checkpoint's, whose records were deleted)."""
+        with self._lock:
+            self._last_seq = max(self._last_seq, seq)
 
     @property
     def last_seq(self) -> int:

@@ -342,6 +342,7 @@ class StoreEngine:
             return []
         restored = self._state.restore()
         self._suppress = restored.sent
+        self._pushed_seq = restored.seq
         if restored.state is not None:
             self.engine = restored.state["engine"]
             self.engine_totals.update(restored.state["engine_totals"])

@@ -80,6 +80,7 @@ class Restored:
     """What a checkpoint and its journal give back to a store's engine."""
 
     state: dict[str, Any] | None  # the checkpoint body's dict; None: start empty
+    seq: int  # last journal record the state holds
     records: list[JournalRecord]  # journal after the checkpoint, in order
     sent: set[str]  # ids the broker acknowledged since the checkpoint
     notes: list[str] = field(default_factory=list)  # what was restored or set aside, for people
@@ -137,7 +138,7 @@ class StoreState:
                 notes.append(f"{self.directory}: journal without its checkpoint, discarded")
                 self._discard()
             records = list(self.journal.read_after(0))
-            return Restored(None, records, self.sent.read(), notes)
+            return Restored(None, 0, records, self.sent.read(), notes)
         try:
             ckpt = read_checkpoint(self.checkpoint_path, self._expected)
             age_s = self._wall_clock() - float(ckpt.header.get("written_at_s", 0.0))
@@ -146,13 +147,16 @@ class StoreState:
                     self.checkpoint_path,
                     f"written {age_s:.0f} s ago, older than {self.max_age_s:.0f} s",
                 )
+            seq = int(ckpt.header["journal_seq"])
             state = pickle.loads(ckpt.body)
+            if not isinstance(state, dict) or not {"engine", "seen", "unconfirmed"} <= set(state):
+                raise CheckpointError(self.checkpoint_path, "body is not a run state")
         except Exception as e:  # any unreadable checkpoint: set aside, start empty, never crash
             aside = set_aside(self.checkpoint_path, self._wall_clock())
             notes.append(f"checkpoint set aside as {aside.name}: {e}")
             self._discard()
-            return Restored(None, [], set(), notes)
-        seq = int(ckpt.header["journal_seq"])
+            return Restored(None, 0, [], set(), notes)
+        self.journal.continue_after(seq)
         records = list(self.journal.read_after(seq))
         if self.journal.torn:
             notes.append(f"{self.journal.torn} torn journal record(s) ignored")
@@ -161,7 +165,7 @@ class StoreState:
             f"restored checkpoint of {ckpt.header.get('written_at_s', 0):.0f} "
             f"(journal seq {seq}), {len(records)} journal record(s) to replay"
         )
-        return Restored(state, records, self.sent.read(), notes)
+        return Restored(state, seq, records, self.sent.read(), notes)
 
     def _discard(self) -> None:
         self.journal.discard()
