@@ -268,6 +268,8 @@ class StoreEngine:
             self._waiting.clear()
             self._waiting_rows = 0
             self._cond.notify_all()
+        # Before new events go out: what went out a push ago has been acknowledged by now.
+        self._confirm_published()
         self._process_items(items)
         self._keep_state()
         return len(items)
@@ -375,11 +377,15 @@ class StoreEngine:
         """Note what the broker acknowledged; checkpoint when due."""
         if self._state is None:
             return
-        if self._unconfirmed and self._out.wait_published(0.0):
-            self._state.sent.append([event_id for event_id, _t, _p in self._unconfirmed])
-            self._unconfirmed.clear()
+        self._confirm_published()
         if self._state.due():
             self.checkpoint()
+
+    def _confirm_published(self) -> None:
+        """Log the ids of published events once the broker acknowledged everything."""
+        if self._state is not None and self._unconfirmed and self._out.wait_published(0.0):
+            self._state.sent.append([event_id for event_id, _t, _p in self._unconfirmed])
+            self._unconfirmed.clear()
 
     def checkpoint(self) -> None:
         """Write the engine's checkpoint now (engine thread, or after the service stopped)."""
@@ -400,9 +406,7 @@ class StoreEngine:
         """Final checkpoint after the service stopped and ``out`` drained; release the state."""
         if self._state is None:
             return
-        if self._unconfirmed and self._out.wait_published(0.0):
-            self._state.sent.append([event_id for event_id, _t, _p in self._unconfirmed])
-            self._unconfirmed.clear()
+        self._confirm_published()
         self.checkpoint()
         self._state.close()
 

@@ -25,6 +25,7 @@ import logging
 import os
 import pickle
 import re
+from datetime import UTC, datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,8 +162,9 @@ class StoreState:
         if self.journal.torn:
             notes.append(f"{self.journal.torn} torn journal record(s) ignored")
         self.stats["restored_records"] = len(records)
+        written = datetime.fromtimestamp(float(ckpt.header["written_at_s"]), UTC)
         notes.append(
-            f"restored checkpoint of {ckpt.header.get('written_at_s', 0):.0f} "
+            f"restored checkpoint of {written.isoformat(timespec='seconds')} "
             f"(journal seq {seq}), {len(records)} journal record(s) to replay"
         )
         return Restored(state, seq, records, self.sent.read(), notes)
