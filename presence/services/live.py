@@ -387,6 +387,11 @@ class StoreEngine:
             self._state.sent.append([event_id for event_id, _t, _p in self._unconfirmed])
             self._unconfirmed.clear()
 
+    @property
+    def state_stats(self) -> dict[str, float] | None:
+        """Checkpoint counters (None: no state kept)."""
+        return None if self._state is None else dict(self._state.stats)
+
     def checkpoint(self) -> None:
         """Write the engine's checkpoint now (engine thread, or after the service stopped)."""
         if self._state is None:
@@ -507,6 +512,7 @@ def live_stats(engines: Sequence[StoreEngine]) -> dict[str, Any]:
             "streams_ended": e.stats.streams_ended,
             "replayed": e.stats.replayed,
             "suppressed": e.stats.suppressed,
+            "state": e.state_stats,
             "deadletters": dict(e.stats.deadletters),
             "engine": dict(e.engine_totals + Counter(e.engine.stats)),
             "busy_s": (

@@ -25,9 +25,9 @@ import logging
 import os
 import pickle
 import re
-from datetime import UTC, datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -111,7 +111,12 @@ class StoreState:
         self._wall_clock = wall_clock
         self._next_s = clock() + every_s
         self.checkpoint_path = directory / "checkpoint"
-        self.stats = {"checkpoints": 0, "checkpoint_bytes": 0, "restored_records": 0}
+        self.stats: dict[str, float] = {
+            "checkpoints": 0,
+            "checkpoint_bytes": 0,  # size of the last one
+            "checkpoint_max_s": 0.0,  # longest pickling + write + fsync, seconds
+            "restored_records": 0,
+        }
         directory.mkdir(parents=True, exist_ok=True)
         self._lock_file = self._lock()
         self.journal = ScanJournal(directory)
@@ -179,7 +184,8 @@ class StoreState:
     def save(self, state: dict[str, Any], journal_seq: int) -> int:
         """Write the checkpoint (state holds every journal record up to ``journal_seq``),
         then drop the journal and sent log it covers; returns its size in bytes."""
-        self._next_s = self._clock() + self.every_s
+        began = self._clock()
+        self._next_s = began + self.every_s
         body = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
         header = {**self._expected, "journal_seq": journal_seq, "written_at_s": self._wall_clock()}
         size = write_checkpoint(self.checkpoint_path, header, body)
@@ -187,6 +193,7 @@ class StoreState:
         self.sent.reset()
         self.stats["checkpoints"] += 1
         self.stats["checkpoint_bytes"] = size
+        self.stats["checkpoint_max_s"] = max(self.stats["checkpoint_max_s"], self._clock() - began)
         return size
 
     def close(self) -> None:
