@@ -34,6 +34,7 @@ KIND_CONTROL = 1
 #: crc32 of the rest, seq, kind, topic bytes, payload bytes (little endian).
 _HEADER = struct.Struct("<IQBHI")
 _SEGMENT = re.compile(r"^scans-(\d{16})\.wal$")
+_SENT = re.compile(r"^sent-(\d{16})\.log$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,30 +159,54 @@ class ScanJournal:
 
 
 class SentLog:
-    """Event ids, one a line, appended as the broker acknowledges them."""
+    """Event ids, one a line, appended as the broker acknowledges them, in files
+    ``sent-<seq>.log`` named after the checkpoint they follow (``rotate``), so that a
+    checkpoint being written in the background never loses the ids that come meanwhile."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
         self._file: BinaryIO | None = None
+        self._seq = max((seq for seq, _p in self._files()), default=0)
+
+    def _files(self) -> list[tuple[int, Path]]:
+        found = []
+        for path in self.directory.iterdir():
+            m = _SENT.match(path.name)
+            if m:
+                found.append((int(m.group(1)), path))
+        return sorted(found)
 
     def read(self) -> set[str]:
-        if not self.path.exists():
-            return set()
-        lines = self.path.read_bytes().split(b"\n")
-        # The last line may be cut short by a power loss: only whole lines count.
-        return {line.decode() for line in lines[:-1] if line}
+        ids: set[str] = set()
+        for _seq, path in self._files():
+            lines = path.read_bytes().split(b"\n")
+            # The last line may be cut short by a power loss: only whole lines count.
+            ids.update(line.decode() for line in lines[:-1] if line)
+        return ids
 
     def append(self, ids: Sequence[str]) -> None:
         if not ids:
             return
         if self._file is None:
-            self._file = self.path.open("ab", buffering=0)
+            self._file = (self.directory / f"sent-{self._seq:016d}.log").open("ab", buffering=0)
         self._file.write("".join(f"{i}\n" for i in ids).encode())
 
-    def reset(self) -> None:
-        """Empty the log (a checkpoint now holds what it protected)."""
+    def rotate(self, seq: int) -> None:
+        """Ids from now on follow the checkpoint of journal record ``seq``."""
         self.close()
-        self.path.write_bytes(b"")
+        self._seq = seq
+
+    def drop_before(self, seq: int) -> None:
+        """The checkpoint of ``seq`` is durable: the ids logged before it are of no use."""
+        for file_seq, path in self._files():
+            if file_seq < seq:
+                path.unlink(missing_ok=True)
+
+    def discard(self) -> None:
+        self.close()
+        for _seq, path in self._files():
+            path.unlink(missing_ok=True)
+        self._seq = 0
 
     def close(self) -> None:
         if self._file is not None:

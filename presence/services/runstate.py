@@ -5,11 +5,11 @@ A store's state directory holds::
     lock                     flock'ed by the run that owns the store (a second one is refused)
     checkpoint               the engine, dedup memory and unconfirmed events (checkpoint.py)
     scans-<seq>.wal          observations accepted since (journal.py): replayed on restart
-    sent.log                 ids of events the broker acknowledged since the checkpoint
+    sent-<seq>.log           ids of events the broker acknowledged since the checkpoint
 
 Restoring is: read the checkpoint (set aside if it cannot be used: the run starts empty),
 then replay the journal after it through the same engine, publishing only the events
-whose ids are not in ``sent.log``. The engine is deterministic and indifferent to how its
+whose ids are not in the sent logs. The engine is deterministic and indifferent to how its
 input is chunked, so the replay re-derives exactly the events of the uninterrupted run.
 
 The directory is keyed by broker address, client id and store (``state_dir_for``): the
@@ -25,6 +25,7 @@ import logging
 import os
 import pickle
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -114,13 +115,16 @@ class StoreState:
         self.stats: dict[str, float] = {
             "checkpoints": 0,
             "checkpoint_bytes": 0,  # size of the last one
-            "checkpoint_max_s": 0.0,  # longest pickling + write + fsync, seconds
+            "pickle_max_s": 0.0,  # longest pickling (the engine waits for it), seconds
+            "write_max_s": 0.0,  # longest write + fsync (on the writer thread), seconds
+            "checkpoint_errors": 0,
             "restored_records": 0,
         }
         directory.mkdir(parents=True, exist_ok=True)
         self._lock_file = self._lock()
         self.journal = ScanJournal(directory)
-        self.sent = SentLog(directory / "sent.log")
+        self.sent = SentLog(directory)
+        self._writing: threading.Thread | None = None
 
     def _lock(self) -> BinaryIO:
         f = (self.directory / "lock").open("a+b")
@@ -176,27 +180,51 @@ class StoreState:
 
     def _discard(self) -> None:
         self.journal.discard()
-        self.sent.reset()
+        self.sent.discard()
 
     def due(self) -> bool:
         return self._clock() >= self._next_s
 
-    def save(self, state: dict[str, Any], journal_seq: int) -> int:
-        """Write the checkpoint (state holds every journal record up to ``journal_seq``),
-        then drop the journal and sent log it covers; returns its size in bytes."""
+    def save(self, state: dict[str, Any], journal_seq: int) -> None:
+        """Checkpoint ``state`` (it holds every journal record up to ``journal_seq``).
+
+        Pickled here, on the engine thread (the state must not move meanwhile); written,
+        fsynced and followed by dropping the journal and sent logs it covers on a writer
+        thread, so the engine does not wait for the disk. One write at a time."""
+        self.flush()
         began = self._clock()
         self._next_s = began + self.every_s
         body = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        self.stats["pickle_max_s"] = max(self.stats["pickle_max_s"], self._clock() - began)
         header = {**self._expected, "journal_seq": journal_seq, "written_at_s": self._wall_clock()}
-        size = write_checkpoint(self.checkpoint_path, header, body)
-        self.journal.checkpointed(journal_seq)
-        self.sent.reset()
+        self.sent.rotate(journal_seq)
+        self._writing = threading.Thread(
+            target=self._write, args=(header, body, journal_seq), name="checkpoint", daemon=True
+        )
+        self._writing.start()
+
+    def _write(self, header: dict[str, Any], body: bytes, journal_seq: int) -> None:
+        began = self._clock()
+        try:
+            size = write_checkpoint(self.checkpoint_path, header, body)
+            self.journal.checkpointed(journal_seq)
+            self.sent.drop_before(journal_seq)
+        except OSError:  # a full disk: the journal grows, nothing is lost; keep serving
+            self.stats["checkpoint_errors"] += 1
+            log.exception("checkpoint %s not written", self.checkpoint_path)
+            return
         self.stats["checkpoints"] += 1
         self.stats["checkpoint_bytes"] = size
-        self.stats["checkpoint_max_s"] = max(self.stats["checkpoint_max_s"], self._clock() - began)
-        return size
+        self.stats["write_max_s"] = max(self.stats["write_max_s"], self._clock() - began)
+
+    def flush(self) -> None:
+        """Wait for the checkpoint being written, if any."""
+        if self._writing is not None:
+            self._writing.join()
+            self._writing = None
 
     def close(self) -> None:
+        self.flush()
         self.journal.close()
         self.sent.close()
         self._lock_file.close()
