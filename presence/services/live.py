@@ -38,6 +38,7 @@ from beacons.observation import ObservationBatch
 from positioning.engine import Engine, EngineOutput, EngineParams
 from positioning.layout import Layout
 from presence.errors import UsageError
+from presence.services.derived import DerivedTables
 from presence.services.journal import KIND_CONTROL, KIND_SCAN, JournalRecord
 from presence.services.runstate import StoreState
 from presence.transport.bus import Bus, DeadLetters
@@ -167,6 +168,7 @@ class StoreEngine:
         self._out = out
         self._make_engine = lambda: Engine(layout, params, locator=locator, seed=seed)
         self.engine = self._make_engine()
+        self._tables = DerivedTables(self.engine) if state is not None else None
         self._beacons = frozenset(layout.beacon_ids)
         self._positions_every_s = positions_every_s
         self._service = service
@@ -286,6 +288,8 @@ class StoreEngine:
                 self._publish(final, {})
                 self.engine_totals.update(self.engine.stats)
                 self.engine = self._make_engine()
+                if self._tables is not None:
+                    self._tables = DerivedTables(self.engine)
                 self.stats.streams_ended += 1
                 start = i + 1
         self._push(items[start:])
@@ -342,7 +346,8 @@ class StoreEngine:
         returns notes for people. Call before the service subscribes."""
         if self._state is None:
             return []
-        restored = self._state.restore()
+        assert self._tables is not None
+        restored = self._state.restore(self._tables)
         self._suppress = restored.sent
         self._pushed_seq = restored.seq
         if restored.state is not None:
@@ -404,7 +409,8 @@ class StoreEngine:
             "seen": seen,
             "unconfirmed": list(self._unconfirmed),
         }
-        self._state.save(state, self._pushed_seq)
+        assert self._tables is not None
+        self._state.save(state, self._pushed_seq, self._tables)
         self._suppress = set()  # what it protected is now before the checkpoint
 
     def close_state(self) -> None:

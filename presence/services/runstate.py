@@ -21,6 +21,7 @@ Moving a store to another worker means moving this directory with the client id
 from __future__ import annotations
 
 import fcntl
+import io
 import logging
 import os
 import pickle
@@ -40,6 +41,7 @@ from presence.services.checkpoint import (
     set_aside,
     write_checkpoint,
 )
+from presence.services.derived import DerivedTables
 from presence.services.journal import JournalRecord, ScanJournal, SentLog
 
 __all__ = [
@@ -138,7 +140,7 @@ class StoreState:
             ) from None
         return f
 
-    def restore(self) -> Restored:
+    def restore(self, tables: DerivedTables) -> Restored:
         """The checkpoint's state and the journal after it; a checkpoint that cannot be used
         is set aside (with its journal and sent log) and the store starts empty."""
         notes: list[str] = []
@@ -158,7 +160,9 @@ class StoreState:
                     f"written {age_s:.0f} s ago, older than {self.max_age_s:.0f} s",
                 )
             seq = int(ckpt.header["journal_seq"])
-            state = pickle.loads(ckpt.body)
+            unpickler = pickle.Unpickler(io.BytesIO(ckpt.body))
+            unpickler.persistent_load = tables.persistent_load  # type: ignore[method-assign]
+            state = unpickler.load()
             if not isinstance(state, dict) or not {"engine", "seen", "unconfirmed"} <= set(state):
                 raise CheckpointError(self.checkpoint_path, "body is not a run state")
         except Exception as e:  # any unreadable checkpoint: set aside, start empty, never crash
@@ -185,7 +189,7 @@ class StoreState:
     def due(self) -> bool:
         return self._clock() >= self._next_s
 
-    def save(self, state: dict[str, Any], journal_seq: int) -> None:
+    def save(self, state: dict[str, Any], journal_seq: int, tables: DerivedTables) -> None:
         """Checkpoint ``state`` (it holds every journal record up to ``journal_seq``).
 
         Pickled here, on the engine thread (the state must not move meanwhile); written,
@@ -194,7 +198,11 @@ class StoreState:
         self.flush()
         began = self._clock()
         self._next_s = began + self.every_s
-        body = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        buffer = io.BytesIO()
+        pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+        pickler.persistent_id = tables.persistent_id  # type: ignore[method-assign]
+        pickler.dump(state)
+        body = buffer.getvalue()
         self.stats["pickle_max_s"] = max(self.stats["pickle_max_s"], self._clock() - began)
         header = {**self._expected, "journal_seq": journal_seq, "written_at_s": self._wall_clock()}
         self.sent.rotate(journal_seq)

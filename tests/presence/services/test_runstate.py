@@ -218,3 +218,34 @@ def test_checkpoint_header_names_what_it_holds(
     header = json.loads(lines[1])
     assert header["config"] == CONFIG and header["journal_seq"] > 0
     assert header["format_version"] == checkpoint_module.FORMAT_VERSION
+
+
+def test_tables_derived_from_the_layout_are_referenced_not_written(tmp_path: Path) -> None:
+    import pickle
+
+    import numpy as np
+
+    from positioning.engine import Engine
+    from presence.services.derived import DerivedTables, large_arrays
+
+    layout = load_layout(SHOWROOM)
+    built, fresh = Engine(layout, None, seed=0), Engine(layout, None, seed=0)
+    tables = DerivedTables(built)
+    assert tables.shared_bytes > 1_000_000
+    arrays = large_arrays(built)
+    at = max(range(len(arrays)), key=lambda i: arrays[i].nbytes)
+    changed = arrays[at]
+    changed.flat[0] += 1.0  # changed in place after the build: must be written in full
+    state = {"engine": built, "engine_totals": Counter(), "seen": [], "unconfirmed": []}
+    store = _state(tmp_path, Clock())
+    store.save(state, 0, tables)
+    store.flush()
+    assert store.stats["checkpoint_bytes"] < len(pickle.dumps(built)) - tables.shared_bytes / 2
+    restored = store.restore(DerivedTables(fresh)).state
+    assert restored is not None
+    again = large_arrays(restored["engine"])
+    assert np.array_equal(again[at], changed)
+    assert not np.array_equal(large_arrays(fresh)[at], changed)
+    # The unchanged ones are the fresh engine's own arrays, not copies.
+    assert any(a is b for a, b in zip(again, large_arrays(fresh), strict=True))
+    store.close()
