@@ -97,7 +97,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=float,
         default=DEFAULT_CHECKPOINT_EVERY_S,
         help="seconds of wall time between checkpoints; 0: keep no state, a restart "
-        f"starts with empty tracks (default {DEFAULT_CHECKPOINT_EVERY_S:g})",
+        f"starts with empty tracks (default {DEFAULT_CHECKPOINT_EVERY_S:g}; no state is kept "
+        "without --broker: the embedded broker's sessions end with the process)",
     )
     add_broker_args(p)
     p.set_defaults(func=run)
@@ -164,8 +165,8 @@ def run(args: argparse.Namespace) -> int:
 def _store_state(
     args: argparse.Namespace, layout: Layout, broker: str, client_id: str
 ) -> StoreState | None:
-    if args.checkpoint_every == 0:
-        return None
+    if args.checkpoint_every == 0 or not args.broker:
+        return None  # an embedded broker's sessions end with this process: nothing to continue
     root = args.state_dir or default_state_root()
     # What the engine is: a checkpoint of another layout or configuration is refused.
     config = {

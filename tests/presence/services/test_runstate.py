@@ -249,3 +249,10 @@ def test_tables_derived_from_the_layout_are_referenced_not_written(tmp_path: Pat
     # The unchanged ones are the fresh engine's own arrays, not copies.
     assert any(a is b for a, b in zip(again, large_arrays(fresh), strict=True))
     store.close()
+
+
+def test_run_refuses_a_negative_checkpoint_interval(capsys: pytest.CaptureFixture[str]) -> None:
+    from presence.cli import main
+
+    assert main(["run", "--store", str(SHOWROOM), "--checkpoint-every", "-1"]) == 2
+    assert "--checkpoint-every -1.0: must be >= 0" in capsys.readouterr().err
