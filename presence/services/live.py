@@ -24,6 +24,7 @@ acknowledged yet (docs/scale.md, "What state lives where").
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import threading
 import time
@@ -63,6 +64,7 @@ __all__ = [
     "MAX_WAITING_ROWS",
     "parse_shard",
     "PUSH_EVERY_S",
+    "SEEN_IN_CHECKPOINT",
     "shard_layouts",
     "shard_of",
     "StoreEngine",
@@ -76,6 +78,11 @@ MAX_WAITING_ROWS = 200_000
 #: Scans remembered to drop redeliveries: a broker restart resends at most the
 #: in-flight window plus what it queued, far below this.
 DEDUP_MEMORY = 100_000
+#: Newest remembered scans a checkpoint keeps. After a restart the broker redelivers only
+#: what was unacknowledged at the kill: at most the dispatcher's run being handled
+#: (DISPATCH_CHUNK, 2,000) can be journaled yet unacknowledged; 10x that is ample, and
+#: spares each checkpoint pickling the whole dedup memory.
+SEEN_IN_CHECKPOINT = 20_000
 #: Engine thread wake-up when idle, seconds: bounds the added latency (10 ms).
 ENGINE_TICK_S = 0.01
 #: Shortest time between two pushes into the engine, seconds. Each push has a fixed cost
@@ -402,7 +409,11 @@ class StoreEngine:
         if self._state is None:
             return
         with self._seen_lock:
-            seen = list(self._seen_order)
+            seen = list(
+                itertools.islice(
+                    self._seen_order, max(0, len(self._seen_order) - SEEN_IN_CHECKPOINT), None
+                )
+            )
         state = {
             "engine": self.engine,
             "engine_totals": Counter(self.engine_totals),
