@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -95,7 +96,7 @@ class Outcome:
 
 
 def kill_and_restart(
-    url: str, day: Path, workdir: Path, *extra: str, speed: float = SPEED
+    url: str, day: Path, workdir: Path, *extra: str, speed: float = SPEED, delay_s: float = 0.0
 ) -> Outcome:
     """Run, replay, SIGKILL the run once visits are open, restart it, collect every event."""
     store = own_store(workdir)
@@ -135,6 +136,7 @@ def kill_and_restart(
         )
         replay.start()
         assert wait_until(lambda: outcome.enters() >= ENTERS_BEFORE_KILL, 30, 0.01)
+        time.sleep(delay_s)
         run.kill()
         with lock:
             outcome.open_at_kill = {
@@ -158,7 +160,10 @@ def _replay(url: str, store: str, day: Path, speed: float) -> None:
 def test_killed_run_resumes_visits_in_progress(
     mqtt_url: str, day: Path, tmp_path: Path, attempt: int
 ) -> None:
-    out = kill_and_restart(mqtt_url, day, tmp_path)
+    # Attempts vary the checkpoint interval (the default, or several checkpoints before the
+    # kill) and the moment of the kill (just after an event went out, or up to 0.45 s later).
+    every = ["--checkpoint-every", "0.5"] if attempt % 2 else []
+    out = kill_and_restart(mqtt_url, day, tmp_path, *every, delay_s=0.15 * (attempt % 4))
     reference = {e.id: e for e in out.reference}
     got = set(out.deliveries)
     why = (
