@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
             service.stop()
             out.wait_published(30.0)
     for engine in engines:  # after the inbound drain: what it received is in the journal
-        engine.close_state()
+        engine.close_state(final_checkpoint=service.error is None)
     print(live_summary(engines), file=sys.stderr)
     if args.stats_json:
         Path(args.stats_json).write_text(json.dumps(live_stats(engines), indent=2) + "\n")

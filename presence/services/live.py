@@ -424,12 +424,15 @@ class StoreEngine:
         self._state.save(state, self._pushed_seq, self._tables)
         self._suppress = set()  # what it protected is now before the checkpoint
 
-    def close_state(self) -> None:
-        """Final checkpoint after the service stopped and ``out`` drained; release the state."""
+    def close_state(self, *, final_checkpoint: bool = True) -> None:
+        """Final checkpoint after the service stopped and ``out`` drained; release the state.
+        Without ``final_checkpoint`` (the engine failed mid-push, its state is suspect) the
+        last checkpoint and the journal after it stay as they are."""
         if self._state is None:
             return
-        self._confirm_published()
-        self.checkpoint()
+        if final_checkpoint:
+            self._confirm_published()
+            self.checkpoint()
         self._state.close()
 
     def _publish_positions(self, out: EngineOutput) -> None:
