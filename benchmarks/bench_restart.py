@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import tempfile
 import threading
 import time
@@ -85,7 +86,13 @@ class Outcome:
 
 
 def kill_and_restart(
-    url: str, day: Path, workdir: Path, *extra: str, speed: float = SPEED, delay_s: float = 0.0
+    url: str,
+    day: Path,
+    workdir: Path,
+    *extra: str,
+    speed: float = SPEED,
+    delay_s: float = 0.0,
+    sig: signal.Signals = signal.SIGKILL,
 ) -> Outcome:
     """Run, replay, SIGKILL the run once visits are open, restart it, collect every event."""
     store = own_store(workdir)
@@ -126,7 +133,8 @@ def kill_and_restart(
         replay.start()
         assert wait_until(lambda: outcome.enters() >= ENTERS_BEFORE_KILL, 30, 0.01)
         time.sleep(delay_s)
-        run.kill()
+        run.proc.send_signal(sig)
+        run.proc.wait(30)
         with lock:
             outcome.open_at_kill = {
                 d for d, seq in outcome.visit_sequences().items() if seq[-1] == "enter"

@@ -13,6 +13,7 @@ window lost (the scan journal holds everything the broker was told was received)
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,3 +63,11 @@ def test_killed_run_resumes_visits_in_progress(
     # The lost window is empty: every event of the uninterrupted run, none other.
     assert got == set(reference), why
     assert out.stats["streams_ended"] == 1, why
+
+
+def test_stopped_run_resumes_visits_in_progress(mqtt_url: str, day: Path, tmp_path: Path) -> None:
+    """SIGTERM (a deploy): the last checkpoint is written on the way out."""
+    out = kill_and_restart(mqtt_url, day, tmp_path, sig=signal.SIGTERM)
+    assert out.open_at_kill
+    assert set(out.deliveries) == {e.id for e in out.reference}, out.stats
+    assert sum(out.deliveries.values()) == len(out.deliveries)  # drained: nothing sent twice
