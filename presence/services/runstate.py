@@ -163,8 +163,13 @@ class StoreState:
             unpickler = pickle.Unpickler(io.BytesIO(ckpt.body))
             unpickler.persistent_load = tables.persistent_load  # type: ignore[method-assign]
             state = unpickler.load()
-            if not isinstance(state, dict) or not {"engine", "seen", "unconfirmed"} <= set(state):
+            if (
+                not isinstance(state, dict)
+                or not {"engine", "seen", "unconfirmed"} <= set(state)
+                or not isinstance(state["seen"], bytes)
+            ):
                 raise CheckpointError(self.checkpoint_path, "body is not a run state")
+            pickle.loads(state["seen"])  # readable now, not halfway through the restore
         except Exception as e:  # any unreadable checkpoint: set aside, start empty, never crash
             aside = set_aside(self.checkpoint_path, self._wall_clock())
             notes.append(f"checkpoint set aside as {aside.name}: {e}")

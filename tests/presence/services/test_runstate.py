@@ -236,7 +236,12 @@ def test_tables_derived_from_the_layout_are_referenced_not_written(tmp_path: Pat
     at = max(range(len(arrays)), key=lambda i: arrays[i].nbytes)
     changed = arrays[at]
     changed.flat[0] += 1.0  # changed in place after the build: must be written in full
-    state = {"engine": built, "engine_totals": Counter(), "seen": [], "unconfirmed": []}
+    state = {
+        "engine": built,
+        "engine_totals": Counter(),
+        "seen": b"\x80\x05]\x94.",
+        "unconfirmed": [],
+    }
     store = _state(tmp_path, Clock())
     store.save(state, 0, tables)
     store.flush()
