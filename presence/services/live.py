@@ -193,6 +193,7 @@ class StoreEngine:
         self._pushed_seq = 0  # last journal record pushed into the engine
         self._unconfirmed: list[tuple[str, str, bytes]] = []  # (id, topic, payload) published
         self._suppress: set[str] = set()  # ids acknowledged before a restart
+        self._changed = False  # the engine or the unacknowledged events moved since the checkpoint
         self._last_position_s: dict[str, float] = {}
         self.stats = LiveStats()
         self.engine_totals: Counter[str] = Counter()  # engine counters of finished streams
@@ -302,6 +303,7 @@ class StoreEngine:
                 start = i + 1
         self._push(items[start:])
         if items:
+            self._changed = True
             self.stats.last_processed_s = self._clock()
             self._pushed_seq = max(self._pushed_seq, max(it.seq for it in items))
 
@@ -391,7 +393,7 @@ class StoreEngine:
         if self._state is None:
             return
         self._confirm_published()
-        if self._state.due():
+        if self._state.due(changed=self._changed):
             self.checkpoint()
 
     def _confirm_published(self) -> None:
@@ -425,6 +427,7 @@ class StoreEngine:
         }
         assert self._tables is not None
         self._state.save(state, self._pushed_seq, self._tables)
+        self._changed = False
         self._suppress = set()  # what it protected is now before the checkpoint
 
     def close_state(self, *, final_checkpoint: bool = True) -> None:

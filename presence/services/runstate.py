@@ -113,6 +113,7 @@ class StoreState:
         self._clock = clock
         self._wall_clock = wall_clock
         self._next_s = clock() + every_s
+        self._written_s = clock()  # when the last checkpoint was taken (monotonic)
         self.checkpoint_path = directory / "checkpoint"
         self.stats: dict[str, float] = {
             "checkpoints": 0,
@@ -191,8 +192,12 @@ class StoreState:
         self.journal.discard()
         self.sent.discard()
 
-    def due(self) -> bool:
-        return self._clock() >= self._next_s
+    def due(self, *, changed: bool) -> bool:
+        """Time for a checkpoint: the interval passed and the state ``changed`` since the
+        last one, or that one nears ``max_age_s`` (an idle store is not rewritten every
+        interval, yet never lets its checkpoint go stale)."""
+        now = self._clock()
+        return now >= self._next_s and (changed or now >= self._written_s + self.max_age_s / 2)
 
     def save(self, state: dict[str, Any], journal_seq: int, tables: DerivedTables) -> None:
         """Checkpoint ``state`` (it holds every journal record up to ``journal_seq``).
@@ -203,6 +208,7 @@ class StoreState:
         self.flush()
         began = self._clock()
         self._next_s = began + self.every_s
+        self._written_s = began
         buffer = io.BytesIO()
         pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
         pickler.persistent_id = tables.persistent_id  # type: ignore[method-assign]

@@ -261,3 +261,19 @@ def test_run_refuses_a_negative_checkpoint_interval(capsys: pytest.CaptureFixtur
 
     assert main(["run", "--store", str(SHOWROOM), "--checkpoint-every", "-1"]) == 2
     assert "--checkpoint-every -1.0: must be >= 0" in capsys.readouterr().err
+
+
+def test_an_idle_store_is_checkpointed_only_before_its_checkpoint_goes_stale(
+    tmp_path: Path,
+) -> None:
+    clock = Clock()
+    state = StoreState(
+        tmp_path, CONFIG, every_s=5.0, max_age_s=3600.0, clock=clock, wall_clock=lambda: 1e9
+    )
+    clock.now = 4.0
+    assert not state.due(changed=True)
+    clock.now = 6.0
+    assert state.due(changed=True) and not state.due(changed=False)
+    clock.now = 1801.0
+    assert state.due(changed=False)
+    state.close()
