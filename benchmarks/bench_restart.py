@@ -70,9 +70,11 @@ class Outcome:
     events: dict[str, PresenceEvent] = field(default_factory=dict)
     open_at_kill: set[str] = field(default_factory=set)  # devices in the store at the kill
     stats: dict[str, object] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # the consumer thread adds
 
     def enters(self) -> int:
-        return sum(1 for e in self.events.values() if e.type == "instore.store.enter")
+        with self.lock:
+            return sum(1 for e in self.events.values() if e.type == "instore.store.enter")
 
     def visit_sequences(self) -> dict[str, list[str]]:
         """Per device, its store enters and exits in time order (an exit sorts before an
@@ -98,11 +100,10 @@ def kill_and_restart(
     store = own_store(workdir)
     layout = load_layout(store)
     outcome = Outcome(batch_events(store, day, workdir / "batch"))
-    lock = threading.Lock()
 
     def consume(_topic: str, payload: bytes) -> None:
         event = decode_event(payload)
-        with lock:
+        with outcome.lock:
             outcome.deliveries[event.id] += 1
             outcome.events[event.id] = event
 
@@ -135,7 +136,7 @@ def kill_and_restart(
         time.sleep(delay_s)
         run.proc.send_signal(sig)
         run.proc.wait(30)
-        with lock:
+        with outcome.lock:
             outcome.open_at_kill = {
                 d for d, seq in outcome.visit_sequences().items() if seq[-1] == "enter"
             }
