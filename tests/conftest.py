@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 STORES = REPO / "examples" / "stores"
+
+# `instore run` keeps tracking state between restarts (presence/services/runstate.py); the
+# tests' runs keep theirs in a directory of this session, never in the user's.
+os.environ["INSTORE_STATE_DIR"] = tempfile.mkdtemp(prefix="instore-test-state-")
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import hashlib
 import json
 import signal
 import socket
@@ -24,6 +25,12 @@ from presence.services.live import (
     live_summary,
     parse_shard,
     shard_layouts,
+)
+from presence.services.runstate import (
+    DEFAULT_CHECKPOINT_EVERY_S,
+    StoreState,
+    default_state_root,
+    state_dir_for,
 )
 from presence.transport.bus import BusClient
 
@@ -48,7 +55,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "rate-limited positions on instore/v1/<store>/positions/<device>. Malformed messages "
             "go to instore/v1/<store>/deadletter with the reason, counted, never fatal. The "
             "session is persistent: restarted, it receives the observations it missed. With "
-            "--shard i/n only the stores hashed to worker i of n are run (docs/scale.md)."
+            "--shard i/n only the stores hashed to worker i of n are run (docs/scale.md). Tracks "
+            "and open visits survive a restart: each store's engine is checkpointed every "
+            "--checkpoint-every seconds under --state-dir, with a journal of what came after."
         ),
     )
     p.add_argument(
@@ -74,12 +83,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="exit once every store's replay sent its end of stream (scripts, tests)",
     )
     p.add_argument("--stats-json", metavar="FILE", help="write counters and latencies here on exit")
+    p.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        type=Path,
+        help="where tracking state is kept between restarts, per broker, client id and store "
+        "(default $INSTORE_STATE_DIR, else $XDG_STATE_HOME/instore/run or "
+        "~/.local/state/instore/run)",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        metavar="S",
+        type=float,
+        default=DEFAULT_CHECKPOINT_EVERY_S,
+        help="seconds of wall time between checkpoints; 0: keep no state, a restart "
+        f"starts with empty tracks (default {DEFAULT_CHECKPOINT_EVERY_S:g}; no state is kept "
+        "without --broker: the embedded broker's sessions end with the process)",
+    )
     add_broker_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     i, n = parse_shard(args.shard)
+    if args.checkpoint_every < 0:
+        raise UsageError(f"--checkpoint-every {args.checkpoint_every}: must be >= 0")
     layouts = shard_layouts([load_layout(p) for p in args.store], i, n)
     if not layouts:
         print(f"instore run: shard {args.shard} has none of the given stores", file=sys.stderr)
@@ -106,9 +134,13 @@ def run(args: argparse.Namespace) -> int:
                     locator=args.locator,
                     seed=args.seed,
                     positions_every_s=args.positions_every,
+                    state=_store_state(args, layout, f"{cfg.host}_{cfg.port}", client_id),
                 )
                 for layout in layouts
             ]
+            for engine in engines:
+                for note in engine.restore():
+                    print(f"instore run: {engine.layout.name}: {note}", file=sys.stderr)
             service = LiveService(engines, inbound).start()
             names = ", ".join(e.layout.name for e in engines)
             print(
@@ -120,12 +152,36 @@ def run(args: argparse.Namespace) -> int:
                 _serve(service, engines, stop, args.until_end)
             service.stop()
             out.wait_published(30.0)
+    for engine in engines:  # after the inbound drain: what it received is in the journal
+        engine.close_state(final_checkpoint=service.error is None)
     print(live_summary(engines), file=sys.stderr)
     if args.stats_json:
         Path(args.stats_json).write_text(json.dumps(live_stats(engines), indent=2) + "\n")
     if service.error is not None:
         raise UsageError(f"live engine failed: {service.error}")
     return 0
+
+
+def _store_state(
+    args: argparse.Namespace, layout: Layout, broker: str, client_id: str
+) -> StoreState | None:
+    if args.checkpoint_every == 0 or not args.broker:
+        return None  # an embedded broker's sessions end with this process: nothing to continue
+    root = args.state_dir or default_state_root()
+    # What the engine is: a checkpoint of another layout or configuration is refused.
+    config = {
+        "store": layout.name,
+        "layout_sha256": hashlib.sha256(Path(layout.source).read_bytes()).hexdigest(),
+        "locator": args.locator,
+        "seed": args.seed,
+    }
+    return StoreState(
+        state_dir_for(root, broker, client_id, layout.name),
+        config,
+        every_s=args.checkpoint_every,
+        clock=time.monotonic,
+        wall_clock=time.time,
+    )
 
 
 def _client_id(layouts: list[Layout], shard: str) -> str:

@@ -13,12 +13,20 @@ Events go out with QoS 1 on ``events/<type>``; positions at most once per device
 ``positions_every_s`` of wall time (the bus feeds live maps; analysts who need every
 position run ``instore locate``). A replay's end-of-stream control message closes open
 visits, like the end of a file in batch.
+
+With a :class:`~presence.services.runstate.StoreState` the engine survives a restart:
+accepted messages are journaled before the broker gets their acknowledgement, the
+engine is checkpointed every few seconds, and :meth:`StoreEngine.restore` reloads the
+checkpoint and replays the journal, publishing only events the broker had not
+acknowledged yet (docs/scale.md, "What state lives where").
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
+import pickle
 import threading
 import time
 from collections import Counter, deque
@@ -32,6 +40,9 @@ from beacons.observation import ObservationBatch
 from positioning.engine import Engine, EngineOutput, EngineParams
 from positioning.layout import Layout
 from presence.errors import UsageError
+from presence.services.derived import DerivedTables
+from presence.services.journal import KIND_CONTROL, KIND_SCAN, JournalRecord
+from presence.services.runstate import StoreState
 from presence.transport.bus import Bus, DeadLetters
 from presence.transport.payloads import (
     PayloadError,
@@ -54,6 +65,7 @@ __all__ = [
     "MAX_WAITING_ROWS",
     "parse_shard",
     "PUSH_EVERY_S",
+    "SEEN_IN_CHECKPOINT",
     "shard_layouts",
     "shard_of",
     "StoreEngine",
@@ -67,6 +79,11 @@ MAX_WAITING_ROWS = 200_000
 #: Scans remembered to drop redeliveries: a broker restart resends at most the
 #: in-flight window plus what it queued, far below this.
 DEDUP_MEMORY = 100_000
+#: Newest remembered scans a checkpoint keeps. After a restart the broker redelivers only
+#: what was unacknowledged at the kill: at most the dispatcher's run being handled
+#: (DISPATCH_CHUNK, 2,000) can be journaled yet unacknowledged; 10x that is ample, and
+#: spares each checkpoint pickling the whole dedup memory.
+SEEN_IN_CHECKPOINT = 20_000
 #: Engine thread wake-up when idle, seconds: bounds the added latency (10 ms).
 ENGINE_TICK_S = 0.01
 #: Shortest time between two pushes into the engine, seconds. Each push has a fixed cost
@@ -113,6 +130,7 @@ def shard_of(store: str, n_shards: int) -> int:
 class _Scan:
     scan: ScanMessage | None  # None: end of stream
     arrived_s: float
+    seq: int = 0  # number in the scan journal (0: no journal)
 
 
 @dataclass(slots=True)
@@ -123,6 +141,8 @@ class LiveStats:
     events: int = 0
     positions: int = 0
     streams_ended: int = 0
+    replayed: int = 0  # journal records replayed on restore
+    suppressed: int = 0  # events re-derived on restore that the broker had acknowledged
     deadletters: Counter[str] = field(default_factory=Counter)
     latencies_s: list[float] = field(default_factory=list)
     engine_s: float = 0.0  # clock time inside the positioning engine (push and finish)
@@ -146,14 +166,17 @@ class StoreEngine:
         service: str = "run",
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        state: StoreState | None = None,
     ) -> None:
         """``clock`` times arrivals, latencies and pacing (monotonic); ``wall_clock`` stamps
-        dead letters; ``time.thread_time`` measures the engine's CPU, not a time of day."""
+        dead letters; ``time.thread_time`` measures the engine's CPU, not a time of day.
+        ``state``: where the engine is journaled and checkpointed (None: memory only)."""
         self.layout = layout
         self.topics = Topics(layout.name)
         self._out = out
         self._make_engine = lambda: Engine(layout, params, locator=locator, seed=seed)
         self.engine = self._make_engine()
+        self._tables = DerivedTables(self.engine) if state is not None else None
         self._beacons = frozenset(layout.beacon_ids)
         self._positions_every_s = positions_every_s
         self._service = service
@@ -163,6 +186,14 @@ class StoreEngine:
         self._waiting_rows = 0
         self._seen: set[tuple[object, ...]] = set()
         self._seen_order: deque[tuple[object, ...]] = deque()
+        # Held across dedup and journal write: a checkpoint never remembers a scan as seen
+        # that the journal does not hold yet (the broker would redeliver it to a dropper).
+        self._seen_lock = threading.Lock()
+        self._state = state
+        self._pushed_seq = 0  # last journal record pushed into the engine
+        self._unconfirmed: list[tuple[str, str, bytes]] = []  # (id, topic, payload) published
+        self._suppress: set[str] = set()  # ids acknowledged before a restart
+        self._changed = False  # the engine or the unacknowledged events moved since the checkpoint
         self._last_position_s: dict[str, float] = {}
         self.stats = LiveStats()
         self.engine_totals: Counter[str] = Counter()  # engine counters of finished streams
@@ -179,15 +210,23 @@ class StoreEngine:
         """Decode a run of observation messages and queue them for the engine at once."""
         arrived = self._clock()
         items: list[_Scan] = []
+        accepted: list[tuple[str, bytes]] = []
         rows = 0
-        for topic, payload in messages:
-            scan = self._deadletters.decode(self._decode_scan, topic, payload)
-            if scan is None:
-                continue
-            dt = tuple(scan.dt_s.items()) if scan.dt_s else ()
-            if self._remember((scan.device_id, scan.t_s, tuple(scan.rssi_dbm.items()), dt)):
-                items.append(_Scan(scan, arrived))
-                rows += len(scan.rssi_dbm)
+        with self._seen_lock:
+            for topic, payload in messages:
+                scan = self._deadletters.decode(self._decode_scan, topic, payload)
+                if scan is None:
+                    continue
+                if self._remember(_scan_key(scan)):
+                    items.append(_Scan(scan, arrived))
+                    accepted.append((topic, payload))
+                    rows += len(scan.rssi_dbm)
+            if self._state is not None and accepted:
+                # Before returning: the dispatcher acknowledges to the broker afterwards.
+                for item, seq in zip(
+                    items, self._state.journal.append(KIND_SCAN, accepted), strict=True
+                ):
+                    item.seq = seq
         if items:
             if self.stats.first_arrival_s is None:
                 self.stats.first_arrival_s = arrived
@@ -205,8 +244,13 @@ class StoreEngine:
         if control is None:
             return
         _command, t_s = control
-        if self._remember(("end", t_s)):
-            self._enqueue([_Scan(None, self._clock())], 0)
+        with self._seen_lock:
+            if not self._remember(("end", t_s)):
+                return
+            seq = 0
+            if self._state is not None:
+                seq = self._state.journal.append(KIND_CONTROL, [(topic, payload)])[0]
+        self._enqueue([_Scan(None, self._clock(), seq)], 0)
 
     def _remember(self, key: tuple[object, ...]) -> bool:
         """False if this scan was seen already (a redelivery)."""
@@ -235,6 +279,13 @@ class StoreEngine:
             self._waiting.clear()
             self._waiting_rows = 0
             self._cond.notify_all()
+        # Before new events go out: what went out a push ago has been acknowledged by now.
+        self._confirm_published()
+        self._process_items(items)
+        self._keep_state()
+        return len(items)
+
+    def _process_items(self, items: list[_Scan]) -> None:
         start = 0
         for i, item in enumerate(items):
             if item.scan is None:
@@ -246,12 +297,15 @@ class StoreEngine:
                 self._publish(final, {})
                 self.engine_totals.update(self.engine.stats)
                 self.engine = self._make_engine()
+                if self._tables is not None:
+                    self._tables = DerivedTables(self.engine)
                 self.stats.streams_ended += 1
                 start = i + 1
         self._push(items[start:])
         if items:
+            self._changed = True
             self.stats.last_processed_s = self._clock()
-        return len(items)
+            self._pushed_seq = max(self._pushed_seq, max(it.seq for it in items))
 
     def _push(self, items: Sequence[_Scan]) -> None:
         if not items:
@@ -281,13 +335,111 @@ class StoreEngine:
 
     def _publish(self, out: EngineOutput, arrivals: dict[float, float]) -> None:
         for event in out.events:
-            self._out.publish(self.topics.event(event.type), encode_event(event))
+            if event.id in self._suppress:
+                self.stats.suppressed += 1
+                continue
+            topic, payload = self.topics.event(event.type), encode_event(event)
+            self._out.publish(topic, payload)
+            if self._state is not None:
+                self._unconfirmed.append((event.id, topic, payload))
             self.stats.events += 1
             arrived = arrivals.get(round(event.detected_at_s, 3))
             if arrived is not None:
                 self.stats.latencies_s.append(self._clock() - arrived)
         if self._positions_every_s > 0 and len(out.positions):
             self._publish_positions(out)
+
+    # --- surviving a restart (engine thread, or before the service starts) -----------------
+
+    def restore(self) -> list[str]:
+        """Load the checkpoint, publish what it holds unacknowledged, replay the journal;
+        returns notes for people. Call before the service subscribes."""
+        if self._state is None:
+            return []
+        assert self._tables is not None
+        restored = self._state.restore(self._tables)
+        self._suppress = restored.sent
+        self._pushed_seq = restored.seq
+        if restored.state is not None:
+            self.engine = restored.state["engine"]
+            self.engine_totals.update(restored.state["engine_totals"])
+            for key in pickle.loads(restored.state["seen"]):
+                self._remember(key)
+            for event_id, topic, payload in restored.state["unconfirmed"]:
+                if event_id not in self._suppress:
+                    self._out.publish(topic, payload)
+                    self._unconfirmed.append((event_id, topic, payload))
+        items = [item for r in restored.records if (item := self._replayed(r)) is not None]
+        self.stats.replayed = len(items)
+        self._process_items(items)
+        self._pushed_seq = max(self._pushed_seq, self._state.journal.last_seq)
+        self.checkpoint()
+        return restored.notes
+
+    def _replayed(self, record: JournalRecord) -> _Scan | None:
+        """A journal record as the engine thread would have received it (already deduplicated)."""
+        try:
+            if record.kind == KIND_CONTROL:
+                self._remember(("end", decode_control(record.payload)[1]))
+                return _Scan(None, self._clock(), record.seq)
+            scan = self._decode_scan(record.topic, record.payload)
+        except PayloadError:  # it was accepted once; a journal from other code: skip it
+            return None
+        self._remember(_scan_key(scan))
+        return _Scan(scan, self._clock(), record.seq)
+
+    def _keep_state(self) -> None:
+        """Note what the broker acknowledged; checkpoint when due."""
+        if self._state is None:
+            return
+        self._confirm_published()
+        if self._state.due(changed=self._changed):
+            self.checkpoint()
+
+    def _confirm_published(self) -> None:
+        """Log the ids of published events once the broker acknowledged everything."""
+        if self._state is not None and self._unconfirmed and self._out.wait_published(0.0):
+            self._state.sent.append([event_id for event_id, _t, _p in self._unconfirmed])
+            self._unconfirmed.clear()
+
+    @property
+    def state_stats(self) -> dict[str, float] | None:
+        """Checkpoint counters (None: no state kept)."""
+        return None if self._state is None else dict(self._state.stats)
+
+    def checkpoint(self) -> None:
+        """Write the engine's checkpoint now (engine thread, or after the service stopped)."""
+        if self._state is None:
+            return
+        with self._seen_lock:
+            seen = list(
+                itertools.islice(
+                    self._seen_order, max(0, len(self._seen_order) - SEEN_IN_CHECKPOINT), None
+                )
+            )
+        state = {
+            "engine": self.engine,
+            "engine_totals": Counter(self.engine_totals),
+            # Pickled apart, at C speed: through the checkpoint's pickler every element of
+            # 20,000 keys would call back into Python (DerivedTables.persistent_id).
+            "seen": pickle.dumps(seen, protocol=pickle.HIGHEST_PROTOCOL),
+            "unconfirmed": list(self._unconfirmed),
+        }
+        assert self._tables is not None
+        self._state.save(state, self._pushed_seq, self._tables)
+        self._changed = False
+        self._suppress = set()  # what it protected is now before the checkpoint
+
+    def close_state(self, *, final_checkpoint: bool = True) -> None:
+        """Final checkpoint after the service stopped and ``out`` drained; release the state.
+        Without ``final_checkpoint`` (the engine failed mid-push, its state is suspect) the
+        last checkpoint and the journal after it stay as they are."""
+        if self._state is None:
+            return
+        if final_checkpoint:
+            self._confirm_published()
+            self.checkpoint()
+        self._state.close()
 
     def _publish_positions(self, out: EngineOutput) -> None:
         p = out.positions
@@ -310,6 +462,12 @@ class StoreEngine:
             )
             self._out.publish(self.topics.position(device), encode_position(msg))
             self.stats.positions += 1
+
+
+def _scan_key(scan: ScanMessage) -> tuple[object, ...]:
+    """What makes a scan a redelivery of one already seen."""
+    dt = tuple(scan.dt_s.items()) if scan.dt_s else ()
+    return (scan.device_id, scan.t_s, tuple(scan.rssi_dbm.items()), dt)
 
 
 class LiveService:
@@ -378,6 +536,9 @@ def live_stats(engines: Sequence[StoreEngine]) -> dict[str, Any]:
             "events": e.stats.events,
             "positions": e.stats.positions,
             "streams_ended": e.stats.streams_ended,
+            "replayed": e.stats.replayed,
+            "suppressed": e.stats.suppressed,
+            "state": e.state_stats,
             "deadletters": dict(e.stats.deadletters),
             "engine": dict(e.engine_totals + Counter(e.engine.stats)),
             "busy_s": (

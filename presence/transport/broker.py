@@ -66,6 +66,11 @@ _DRAIN_TIMEOUT_S = 3.0
 #: Session attribute: False from a client's CONNECT until the messages queued for its
 #: session while it was away are on their way; until then newer messages join that queue.
 _CAUGHT_UP = "instore.caught_up"
+#: Session attribute: QoS 1/2 messages sent to a persistent session whose connection died
+#: before their acknowledgement, (topic, data, qos) in sending order. amqtt 0.12 drops them
+#: (the flow's waiter is cancelled and the message leaves ``inflight_out``); a killed
+#: `instore run` then missed a few observations. They go out first when it returns.
+_UNACKED = "instore.unacked"
 
 
 class BrokerError(PresenceError):
@@ -205,22 +210,36 @@ class _OrderedBroker(Broker):
                     continue
                 handler = self._get_handler(session) if connected else None
                 if handler:
-                    task = handler.mqtt_publish(topic, broadcast["data"], qos, retain=False)
+                    task = _deliver(session, handler, topic, broadcast["data"], qos)
                     running_tasks.append(asyncio.ensure_future(task))
 
     async def _publish_session_retained_messages(self, session: Session) -> None:
         tasks = []
         handler = self._get_handler(session)
         if handler:
+            # What the last connection left unacknowledged first, then the queue, in order.
+            queued = session.attributes.pop(_UNACKED, [])
             while not session.retained_messages.empty():
                 msg = session.retained_messages.get_nowait()
-                # retain=False: queued for a subscription, not a retained message (MQTT-3.3.1-9)
-                task = handler.mqtt_publish(msg.topic, msg.data, msg.qos, retain=False)
-                tasks.append(asyncio.ensure_future(task))
+                queued.append((msg.topic, msg.data, msg.qos))
+            for topic, data, qos in queued:
+                tasks.append(asyncio.ensure_future(_deliver(session, handler, topic, data, qos)))
         # From here on new messages go out directly, behind the queue's (tasks run in order).
         session.attributes[_CAUGHT_UP] = True
         if tasks:
             await asyncio.wait(tasks)
+
+
+async def _deliver(session: Session, handler: Any, topic: str, data: Any, qos: int) -> None:
+    """Publish to a session; if its connection dies before the acknowledgement, keep the
+    message for the session's return (a persistent one: MQTT-4.4.0-1)."""
+    try:
+        # retain=False: queued for a subscription, not a retained message (MQTT-3.3.1-9)
+        await handler.mqtt_publish(topic, data, qos, retain=False)
+    except BaseException:
+        if qos in (QOS_1, QOS_2) and not session.clean_session and not session.is_anonymous:
+            session.attributes.setdefault(_UNACKED, []).append((topic, data, qos))
+        raise
 
 
 def _broker_config(host: str, port: int) -> dict[str, Any]:
