@@ -43,6 +43,7 @@ from presence.errors import UsageError
 from presence.services.derived import DerivedTables
 from presence.services.journal import KIND_CONTROL, KIND_SCAN, JournalRecord
 from presence.services.runstate import StoreState
+from presence.services.streamclock import StreamClock
 from presence.transport.bus import Bus, DeadLetters
 from presence.transport.payloads import (
     PayloadError,
@@ -200,6 +201,7 @@ class StoreEngine:
         self._deadletters = DeadLetters(
             out, self.topics.deadletter, service, clock=wall_clock, counts=self.stats.deadletters
         )
+        self._stream_clock = StreamClock(wall_clock=wall_clock)
 
     # --- bus side (dispatcher thread) ------------------------------------------------------
 
@@ -214,7 +216,7 @@ class StoreEngine:
         rows = 0
         with self._seen_lock:
             for topic, payload in messages:
-                scan = self._deadletters.decode(self._decode_scan, topic, payload)
+                scan = self._deadletters.decode(self._decode_live, topic, payload)
                 if scan is None:
                     continue
                 if self._remember(_scan_key(scan)):
@@ -237,6 +239,17 @@ class StoreEngine:
         # The subscription is obs/+, so the device is the topic's last level.
         if scan.device_id != topic.rpartition("/")[2]:
             raise PayloadError("topic_mismatch", f"device {scan.device_id!r} on {topic}")
+        return scan
+
+    def _decode_live(self, topic: str, payload: bytes) -> ScanMessage:
+        scan = self._decode_scan(topic, payload)
+        if not self._stream_clock.admit(scan.device_id, scan.t_s):
+            # One reading dated far ahead would make every honest one after it "late".
+            raise PayloadError(
+                "time_out_of_range",
+                f"t_s {scan.t_s:.0f} is over {self._stream_clock.max_jump_s:.0f} s ahead of "
+                "the stream and of the wall clock, and no other device confirms it",
+            )
         return scan
 
     def on_control(self, topic: str, payload: bytes) -> None:
@@ -386,6 +399,7 @@ class StoreEngine:
         except PayloadError:  # it was accepted once; a journal from other code: skip it
             return None
         self._remember(_scan_key(scan))
+        self._stream_clock.went_on(scan.t_s)  # admitted once, before the restart
         return _Scan(scan, self._clock(), record.seq)
 
     def _keep_state(self) -> None:

@@ -57,9 +57,13 @@ class StreamClock:
                 self._claim(device, t_s)
                 return False
             self._claims.clear()
+        self.went_on(t_s)
+        return True
+
+    def went_on(self, t_s: float) -> None:
+        """The stream reached ``t_s`` (a reading admitted before, e.g. replayed from a journal)."""
         if self.latest_s is None or t_s > self.latest_s:
             self.latest_s = t_s
-        return True
 
     def _claim(self, device: str, t_s: float) -> None:
         self._claims.pop(device, None)
