@@ -37,6 +37,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from beacons.observation import ObservationBatch
+from beacons.streamclock import StreamClock
 from beacons.validity import EARLIEST_T_S, LATEST_T_S, rssi_is_valid
 from sim._rawlog import RawChunk, csv_chunks, parquet_chunks
 from sim.errors import ObservationLogError
@@ -158,6 +159,8 @@ class _Cleaner:
     def __init__(self, beacon_ids: npt.NDArray[np.str_] | None) -> None:
         self.beacon_ids = beacon_ids
         self.max_t = -np.inf
+        # One row dated years ahead would close every visit at its time (issue 18, finding 2).
+        self.clock = StreamClock(wall_clock=None)
         self.recent: tuple[npt.NDArray[np.float64], npt.NDArray[np.str_], npt.NDArray[np.str_]] = (
             np.empty(0),
             np.empty(0, dtype=str),
@@ -179,6 +182,11 @@ class _Cleaner:
         if self.beacon_ids is not None:
             _mark(reason, ~np.isin(raw.beacon_id, self.beacon_ids), "unknown_beacon")
         _mark(reason, self._duplicates(t, raw, reason == ""), "duplicate")
+        usable = np.flatnonzero(reason == "")
+        far = ~self.clock.admit_many(t[usable], raw.device_id[usable].astype(str))
+        ahead = np.zeros(len(t), dtype=bool)
+        ahead[usable[far]] = True
+        _mark(reason, ahead, "time_out_of_range")
         ok = reason == ""
         rejected = _report(reason, raw.line, raw.malformed_lines, raw.unreadable)
         tt = t[ok]

@@ -37,13 +37,13 @@ from typing import Any
 import numpy as np
 
 from beacons.observation import ObservationBatch
+from beacons.streamclock import StreamClock
 from positioning.engine import Engine, EngineOutput, EngineParams
 from positioning.layout import Layout
 from presence.errors import UsageError
 from presence.services.derived import DerivedTables
 from presence.services.journal import KIND_CONTROL, KIND_SCAN, JournalRecord
 from presence.services.runstate import StoreState
-from presence.services.streamclock import StreamClock
 from presence.transport.bus import Bus, DeadLetters
 from presence.transport.payloads import (
     PayloadError,

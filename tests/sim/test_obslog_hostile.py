@@ -109,3 +109,29 @@ def test_hostile_ids_on_the_slow_csv_path_too(tmp_path: Path) -> None:
     log = read_observation_log(p)
     assert log.rejected.counts == {"invalid_id": 1}
     assert log.batch.t_s.tolist() == [9.0, 10.0, 12.0]  # U+FFFD replaces the bad byte: a valid id
+
+
+def csv_log(path: Path, rows: list[tuple[float, str]]) -> Path:
+    path.write_text("t,device_id,beacon_id,rssi\n" + "".join(f"{t},{d},b1,-60\n" for t, d in rows))
+    return path
+
+
+def test_one_row_decades_ahead_is_refused_and_moves_no_visit(tmp_path: Path) -> None:
+    # Issue 18, finding 2: a sorted log's last row in 2099 used to close every visit at 2099.
+    rows = [(T0 + i, f"d{i % 3}") for i in range(600)] + [(4_070_908_800.0, "rogue")]
+    chunks = list(iter_observation_log(csv_log(tmp_path / "a.csv", rows), chunk_rows=128))
+    assert [r.counts for _b, r in chunks if r.counts] == [{"time_out_of_range": 1}]
+    assert chunks[-1][1].examples == ((602, "time_out_of_range"),)  # the file's line
+    assert max(float(b.t_s.max()) for b, _r in chunks if len(b)) == T0 + 599
+
+
+def test_a_future_dated_log_its_nights_and_a_confirmed_jump_are_kept(tmp_path: Path) -> None:
+    start = T0 + 10 * 365 * 86_400.0  # a simulated day years ahead: the file sets its own clock
+    night, fortnight = 14 * 3600.0, 14 * 86_400.0
+    rows = [(start + i, "a") for i in range(50)]
+    rows += [(start + night + i, "a") for i in range(50)]  # one phone the next morning
+    rows += [(start + fortnight + i, "a" if i % 2 else "b") for i in range(50)]
+    chunks = list(iter_observation_log(csv_log(tmp_path / "a.csv", rows), chunk_rows=32))
+    refused = [r.counts for _b, r in chunks if r.counts]
+    assert refused == [{"time_out_of_range": 1}]  # two weeks on: the first, until b confirms it
+    assert sum(len(b) for b, _r in chunks) == 149

@@ -3,7 +3,7 @@ stream's clock (here 2099-01-01, in a stream of 2026) moved the live engine's cl
 later valid reading was dropped as late. By hand, one such scan published before replaying a
 simulated 10 minutes of demo-fashion through `instore run` gave ``rows_late: 50972``,
 ``rows_used: 1`` and 0 events (184 without it). Now it is refused as ``time_out_of_range``
-(presence/services/streamclock.py) and moves nothing."""
+(beacons/streamclock.py) and moves nothing."""
 
 from __future__ import annotations
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from presence.services.streamclock import MAX_CLAIMS, StreamClock
+import numpy as np
+
+from beacons.streamclock import MAX_CLAIMS, StreamClock
 
 NOW = 1_796_000_000.0  # the wall clock of these tests (2026-12-01)
 PAST = 1_795_392_000.0  # a replayed day, 2026-11-23
@@ -59,3 +61,17 @@ def test_claims_stay_bounded_whatever_the_ids() -> None:
         c.admit(f"rogue-{i}", YEAR_2099 + i * 86_400.0)  # far apart: none confirms another
     assert len(c._claims) <= MAX_CLAIMS
     assert c.latest_s is None
+
+
+def test_a_replay_keeps_its_nights_a_live_stream_holds_to_the_hour() -> None:
+    replay = clock()
+    assert replay.admit("a", PAST) and replay.admit("a", PAST + 2 * 86_400)  # a weekend
+    live = clock()
+    assert live.admit("a", NOW) and not live.admit("a", NOW + 2 * 86_400)
+
+
+def test_a_file_starts_its_own_stream_and_keeps_its_gaps() -> None:
+    c = StreamClock(wall_clock=None)
+    t = np.array([YEAR_2099 - 1e6, YEAR_2099 - 1e6 + 1, YEAR_2099 - 1e6 + 5220, YEAR_2099])
+    d = np.array(["calib3", "calib3", "calib4", "rogue"])
+    assert c.admit_many(t, d).tolist() == [True, True, True, False]
