@@ -31,15 +31,6 @@ from presence.transport.topics import Topics
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 T0 = 1_790_000_000.0
 
@@ -67,18 +58,6 @@ class Walker:
                 x, y = 15.0 + 8.0 * math.cos(a), 10.0 + 5.0 * math.sin(a)
                 msg = PositionMessage(self.layout.name, d, self.t_s, x, y, "", 1.5)
                 self.bus.publish(self.topics.position(d), encode_position(msg), qos=0)
-
-
-@pytest.fixture
-def chromium() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ console errors), and a name carrying HTML is shown as text, never run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,22 +19,9 @@ from presence.dashboard.state import DashboardState, PositionUpdate, StaffAlert
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
 T0 = 1_790_000_000.0
 PASSWORD = "a store passphrase"
 HOSTILE_NAME = '<img src=x onerror="window.pwned=1">Eve'
-
-
-@pytest.fixture
-def chromium() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 def test_password_login_and_a_hostile_name_in_chromium(
