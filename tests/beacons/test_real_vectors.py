@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from beacons.adstructures import parse_hex
+from beacons.adstructures import parse_hex, split_ad_structures
 from beacons.errors import AdvertisementError
-from beacons.frames import BeaconFrame, decode_payload, read_frames
+from beacons.frames import FrameReading, decode_payload, read_frames
 
 VECTORS_PATH = Path(__file__).parent / "data" / "real_vectors.jsonl"
 BEACON_FORMATS = {
@@ -47,41 +47,69 @@ def load_vectors(path: Path = VECTORS_PATH) -> list[dict[str, Any]]:
 VECTORS = load_vectors()
 
 
-def frames_of(vector: dict[str, Any]) -> tuple[BeaconFrame, ...] | None:
-    """The frames instore reads from a vector; None when it rejects the payload as unusable."""
+def frames_of(vector: dict[str, Any]) -> FrameReading | None:
+    """What instore reads from a vector; None when it rejects the payload as unusable."""
     data = parse_hex(vector["hex"])
     if vector["input"] == "manufacturer_data":
         # Theengs gives manufacturer data with its company id first, little-endian.
         company_id = int.from_bytes(data[:2], "little")
-        return read_frames({company_id: data[2:]}, {}).frames
+        return read_frames({company_id: data[2:]}, {})
+    if vector["input"] == "service_data":
+        return read_frames({}, {vector["uuid16"]: data})
     try:
-        return decode_payload(data).frames
+        decoded = decode_payload(data)
     except AdvertisementError:
         return None
+    return FrameReading(decoded.frames, decoded.skipped)
 
 
-def matches(frames: tuple[BeaconFrame, ...] | None, expected: dict[str, Any]) -> bool:
-    """True if the frames are what ``expected`` states: its format, and every field it names."""
-    if expected["format"] in NO_FRAME_FORMATS:
+def matches(reading: FrameReading | None, expected: dict[str, Any]) -> bool:
+    """True if instore's reading is what ``expected`` states: its format and every field it names.
+
+    "unsupported" also requires that nothing was reported malformed: a format we do not read
+    is skipped as unsupported (or ignored), never mistaken for a broken frame.
+    """
+    frames = reading.frames if reading is not None else ()
+    if expected["format"] == "none":
         return not frames
-    for frame in frames or ():
+    if expected["format"] == "unsupported":
+        return reading is not None and not frames and not any(s.malformed for s in reading.skipped)
+    for frame in frames:
         decoded = frame.to_json() | {"rssi_at_1m_dbm": getattr(frame, "rssi_at_1m_dbm", None)}
-        if all(
-            decoded.get(key) == pytest.approx(value) if isinstance(value, float) else decoded.get(key) == value
-            for key, value in expected.items()
-        ):
+        if all(same(decoded.get(key), value) for key, value in expected.items()):
             return True
     return False
 
 
+def same(actual: object, stated: object) -> bool:
+    if isinstance(stated, float) and isinstance(actual, int | float):
+        return actual == pytest.approx(stated)
+    return actual == stated
+
+
 @pytest.mark.parametrize("vector", VECTORS, ids=[v["id"] for v in VECTORS])
 def test_vector_decodes_as_stated(vector: dict[str, Any]) -> None:
-    frames = frames_of(vector)  # never raises: a bad payload is a clear rejection, not a crash
+    reading = frames_of(vector)  # never raises: a bad payload is a clear rejection, not a crash
     if "instore" in vector:
-        assert matches(frames, vector["instore"]), f"{vector['id']}: {frames}"
-        assert not matches(frames, vector["expected"]), f"{vector['id']} now agrees: drop 'instore'"
+        assert matches(reading, vector["instore"]), f"{vector['id']}: {reading}"
+        assert not matches(reading, vector["expected"]), (
+            f"{vector['id']} now agrees: drop 'instore'"
+        )
     else:
-        assert matches(frames, vector["expected"]), f"{vector['id']}: {frames}"
+        assert matches(reading, vector["expected"]), f"{vector['id']}: {reading}"
+
+
+STRUCTURED = [v for v in VECTORS if "structures" in v]
+
+
+@pytest.mark.parametrize("vector", STRUCTURED, ids=[v["id"] for v in STRUCTURED])
+def test_ad_structures_split_as_stated(vector: dict[str, Any]) -> None:
+    # Android's ScanRecordTest states how a real capture splits into AD structures.
+    split = [
+        (bytes([len(s.data) + 1, s.ad_type]) + s.data).hex()
+        for s in split_ad_structures(parse_hex(vector["hex"]))
+    ]
+    assert split == [h.lower() for h in vector["structures"]]
 
 
 def test_corpus_size_and_coverage(capsys: pytest.CaptureFixture[str]) -> None:
