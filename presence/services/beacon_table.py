@@ -13,7 +13,7 @@ from beacons.scanner import Heard
 from positioning.layout import Layout
 from positioning.pathloss import distance_from_rssi
 
-__all__ = ["BeaconRow", "BeaconTable", "frame_label", "TABLE_SMOOTHING_S"]
+__all__ = ["advertised_power_dbm", "BeaconRow", "BeaconTable", "frame_label", "TABLE_SMOOTHING_S"]
 
 #: Time constant of the table's RSSI smoothing: ~10 advertisements at 100 ms intervals,
 #: enough to calm fast fading (4-8 dB) while still following someone moving a beacon.
@@ -43,6 +43,14 @@ def frame_label(frame: BeaconFrame) -> str:
     return str(j["format"])
 
 
+def advertised_power_dbm(frame: object) -> float:
+    """The power at 1 m a frame advertises, or -59 dBm (a typical beacon's) when it gives none or
+    an impossible one: some vendor iBeacons put other data in that byte (NRF51822 0x1A = +26 dBm,
+    a Theengs tracker 0x64 = +100, tests/beacons/data/real_vectors.jsonl)."""
+    p1 = getattr(frame, "rssi_at_1m_dbm", None)
+    return float(p1) if p1 is not None and -100.0 <= p1 < 0.0 else -59.0
+
+
 class BeaconTable:
     """State of the ``--table`` view: every layout beacon, and other beacons heard."""
 
@@ -56,8 +64,7 @@ class BeaconTable:
         key = h.beacon_id or frame_label(h.frame)
         row = self.rows.get(key)
         if row is None:
-            p1 = getattr(h.frame, "rssi_at_1m_dbm", None)
-            row = self.rows[key] = BeaconRow(key, False, -59.0 if p1 is None else float(p1))
+            row = self.rows[key] = BeaconRow(key, False, advertised_power_dbm(h.frame))
         if row.smoothed_dbm is None or row.last_seen_s is None:
             row.smoothed_dbm = h.rssi_dbm
         else:
