@@ -34,6 +34,7 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from beacons.observation import ObservationBatch
+from positioning.baselines import weighted_centroid
 from positioning.layout import Layout
 from positioning.locator import PositionFix
 from positioning.signal import (
@@ -225,7 +226,7 @@ class ParticleTracker:
         if p.mode_mean:
             mean = self.front.summarise(pos, _mode_weights(w, still, walking))[0]
         st.est_xy[slots] = self._snap(mean)
-        self._model_check(slots, readings, fresh, win.last_t_s - t_before)
+        self._model_check(slots, readings, win, fresh, win.last_t_s - t_before)
         st.est_spread[slots] = sigma
         st.est_sigma[slots] = honest = self._honest_sigma(sigma, st.fit2[slots], st.dis2[slots])
         # p_zone from the cloud widened about the fix to the honest radius (issue 16.3)
@@ -240,7 +241,12 @@ class ParticleTracker:
         )
 
     def _model_check(
-        self, slots: IntArray, r: Readings, fresh: npt.NDArray[np.bool_], dt_s: FloatArray
+        self,
+        slots: IntArray,
+        r: Readings,
+        win: WindowMatrix,
+        fresh: npt.NDArray[np.bool_],
+        dt_s: FloatArray,
     ) -> None:
         """Update each device's running fit statistic: the mean squared standardised residual
         of its readings at the fix (device offset profiled out; 1 when the model holds), and
@@ -257,7 +263,17 @@ class ParticleTracker:
         n = heard.sum(axis=1)
         z2 = np.where(heard, (resid - offset[:, None]) ** 2 / var, 0.0).sum(axis=1)
         fit2 = np.where(n >= 3, z2 / np.maximum(n - 1, 1), 1.0)
-        dis2 = np.sum((xy - r.proposals[:, 0, :]) ** 2, axis=1)
+        if p.sigma_centroid_debias:
+            # compare the centroid heard with the one expected at the fix: the centroid's
+            # own pull to the beacons' middle (metres on a large store) is not the fix's error
+            heard_all = win.count > 0
+            seen, _ = weighted_centroid(
+                win.rssi_dbm, self.radio.tx_power_dbm, self.layout.beacon_xy,
+                self.radio.calibration.exponent,
+            )  # fmt: skip
+            dis2 = np.sum((seen - self.radio.centroid_at(xy, heard_all)) ** 2, axis=1)
+        else:
+            dis2 = np.sum((xy - r.proposals[:, 0, :]) ** 2, axis=1)
         a = np.where(fresh, 1.0, -np.expm1(-np.maximum(dt_s, 0.0) / p.check_tau_s))
         st.fit2[slots] += a * (fit2 - st.fit2[slots])
         st.dis2[slots] += a * (dis2 - st.dis2[slots])

@@ -102,6 +102,10 @@ class TrackerParams:
     sigma_spread_scale: float = 2.0
     sigma_disagree_scale: float = 0.5
     sigma_floor_m: float = 0.5
+    #: d measured from the centroid heard to the centroid the model expects at the fix,
+    #: instead of from the fix to the centroid heard (issue 16 phase 3: the centroid's own
+    #: pull to the beacons' middle is geometry, not the fix's error).
+    sigma_centroid_debias: bool = False
     #: The learned radio map's knobs (:class:`~positioning.tracker.radiolearn.RadioLearnParams`).
     radio_learn: RadioLearnParams = field(default_factory=RadioLearnParams)
     #: The pedestrian motion model (:class:`~positioning.tracker.particles.MotionParams`).

@@ -132,6 +132,16 @@ class TrackerRadio:
         power = self.tx_power_dbm + self.calibration.beacon_offset_db
         return np.asarray(power + offset_db[:, None] - loss[:, 0, :], np.float64)
 
+    def centroid_at(self, xy: FloatArray, heard: npt.NDArray[np.bool_]) -> FloatArray:
+        """(D, 2) weighted centroid the model expects of a device at ``xy`` hearing the
+        ``heard`` (D, B) beacons: where the model-free fix would sit if the fix were right
+        (its pull towards the beacons' middle is geometry, not error; issue 16.3)."""
+        rssi = np.where(heard, self.predicted_dbm(xy, np.zeros(len(xy))), np.nan)
+        centroid, _ = weighted_centroid(
+            rssi, self.tx_power_dbm, self.layout.beacon_xy, self.calibration.exponent
+        )
+        return centroid
+
     def readings(
         self,
         win: WindowMatrix,
