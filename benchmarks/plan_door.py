@@ -36,6 +36,7 @@ from positioning.layout import load_layout  # noqa: E402
 from positioning.locator import Locator  # noqa: E402
 from positioning.metrics import evaluate  # noqa: E402
 from positioning.registry import locator_config  # noqa: E402
+from positioning.tracker.door import DoorParams  # noqa: E402
 from sim.obslog import read_observation_log  # noqa: E402
 from sim.params import SimConfig  # noqa: E402
 from sim.run import simulate  # noqa: E402
@@ -49,11 +50,14 @@ ENGINES = (
     "glass modelled",
     "front jump 0.1",
     "transit+jump",
+    "door 0.5",
+    "door 0.8",
+    "door 0.8+transit",
     "true positions",
 )
 
 
-def _tracker(base: EngineParams, **changes: float) -> EngineParams:
+def _tracker(base: EngineParams, **changes: Any) -> EngineParams:
     """The engine with the tracker's parameters changed (no code change: its own settings)."""
     return dataclasses.replace(base, locator=locator_config("tracker", **changes))
 
@@ -76,6 +80,12 @@ def day(
         "glass modelled": ("tracker", _tracker(base, shopfront_walls=1.0)),
         "front jump 0.1": ("tracker", _tracker(base, front_jump_per_s=0.1)),
         "transit+jump": ("tracker", _tracker(base, street_transit_s=30.0, front_jump_per_s=0.1)),
+        "door 0.5": ("tracker", _tracker(base, door=DoorParams(weight=0.5))),
+        "door 0.8": ("tracker", _tracker(base, door=DoorParams(weight=0.8))),
+        "door 0.8+transit": (
+            "tracker",
+            _tracker(base, door=DoorParams(weight=0.8), street_transit_s=30.0),
+        ),
         "true positions": (TruthFixes(truth), base),
     }
     out = {}
