@@ -130,14 +130,14 @@ class DoorEvidence:
         self.params = params
         self.xy, self.inside = door_cells(layout, grid, params)
         #: whether there is anything to tell apart (an entrance and cells on both sides)
-        self.enabled = params.weight > 0.0 and bool(self.inside.any()) and bool((~self.inside).any())
+        self.enabled = (
+            params.weight > 0.0 and bool(self.inside.any()) and bool((~self.inside).any())
+        )
         n_in, n_out = max(int(self.inside.sum()), 1), max(int((~self.inside).sum()), 1)
         # the tracker's start prior: half the mass in the street, half inside
         self._start = np.where(self.inside, 0.5 / n_in, 0.5 / n_out).astype(np.float32)
         self._kernel_t = (
-            walking_kernel(layout, self.xy, self.inside, params).T.tocsr()
-            if self.enabled
-            else None
+            walking_kernel(layout, self.xy, self.inside, params).T.tocsr() if self.enabled else None
         )
         self._belief: F32 = np.zeros((0, len(self.xy)), np.float32)
 
@@ -161,8 +161,8 @@ class DoorEvidence:
             moving = steps >= k
             prior[:, moving] = self._kernel_t @ prior[:, moving]
         ll = radio.loglik(np.broadcast_to(self.xy, (len(slots), *self.xy.shape)), r)
-        ll = ll.astype(np.float64) * self.params.temper
-        logp = np.log(np.maximum(prior.T.astype(np.float64), 1e-30)) + ll
+        logp = np.log(np.maximum(prior.T.astype(np.float64), 1e-30))
+        logp += ll.astype(np.float64) * self.params.temper
         logp -= logp.max(axis=1, keepdims=True)
         post = np.exp(logp)
         post /= post.sum(axis=1, keepdims=True)
