@@ -53,6 +53,8 @@ ENGINES = (
     "door 0.5",
     "door 0.8",
     "door 0.8+transit",
+    "door 1.0",
+    "door 0.8 tight glass",
     "true positions",
 )
 
@@ -85,6 +87,11 @@ def day(
         "door 0.8+transit": (
             "tracker",
             _tracker(base, door=DoorParams(weight=0.8), street_transit_s=30.0),
+        ),
+        "door 1.0": ("tracker", _tracker(base, door=DoorParams(weight=1.0))),
+        "door 0.8 tight glass": (
+            "tracker",
+            _tracker(base, door=DoorParams(weight=0.8, glass_leak=0.001)),
         ),
         "true positions": (TruthFixes(truth), base),
     }
