@@ -62,8 +62,8 @@ def test_a_place_without_a_door_has_no_door_evidence(planned: Layout) -> None:
     lab = dataclasses.replace(planned, entrance=None)
     grid = WalkableGrid.from_layout(lab, street_depth_m=0.0)
     assert not DoorEvidence(lab, grid, DOOR_ONLY).enabled
-    fix_p = make_locator("tracker", lab, seed=1, door=DOOR_ONLY)
-    assert not fix_p.door.enabled
+    tracker = make_locator("tracker", lab, seed=1, door=DOOR_ONLY)
+    assert not tracker.door.enabled  # type: ignore[attr-defined]
 
 
 def _p_inside(layout: Layout, path: npt.NDArray[np.float64], seed: int) -> npt.NDArray[np.float64]:
