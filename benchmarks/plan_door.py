@@ -7,8 +7,9 @@ true positions as fixes (what the presence rules alone cost: benchmarks/accuracy
 tracker's delay is the enter threshold), with ``street_transit_s`` at 30 s (how much
 is the street hypothesis kept alive for a minute) and with the glass modelled
 (``shopfront_walls`` = 1), with particles trying the other side of the glass ten times as
-often (``front_jump_per_s`` 0.1) and with both of the last changes. Only settings
-change, never code. Figures are means over the seeds,
+often (``front_jump_per_s`` 0.1) and with both of the last changes, and with the door
+evidence (``door``, :mod:`positioning.tracker.door`) pooled at weights 0.5, 0.8 and 1, with
+``street_transit_s`` 30 s, and with a tighter glass. Only settings change, never code. Figures are means over the seeds,
 passers-by summed; the plan's own door figures (radio alone) come first.
 
     python benchmarks/plan_door.py                        # fashion, seeds 1-3
@@ -36,6 +37,7 @@ from positioning.layout import load_layout  # noqa: E402
 from positioning.locator import Locator  # noqa: E402
 from positioning.metrics import evaluate  # noqa: E402
 from positioning.registry import locator_config  # noqa: E402
+from positioning.tracker.door import DoorParams  # noqa: E402
 from sim.obslog import read_observation_log  # noqa: E402
 from sim.params import SimConfig  # noqa: E402
 from sim.run import simulate  # noqa: E402
@@ -49,11 +51,16 @@ ENGINES = (
     "glass modelled",
     "front jump 0.1",
     "transit+jump",
+    "door 0.5",
+    "door 0.8",
+    "door 0.8+transit",
+    "door 1.0",
+    "door 0.8 tight glass",
     "true positions",
 )
 
 
-def _tracker(base: EngineParams, **changes: float) -> EngineParams:
+def _tracker(base: EngineParams, **changes: Any) -> EngineParams:
     """The engine with the tracker's parameters changed (no code change: its own settings)."""
     return dataclasses.replace(base, locator=locator_config("tracker", **changes))
 
@@ -76,6 +83,17 @@ def day(
         "glass modelled": ("tracker", _tracker(base, shopfront_walls=1.0)),
         "front jump 0.1": ("tracker", _tracker(base, front_jump_per_s=0.1)),
         "transit+jump": ("tracker", _tracker(base, street_transit_s=30.0, front_jump_per_s=0.1)),
+        "door 0.5": ("tracker", _tracker(base, door=DoorParams(weight=0.5))),
+        "door 0.8": ("tracker", _tracker(base, door=DoorParams(weight=0.8))),
+        "door 0.8+transit": (
+            "tracker",
+            _tracker(base, door=DoorParams(weight=0.8), street_transit_s=30.0),
+        ),
+        "door 1.0": ("tracker", _tracker(base, door=DoorParams(weight=1.0))),
+        "door 0.8 tight glass": (
+            "tracker",
+            _tracker(base, door=DoorParams(weight=0.8, glass_leak=0.001)),
+        ),
         "true positions": (TruthFixes(truth), base),
     }
     out = {}

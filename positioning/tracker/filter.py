@@ -45,6 +45,7 @@ from positioning.signal import (
     aggregate,
     encode_batch,
 )
+from positioning.tracker.door import DoorEvidence, pooled_inside
 from positioning.tracker.params import TrackerParams, tracker_params
 from positioning.tracker.particles import (
     FloorMap,
@@ -120,6 +121,7 @@ class ParticleTracker:
             learn_map=p.radio_learn if p.learn_radio_map else None,
         )
         self.front = ShopFront(layout, self.grid, self.floor)
+        self.door = DoorEvidence(layout, self.grid, p.door)
         self._zones = ZonePosterior(layout)
         self._rng = np.random.default_rng(seed)
         self._devices = DeviceCodes()
@@ -223,6 +225,9 @@ class ParticleTracker:
         pos, w, still = st.pos[slots], st.w[slots], st.still[slots]
         walking = np.asarray(np.sum(w * ~still, axis=1, dtype=np.float64))
         mean, sigma, st.est_inside[slots] = self.front.summarise(pos, w)
+        if self.door.enabled:  # issue 17.2: the readings' own inside/street evidence
+            p_door = self.door.update(self.radio, slots, new, win.last_t_s - t_before, readings)
+            st.est_inside[slots] = pooled_inside(st.est_inside[slots], p_door, p.door.weight)
         if p.mode_mean:
             mean = self.front.summarise(pos, _mode_weights(w, still, walking))[0]
         st.est_xy[slots] = self._snap(mean)

@@ -8,6 +8,7 @@ from typing import Any
 
 from positioning.errors import PositioningError
 from positioning.tracker.detection import DetectionParams
+from positioning.tracker.door import DoorParams
 from positioning.tracker.likelihood import LikelihoodParams
 from positioning.tracker.particles import MotionParams
 from positioning.tracker.radiofit import SelfCalParams
@@ -116,6 +117,9 @@ class TrackerParams:
     selfcal: SelfCalParams = field(default_factory=SelfCalParams)
     #: The receiver floor and miss model (:class:`~positioning.tracker.detection.DetectionParams`).
     detection: DetectionParams = field(default_factory=DetectionParams)
+    #: Door evidence pooled into ``p_inside`` (:class:`~positioning.tracker.door.DoorParams`,
+    #: issue 17.2): off by default (weight 0); figures in docs/planning.md, "Measured".
+    door: DoorParams = field(default_factory=DoorParams)
 
 
 def tracker_params(params: TrackerParams | None = None, **overrides: Any) -> TrackerParams:
