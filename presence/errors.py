@@ -5,6 +5,10 @@ PresenceError                root of everything raised here
 ├── BusError                 the broker refused us, did not answer or did not acknowledge
 │                            (transport/busconfig.py)
 ├── BrokerError              the embedded broker could not start (transport/broker.py)
+├── AccessError              an access list line cannot be read (transport/access.py)
+├── CredentialsError         a password file line cannot be used (transport/credentials.py)
+├── CheckpointError          a run's checkpoint cannot be restored; it is set aside
+│                            (services/checkpoint.py)
 ├── TopicError               a store, device or event type cannot be a topic level
 │                            (transport/topics.py)
 ├── PayloadError             a bus message cannot be used; ``reason`` names why, and the
