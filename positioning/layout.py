@@ -28,6 +28,7 @@ __all__ = [
     "Layout",
     "OBSTACLE_KINDS",
     "Obstacle",
+    "STREET_BAND_M",
     "Zone",
     "load_layout",
     "parse_layout",
@@ -51,6 +52,11 @@ MAX_SIDE_M = 500.0
 MAX_LAYOUT_BYTES = 1_000_000
 #: Shortest entrance: a door narrower than this is a typo (a zero-length entrance finds nothing).
 MIN_ENTRANCE_M = 0.3
+#: Depth of the street band in front of the shop front, metres: the pavement where
+#: passers-by walk, as the tracker and the simulator model it
+#: (``positioning.walkable.DEFAULT_STREET_DEPTH_M``). A radio facing the street (on the
+#: outside of the door frame, the fascia) may hang there (ARCHITECTURE 3.1).
+STREET_BAND_M = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +152,33 @@ class Layout:
             out[zone.contains(p)] = i
         return out
 
+    def in_street_band(self, points: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """(N,) whether points lie outside the outline in the street band: in front of
+        the side holding the entrance, at most STREET_BAND_M out (never without an entrance)."""
+        p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        if self.entrance is None:
+            return np.zeros(len(p), dtype=bool)
+        x, y, w, h = p[:, 0], p[:, 1], self.width_m, self.height_m
+        along_x, along_y = (x >= 0.0) & (x <= w), (y >= 0.0) & (y <= h)
+        out = {
+            "bottom": along_x & (y < 0.0) & (y >= -STREET_BAND_M),
+            "top": along_x & (y > h) & (y <= h + STREET_BAND_M),
+            "left": along_y & (x < 0.0) & (x >= -STREET_BAND_M),
+            "right": along_y & (x > w) & (x <= w + STREET_BAND_M),
+        }[self.entrance_side()]
+        return np.asarray(out & ~self.contains(p))
+
+    def entrance_side(self) -> str:
+        """Which side of the outline holds the entrance: bottom, top, left or right."""
+        mx, my = self.entrance_midpoint()
+        distances = {
+            "bottom": my,
+            "top": self.height_m - my,
+            "left": mx,
+            "right": self.width_m - mx,
+        }
+        return min(distances, key=lambda k: distances[k])
+
     def entrance_midpoint(self) -> npt.NDArray[np.float64]:
         if self.entrance is None:
             return np.array([self.width_m / 2.0, 0.0])
@@ -216,8 +249,10 @@ def parse_layout(doc: Mapping[str, Any], source: str = "<layout>") -> Layout:
                 f"is shorter than {MIN_ENTRANCE_M} m: give the door's two end points, got {entrance.tolist()}",
             )
 
+    # beacons may also face the street, in the band in front of the entrance
+    with_street = Layout(name=name, width_m=width, height_m=height, beacons=(), entrance=entrance)
     beacons = tuple(
-        v.beacon(b, i, outline_check) for i, b in enumerate(v.array(doc, "beacons", required=True))
+        v.beacon(b, i, with_street) for i, b in enumerate(v.array(doc, "beacons", required=True))
     )
     if not beacons:
         raise LayoutError(source, "beacons", "a layout needs at least one beacon")
@@ -265,6 +300,24 @@ def parse_layout(doc: Mapping[str, Any], source: str = "<layout>") -> Layout:
         path_loss_exponent=float(ple),
         radio=radio,
         source=source,
+    )
+
+
+def _outside_message(outline: Layout, beacon_id: Any, x: float, y: float) -> str:
+    """Why a beacon outside the outline is refused, and where it may stand."""
+    w, h = outline.width_m, outline.height_m
+    where = f"beacon {beacon_id!r} at ({x}, {y}) lies outside the store (0..{w} x 0..{h})"
+    if outline.entrance is None:
+        return where + "; only a store with an entrance has a street where a beacon may face it"
+    band = {
+        "bottom": f"x 0..{w}, y -{STREET_BAND_M:g}..0",
+        "top": f"x 0..{w}, y {h}..{h + STREET_BAND_M:g}",
+        "left": f"x -{STREET_BAND_M:g}..0, y 0..{h}",
+        "right": f"x {w}..{w + STREET_BAND_M:g}, y 0..{h}",
+    }[outline.entrance_side()]
+    return (
+        where + f" and outside the street band in front of the entrance ({band}), "
+        "the only place outside the outline a beacon may face the street"
     )
 
 
@@ -401,11 +454,8 @@ class _Validator:
         if problem is not None:
             raise self.fail(f"{key}.id", f"{problem}, got {_show(raw_id)}")
         x, y = self.number(table, f"{key}.x"), self.number(table, f"{key}.y")
-        if not outline.contains([[x, y]])[0]:
-            raise self.fail(
-                key,
-                f"beacon {raw_id!r} at ({x}, {y}) lies outside the store (0..{outline.width_m} x 0..{outline.height_m})",
-            )
+        if not outline.contains([[x, y]])[0] and not outline.in_street_band([[x, y]])[0]:
+            raise self.fail(key, _outside_message(outline, raw_id, x, y))
         tx = self.number(table, f"{key}.tx_power")
         if not -127 <= tx <= 20:
             raise self.fail(

@@ -17,7 +17,7 @@ from positioning.geometry import count_crossed
 from positioning.layout import Layout
 from sim.params import RadioParams
 
-__all__ = ["FloatArray", "LossMaps", "gaussian_field", "obstacle_loss_db"]
+__all__ = ["FloatArray", "LossMaps", "gaussian_field", "obstacle_loss_db", "shopfront_between"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -71,13 +71,14 @@ class LossMaps:
         gx, gy = np.meshgrid(x0 + np.arange(nx) * step, y0 + np.arange(ny) * step)
         nodes = np.column_stack([gx.ravel(), gy.ravel()])
         loss = np.empty((len(layout.beacons), ny, nx), dtype=np.float32)
-        outside = (~layout.contains(nodes)).reshape(ny, nx)  # beacons are inside the outline
+        outside = (~layout.contains(nodes)).reshape(ny, nx)
         for b, xy in enumerate(layout.beacon_xy):
             shadow = params.shadowing_sigma_db * gaussian_field(
                 (ny, nx), step, params.shadowing_corr_length_m, rng
             )
             obstacles = obstacle_loss_db(layout, params, xy, nodes).reshape(ny, nx)
-            loss[b] = shadow + obstacles + outside * params.shopfront_loss_db
+            glass = shopfront_between(layout, xy, outside)
+            loss[b] = shadow + obstacles + glass * params.shopfront_loss_db
         return cls(loss, (x0, y0), step)
 
     def sample(
@@ -96,6 +97,17 @@ class LossMaps:
         top = flat[base] * (1 - wx) + flat[base + 1] * wx
         bottom = flat[base + nx] * (1 - wx) + flat[base + nx + 1] * wx
         return np.asarray(top * (1 - wy) + bottom * wy, dtype=np.float32)
+
+
+def shopfront_between(
+    layout: Layout, radio_xy: FloatArray, outside: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.bool_]:
+    """Whether the shop front stands between a radio and points (``outside``: the points
+    outside the outline). The glass is crossed when the two are on different sides of
+    it: a radio inside the store and a phone in the street, or a radio facing the
+    street (ARCHITECTURE 3.1) and a phone on the floor."""
+    radio_outside = not bool(layout.contains(radio_xy[None, :])[0])
+    return np.asarray(outside != radio_outside)
 
 
 def obstacle_loss_db(

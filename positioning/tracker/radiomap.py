@@ -9,7 +9,7 @@ Path loss is the log-distance term plus a multi-wall term, a loss per obstacle
 crossed by the line of sight (COST 231 multi-wall model, Damosso ed., "Digital
 mobile radio towards future generation systems", COST 231 final report, 1999,
 section 4.7; light interior walls 3.4 dB, shelves with goods similar or more; the
-shop front can count as such walls for street cells), plus
+shop front can count as such walls between the street and the floor), plus
 body shadowing: the carrier's body between phone and beacon, growing from 0 when
 facing the beacon to the full loss when it is behind (a cardioid in the bearing;
 Faragher & Harle, IEEE JSAC 33(11), 2015, measured several dB of body loss).
@@ -57,7 +57,8 @@ class RadioMaps:
     def build(
         cls, layout: Layout, grid: WalkableGrid, heights_m: FloatArray, front_walls: float = 1.0
     ) -> RadioMaps:
-        """``front_walls``: how many obstacle crossings the shop front counts as for street cells."""
+        """``front_walls``: how many obstacle crossings the shop front counts as between a
+        beacon and a cell on the other side of it."""
         ny, nx = grid.free.shape
         iy, ix = np.divmod(np.arange(nx * ny), nx)
         centres = grid.cell_centre(ix, iy)
@@ -72,10 +73,13 @@ class RadioMaps:
         crossings = np.stack(
             [_crossings(layout, b, centres[nodes])[back.reshape(-1)] for b in layout.beacon_xy]
         )
-        # The shop front (glass, 2-4 dB at 2.4 GHz) stands between every beacon, all
-        # inside the outline, and a street cell; an open front costs nothing. The
-        # tracker's default counts it as 0 walls (see docs/positioning.md, item 6).
-        crossings += front_walls * ~layout.contains(centres)[None, :]
+        # The shop front (glass, 2-4 dB at 2.4 GHz) stands between a beacon and a cell on
+        # the other side of it: a street cell for a beacon inside, a floor cell for one
+        # facing the street; an open front costs nothing. The tracker's default counts it
+        # as 0 walls (see docs/positioning.md, item 6).
+        cell_out = ~layout.contains(centres)
+        beacon_out = ~layout.contains(layout.beacon_xy)
+        crossings += front_walls * (cell_out[None, :] != beacon_out[:, None])
         bearing = np.arctan2(-diff[..., 1], -diff[..., 0])  # (B, cells) cell -> beacon
         angles = np.arange(HEADING_SECTORS) * (2.0 * np.pi / HEADING_SECTORS)
         share = 0.5 * (1.0 - np.cos(bearing[:, None, :] - angles[None, :, None]))
