@@ -14,6 +14,7 @@ passers-by summed; the plan's own door figures (radio alone) come first.
 
     python benchmarks/plan_door.py                        # fashion, seeds 1-3
     python benchmarks/plan_door.py --stores fashion supermarket --seeds 6
+    python benchmarks/plan_door.py --layouts planned --planned-dir /tmp/plans   # other planned layouts
 """
 
 from __future__ import annotations
@@ -139,6 +140,12 @@ def main() -> int:
     parser.add_argument(
         "--layouts", nargs="+", default=["as hung", "planned"], choices=["as hung", "planned"]
     )
+    parser.add_argument(
+        "--planned-dir",
+        type=Path,
+        default=STORES / "planned",
+        help="folder of the planned layouts, <store>.toml (default: examples/stores/planned)",
+    )
     args = parser.parse_args()
     print(
         f"{'store':12} {'layout':8} {'engine':15} {'enter p50':>6} {'p90':>6} {'pass':>5} {'zone':>5} {'err m':>5}"
@@ -147,7 +154,7 @@ def main() -> int:
         for name in args.stores:
             for label, store in (
                 ("as hung", STORES / f"{name}.toml"),
-                ("planned", STORES / "planned" / f"{name}.toml"),
+                ("planned", args.planned_dir / f"{name}.toml"),
             ):
                 if label not in args.layouts:
                     continue

@@ -9,8 +9,12 @@
   1 m inside as to one 1 m outside: only the radios behind it tell the two apart (the
   glass lowers every radio alike, which an unknown phone gain explains away).
 
-A beacon outside the outline (facing the street) is not offered: the layout loader
-rejects beacons outside the outline today.
+- ``street``: facing the street, outside the glass (ARCHITECTURE 3.1: a beacon may hang
+  in the street band in front of the entrance): on the outside of the door frame (over
+  the middle of the entrance and on both jambs at 2.2 m) and on the fascia above the
+  window, every 1.5 m along the shop front at 2.5 m. The street hears it without the
+  glass and the floor through it: unlike the glass in front of every inside radio, that
+  is a difference between radios, which an unknown phone gain cannot explain away.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ __all__ = ["MOUNTING_RULES", "Candidate", "candidates", "parse_rules"]
 
 FloatArray = npt.NDArray[np.float64]
 
-MOUNTING_RULES = ("outline", "shelves", "ceiling", "door")
+MOUNTING_RULES = ("outline", "shelves", "ceiling", "door", "street")
 WALL_INSET_M = 0.2
 WALL_STEP_M = 1.5
 WALL_HEIGHT_M = 2.5
@@ -41,6 +45,9 @@ HAND_HEIGHT_M = 1.2
 DOOR_INSET_M = 0.1
 #: Depths behind the door line of the ceiling spots the door rule also offers, metres.
 DOOR_DEPTHS_M = (1.5, 3.0)
+#: How far out of the glass a radio facing the street hangs: a bracket on the door frame
+#: or the fascia, metres.
+STREET_OUT_M = 0.2
 #: Candidates closer than this to a hung radio add little and are dropped, metres.
 MIN_SPACING_M = 1.0
 
@@ -81,6 +88,8 @@ def candidates(
         found += [Candidate(x, y, ceiling_m, "ceiling") for x, y in _ceiling_points(layout)]
     if "door" in rules:
         found += _door_points(layout, ceiling_m)
+    if "street" in rules:
+        found += _street_points(layout)
     keep = []
     for c in found:
         xy = np.array([c.x_m, c.y_m])
@@ -89,7 +98,7 @@ def candidates(
         if (
             len(taken_xy)
             and np.min(np.hypot(*(taken_xy - xy).T)) < MIN_SPACING_M
-            and c.rule != "door"
+            and c.rule not in ("door", "street")
         ):
             continue
         keep.append(c)
@@ -138,6 +147,28 @@ def _door_points(layout: Layout, ceiling_m: float) -> list[Candidate]:
     for where, depth, z in spots:
         x, y = np.clip(where + depth * inward, 0.0, [layout.width_m, layout.height_m])
         out.append(Candidate(float(x), float(y), z, "door"))
+    return out
+
+
+def _street_points(layout: Layout) -> list[Candidate]:
+    """The door frame's outside at the lintel height and the fascia along the shop front."""
+    if layout.entrance is None:
+        return []
+    side = entrance_side(layout)
+    inward = np.asarray(_INWARD[side])
+    a, b = layout.entrance
+    spots = [(where, LINTEL_M) for where in (a, (a + b) / 2, b)]
+    length = layout.width_m if side in ("bottom", "top") else layout.height_m
+    along = np.abs(np.asarray(_INWARD[side])[::-1])  # unit vector along the front
+    start = {"bottom": (0.0, 0.0), "top": (0.0, layout.height_m)}.get(
+        side, (0.0, 0.0) if side == "left" else (layout.width_m, 0.0)
+    )
+    for s in np.arange(WALL_INSET_M, length - WALL_INSET_M + 1e-9, WALL_STEP_M):
+        spots.append((np.asarray(start) + s * along, WALL_HEIGHT_M))
+    out = []
+    for where, z in spots:
+        x, y = np.asarray(where, dtype=np.float64) - STREET_OUT_M * inward
+        out.append(Candidate(float(x), float(y), z, "street"))
     return out
 
 

@@ -1,7 +1,8 @@
 """The radio a plan assumes: the simulator's channel reduced to what the bounds need.
 
 Per reading, the mean RSSI of beacon b at a point is the log-distance law in 3-D minus
-the obstacles crossed (and the shop front for a point in the street), as in
+the obstacles crossed (and the shop front when the point and the radio are on
+different sides of it), as in
 :mod:`sim.radio`. Around that mean a reading varies by the static shadowing (it does
 not average out while the shopper stands still), the per-packet fast fading and the
 body (which way the carrier faces). A report arrives per beacon and second with the
@@ -111,7 +112,9 @@ class PlanRadio:
         rssi = tx_power_dbm[None, :] - 5.0 * self.exponent * np.log10(d2)
         for b, xy in enumerate(radio_xyz[:, :2]):
             rssi[:, b] -= obstacle_loss_db(layout, p, xy, points_xy)
-        rssi -= outside[:, None] * p.shopfront_loss_db
+        # the glass on the path: radio and point on different sides of the shop front
+        radio_outside = ~layout.contains(radio_xyz[:, :2])
+        rssi -= (outside[:, None] != radio_outside[None, :]) * p.shopfront_loss_db
         return np.asarray(rssi)
 
     def heard(self, mean_dbm: FloatArray) -> npt.NDArray[np.bool_]:
