@@ -9,7 +9,8 @@ is the street hypothesis kept alive for a minute) and with the glass modelled
 (``shopfront_walls`` = 1), with particles trying the other side of the glass ten times as
 often (``front_jump_per_s`` 0.1) and with both of the last changes, and with the door
 evidence (``door``, :mod:`positioning.tracker.door`) pooled at weights 0.5, 0.8 and 1, with
-``street_transit_s`` 30 s, and with a tighter glass. Only settings change, never code. Figures are means over the seeds,
+``street_transit_s`` 30 s, and with a tighter glass; and with the glass modelled together
+with the door evidence or the shorter transit. Only settings change, never code. Figures are means over the seeds,
 passers-by summed; the plan's own door figures (radio alone) come first.
 
     python benchmarks/plan_door.py                        # fashion, seeds 1-3
@@ -57,6 +58,9 @@ ENGINES = (
     "door 0.8+transit",
     "door 1.0",
     "door 0.8 tight glass",
+    "glass+door 0.5",
+    "glass+door 0.8",
+    "glass+transit 30 s",
     "true positions",
 )
 
@@ -94,6 +98,18 @@ def day(
         "door 0.8 tight glass": (
             "tracker",
             _tracker(base, door=DoorParams(weight=0.8, glass_leak=0.001)),
+        ),
+        "glass+door 0.5": (
+            "tracker",
+            _tracker(base, shopfront_walls=1.0, door=DoorParams(weight=0.5)),
+        ),
+        "glass+door 0.8": (
+            "tracker",
+            _tracker(base, shopfront_walls=1.0, door=DoorParams(weight=0.8)),
+        ),
+        "glass+transit 30 s": (
+            "tracker",
+            _tracker(base, shopfront_walls=1.0, street_transit_s=30.0),
         ),
         "true positions": (TruthFixes(truth), base),
     }

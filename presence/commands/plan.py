@@ -58,7 +58,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="RULES",
         default=",".join(MOUNTING_RULES),
         help="where radios may go, comma-separated: outline (walls), shelves (shelf tops), "
-        "ceiling (2.5 m grid), door (door frame) (default: all)",
+        "ceiling (2.5 m grid), door (door frame), street (outside the glass: door frame and "
+        "fascia, facing the street) (default: all)",
     )
     p.add_argument("--quick", action="store_true", help="skip the simulated before/after days")
     p.add_argument(
