@@ -12,7 +12,7 @@ from planning.assess import Assessment, assess
 from planning.errors import PlanningError
 from planning.floor import Floor, floor_of
 from planning.information import Radios, information_of
-from planning.mounting import MOUNTING_RULES, candidates
+from planning.mounting import DEFAULT_RULES, candidates
 from planning.proposal import proposal_toml
 from planning.radio import PlanRadio
 from planning.recommend import Step, recommend
@@ -46,7 +46,7 @@ def make_plan(
     add: int,
     *,
     receivers: bool = False,
-    rules: tuple[str, ...] = MOUNTING_RULES,
+    rules: tuple[str, ...] = DEFAULT_RULES,
     progress: Callable[[int], None] | None = None,
 ) -> Plan:
     """``progress`` is called with 1 after the baseline, each candidate pricing and each step."""

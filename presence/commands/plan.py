@@ -15,7 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from planning.maps import draw_maps
-from planning.mounting import MOUNTING_RULES, parse_rules
+from planning.mounting import DEFAULT_RULES, parse_rules
 from planning.plan import make_plan
 from planning.summary import steps_table, summary_html
 from presence.commands._plan_days import DayParams, compare_days
@@ -56,10 +56,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--mount",
         metavar="RULES",
-        default=",".join(MOUNTING_RULES),
+        default=",".join(DEFAULT_RULES),
         help="where radios may go, comma-separated: outline (walls), shelves (shelf tops), "
         "ceiling (2.5 m grid), door (door frame), street (outside the glass: door frame and "
-        "fascia, facing the street) (default: all)",
+        "fascia, facing the street) (default: all but street)",
     )
     p.add_argument("--quick", action="store_true", help="skip the simulated before/after days")
     p.add_argument(
