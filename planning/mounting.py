@@ -15,6 +15,7 @@
   window, every 1.5 m along the shop front at 2.5 m. The street hears it without the
   glass and the floor through it: unlike the glass in front of every inside radio, that
   is a difference between radios, which an unknown phone gain cannot explain away.
+  Offered when asked for (not in ``DEFAULT_RULES``).
 """
 
 from __future__ import annotations

@@ -2,6 +2,11 @@
 
 Metres, origin bottom-left, x right, y up. :func:`load_layout` validates everything
 and raises :class:`~positioning.errors.LayoutError` naming the file and the key.
+
+Beacons stand inside the outline, or outside it in the street band in front of the
+entrance (a radio facing the street: on the outside of the door frame, on the fascia):
+on the entrance's side, along that side, at most ``STREET_BAND_M`` out. No key declares
+it; the position does. Anywhere else outside is an error naming the beacon.
 """
 
 from __future__ import annotations
