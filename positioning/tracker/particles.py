@@ -122,6 +122,20 @@ class FloorMap:
         iy += ix
         return iy, inside
 
+    def cell_index(self, points: F32) -> npt.NDArray[np.int32]:
+        """Flat cell index of (..., 2) points (clipped to the grid), without the on-grid
+        test of :meth:`cell` (the path-loss lookups do not need it)."""
+        fx = (points[..., 0] - np.float32(self.origin_m[0])) * np.float32(1.0 / self.resolution_m)
+        fy = (points[..., 1] - np.float32(self.origin_m[1])) * np.float32(1.0 / self.resolution_m)
+        np.maximum(fx, np.float32(0), out=fx)
+        np.minimum(fx, np.float32(self.nx - 1), out=fx)
+        np.maximum(fy, np.float32(0), out=fy)
+        np.minimum(fy, np.float32(self.ny - 1), out=fy)
+        iy = fy.astype(np.int32)
+        iy *= np.int32(self.nx)
+        iy += fx.astype(np.int32)
+        return iy
+
     def cell(self, points: F32) -> tuple[npt.NDArray[np.int32], BoolArray]:
         """Flat cell index of (..., 2) points (clipped) and whether they lie on the grid."""
         return self.cell_xy(points[..., 0], points[..., 1])
