@@ -200,7 +200,12 @@ class TrackerRadio:
         """(M, N) log-likelihood of each device's readings at its particles."""
         cal, det = self.calibration, self.detection
         power = (self.tx_power_dbm + cal.beacon_offset_db).astype(np.float32)
-        cell = self.floor.cell_index(pos)  # one lookup for both terms
+        # one cell lookup for both terms; points shared by every device (the start grid,
+        # broadcast) are looked up once
+        shared = pos.ndim == 3 and pos.strides[0] == 0
+        cell = self.floor.cell_index(pos[:1] if shared else pos)
+        if shared:
+            cell = np.broadcast_to(cell, pos.shape[:2])
         ll = log_likelihood(
             self.path_loss(pos, r.beacon, heading, cell),
             power[r.beacon],
