@@ -223,7 +223,8 @@ class ParticleTracker:
         st.last_heard[slots] = win.last_t_s
         st.n_beacons[slots] = win.n_beacons
         pos, w, still = st.pos[slots], st.w[slots], st.still[slots]
-        walking = np.asarray(np.sum(w * ~still, axis=1, dtype=np.float64))
+        walk_w = w * ~still
+        walking = np.asarray(np.sum(walk_w, axis=1, dtype=np.float64))
         mean, sigma, st.est_inside[slots] = self.front.summarise(pos, w)
         if self.door.enabled:  # issue 17.2: the readings' own inside/street evidence
             p_door = self.door.update(self.radio, slots, new, win.last_t_s - t_before, readings)
@@ -240,7 +241,7 @@ class ParticleTracker:
         wide = xy.astype(np.float32)[:, None, :] + grow * (pos - xy.astype(np.float32)[:, None, :])
         st.est_zone_p[slots] = self._zones.p_zone(wide, w, xy)
         st.count_mode_age(slots, walking > 0.5, win.last_t_s - t_before)
-        heading = walking_heading(w * ~st.still[slots], st.heading[slots])
+        heading = walking_heading(walk_w, st.heading[slots])
         self.radio.learn(
             win, mean, sigma, p.missing_beacons > 0, walking if p.learn_radio_map else None, heading
         )
@@ -357,7 +358,9 @@ class ParticleTracker:
         applies for, 0 for tracks younger than a passer-by's transit); resample when the
         ESS is low or the device looks lost."""
         st, p = self._state, self.params
-        then = st.pos[slots] - st.vel[slots] * ago_s.astype(np.float32)[:, None, None]
+        then = st.pos[slots]
+        if ago_s.any():  # readings taken before the particles' time (score_at_reading_time)
+            then = then - st.vel[slots] * ago_s.astype(np.float32)[:, None, None]
         heading = st.heading[slots]
         if not self._standing_body():  # a standing particle's heading is a guess: no body side
             heading = np.where(st.still[slots], np.uint8(UNKNOWN_HEADING), heading)
