@@ -107,7 +107,8 @@ class TrackerRadio:
             None if learned is None else learned.correction_db,
             0 if learned is None else learned.version,
         )
-        row = (self.floor.cell_index(pos) if cell is None else cell).astype(np.intp)  # (M, N)
+        cell = self.floor.cell_index(pos) if cell is None else cell
+        row = cell.astype(np.intp, order="C")  # (M, N); C order also from a broadcast cell
         row *= UNKNOWN_HEADING + 1
         row += UNKNOWN_HEADING if heading is None else heading
         row *= len(self.beacon_xy)
