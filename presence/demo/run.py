@@ -52,7 +52,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STORE = "examples/stores/fashion.toml"
+#: The fashion store with the beacons ``instore plan`` proposes (issue 17: the demo shows
+#: what a planned door gives); ``--store examples/stores/fashion.toml`` for the store as hung.
+DEFAULT_STORE = "examples/stores/planned/fashion.toml"
 DEFAULT_SPEED = 10.0
 DEFAULT_PORT = 8000
 #: Store time replayed in an interactive demo (12 minutes at 10x).

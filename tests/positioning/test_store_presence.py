@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace as dataclasses_replace
 
 import numpy as np
 import pytest
@@ -138,3 +139,27 @@ def test_the_probability_must_hold_for_enter_min_s(fashion: Layout) -> None:
     assert all(
         machine.update(float(t), 15.0, 6.0, 6.0, 0.5, p) is None for t, p in enumerate(spiky)
     )
+
+
+def test_sure_evidence_enters_without_the_hold(fashion: Layout) -> None:
+    # enter_sure_p set: a fix at least that sure enters at its own epoch; a weaker one
+    # (>= enter_p only) still waits for the hold, and an unsettled device not at all
+    params = StoreParams(settle_s=0.0, enter_sure_p=0.999)
+    machine = StorePresence(params)
+    change = machine.update(0.0, 15.0, 6.0, 6.0, 0.5, 0.9995)
+    assert change is not None and change.entered and change.t_s == 0.0
+    machine = StorePresence(params)
+    assert machine.update(0.0, 15.0, 6.0, 6.0, 0.5, 0.99) is None
+    assert machine.update(1.0, 15.0, 6.0, 6.0, 0.5, 0.99) is not None
+    machine = StorePresence(dataclasses_replace(params, settle_s=10.0))
+    assert machine.update(0.0, 15.0, 6.0, 6.0, 0.5, 1.0) is None
+    # computed from a zero-radius fix: 0.93 m past the front is 0.999 with the 0.3 m floor
+    depth = EntranceDepth(fashion)
+    ys = [-2.0, -1.0, 0.2, 1.2]
+    shipped = run(StorePresence(StoreParams(settle_s=0.0)), depth, [(15.0, y) for y in ys])
+    sure = run(StorePresence(params), depth, [(15.0, y) for y in ys])
+    assert shipped == []  # 0.2 m is not evidence, 1.2 m is held one epoch
+    assert len(sure) == 1 and sure[0].t_s == 2.0  # entered at t=3, dated to the crossing
+    # off by default: p = 1 still waits for the hold
+    machine = StorePresence(StoreParams(settle_s=0.0))
+    assert machine.update(0.0, 15.0, 6.0, 6.0, 0.5, 1.0) is None
