@@ -63,6 +63,9 @@ ENGINES = (
     "true sure 0.999",
     "sure 0.99",
     "sure 0.999",
+    "true sure+settle 5",
+    "sure+settle 5",
+    "sure+settle 3",
 )
 
 
@@ -142,6 +145,9 @@ def day(
         "true sure 0.999": (TruthFixes(truth), _store(base, enter_sure_p=0.999)),
         "sure 0.99": ("tracker", _store(base, enter_sure_p=0.99)),
         "sure 0.999": ("tracker", _store(base, enter_sure_p=0.999)),
+        "true sure+settle 5": (TruthFixes(truth), _store(base, enter_sure_p=0.99, settle_s=5.0)),
+        "sure+settle 5": ("tracker", _store(base, enter_sure_p=0.99, settle_s=5.0)),
+        "sure+settle 3": ("tracker", _store(base, enter_sure_p=0.99, settle_s=3.0)),
     }
     out = {}
     tracker = Replayed(build_locator(locator_config("tracker"), layout, seed=seed))
@@ -149,7 +155,7 @@ def day(
     for name, (locator, params) in runs.items():
         if name not in engines:
             continue
-        if name in ("sure 0.99", "sure 0.999"):  # the shipped tracker's fixes, other rules
+        if name.startswith("sure"):  # the shipped tracker's fixes, other rules
             if not tracker.recorded:
                 locate(store, log.batch, tracker, seed, base)
             locator = tracker.replay()
