@@ -9,7 +9,9 @@ is the street hypothesis kept alive for a minute) and with the glass modelled
 (``shopfront_walls`` = 1), with particles trying the other side of the glass ten times as
 often (``front_jump_per_s`` 0.1) and with both of the last changes, and with the door
 evidence (``door``, :mod:`positioning.tracker.door`) pooled at weights 0.5, 0.8 and 1, with
-``street_transit_s`` 30 s, and with a tighter glass. Only settings change, never code. Figures are means over the seeds,
+``street_transit_s`` 30 s, and with a tighter glass; and the presence rules' own variants
+(``store.enter_sure_p``, ``settle_s``) on the tracker's recorded fixes and on the true
+positions. Only settings change, never code. Figures are means over the seeds,
 passers-by summed; the plan's own door figures (radio alone) come first.
 
     python benchmarks/plan_door.py                        # fashion, seeds 1-3
