@@ -75,12 +75,6 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
-def _logsumexp(a: npt.NDArray[np.float32]) -> FloatArray:
-    """(M,) log of the sum of exp over the last axis of (M, N), stable."""
-    top = np.max(a, axis=1)
-    return np.asarray(top + np.log(np.sum(np.exp(a - top[:, None]), axis=1)), np.float64)
-
-
 def _mode_weights(
     w: npt.NDArray[np.float32], still: npt.NDArray[np.bool_], walking: FloatArray
 ) -> npt.NDArray[np.float32]:
@@ -209,7 +203,6 @@ class ParticleTracker:
         stale = ~fresh & (win.last_t_s - st.t_upd[slots] > p.reinit_after_s)
         new = fresh | stale
         readings = self._readings(win, np.where(new[:, None], np.nan, st.est_xy[slots]))
-        st.body_lbf[slots[fresh]] = 0.0  # a new device (or a reused slot): no evidence yet
         if new.any():
             st.reset(slots[new], self._grid_draw(readings.take(new), p.n_particles), self._rng)
             st.t_start[slots[new]] = win.last_t_s[new]
@@ -224,7 +217,7 @@ class ParticleTracker:
             if p.score_at_reading_time and win.mean_t_s is not None:
                 mean_t = win.mean_t_s
             ago = (win.last_t_s - mean_t)[old]
-            self._update(slots[old], readings.take(old), np.where(settled, dt, 0.0), ago, dt)
+            self._update(slots[old], readings.take(old), np.where(settled, dt, 0.0), ago)
         t_before = np.where(new, win.last_t_s, st.t_upd[slots])
         st.t_upd[slots] = win.last_t_s
         st.last_heard[slots] = win.last_t_s
@@ -358,26 +351,17 @@ class ParticleTracker:
             st.pos[group], st.vel[group], st.still[group], st.heading[group] = pos, vel, still, head
 
     def _update(
-        self,
-        slots: IntArray,
-        r: Readings,
-        street_s: FloatArray,
-        ago_s: FloatArray,
-        dt_s: FloatArray,
+        self, slots: IntArray, r: Readings, street_s: FloatArray, ago_s: FloatArray
     ) -> None:
         """Weight by the likelihood and the street prior (``street_s`` (M,) seconds it
         applies for, 0 for tracks younger than a passer-by's transit); resample when the
-        ESS is low or the device looks lost. ``dt_s`` (M,): time since each device's last update."""
+        ESS is low or the device looks lost."""
         st, p = self._state, self.params
         then = st.pos[slots] - st.vel[slots] * ago_s.astype(np.float32)[:, None, None]
         heading = st.heading[slots]
         if not self._standing_body():  # a standing particle's heading is a guess: no body side
             heading = np.where(st.still[slots], np.uint8(UNKNOWN_HEADING), heading)
         ll = self.radio.loglik(then, r, heading)
-        if p.body_check_tau_s > 0:
-            ll = self._body_check(slots, then, r, ll, dt_s)
-        if p.fit_temper > 0:  # a model the readings reject counts for less per epoch
-            ll = ll * (np.maximum(st.fit2[slots], 1.0) ** -p.fit_temper).astype(np.float32)[:, None]
         lost = self.radio.loglik(r.proposals, r).max(axis=1) > ll.max(axis=1) + p.lost_margin_nats
         settled = np.flatnonzero(street_s > 0)
         if len(settled):
@@ -406,31 +390,6 @@ class ParticleTracker:
             st.vel[rs[lost_rows], :n_new] = 0.0
             self.lost_resets += int(lost.sum())
         st.pos[rs] = pos
-
-    def _body_check(
-        self,
-        slots: IntArray,
-        then: npt.NDArray[np.float32],
-        r: Readings,
-        ll: npt.NDArray[np.float32],
-        dt_s: FloatArray,
-    ) -> npt.NDArray[np.float32]:
-        """(M, N) log-likelihood under a per-device mixture of the body model (``ll``) and a
-        body-free one (heading unknown: the mean body share on every beacon, a constant the
-        device offset absorbs), weighted by the running posterior of the body model. The
-        evidence is each model's predictive probability of the epoch under the prior weights,
-        on the same particles (a sequential Bayes factor, forgotten over ``body_check_tau_s``)."""
-        st, p = self._state, self.params
-        flat = self.radio.loglik(then, r, None)
-        logw = np.log(np.maximum(st.w[slots], 1e-30))
-        evidence = _logsumexp(logw + ll) - _logsumexp(logw + flat)
-        keep = np.exp(-np.maximum(dt_s, 0.0) / p.body_check_tau_s)
-        st.body_lbf[slots] = keep * st.body_lbf[slots] + evidence
-        bound = p.body_check_bound
-        odds = np.clip(p.body_check_prior_logodds + st.body_lbf[slots], -bound, bound)
-        log_q = -np.logaddexp(0.0, -odds)  # log P(body), log P(no body) = log_q - odds
-        mixed = np.logaddexp(log_q[:, None] + ll, (log_q - odds)[:, None] + flat)
-        return np.asarray(mixed, dtype=np.float32)
 
     # -- output ------------------------------------------------------------------------
     def _snap(self, xy: FloatArray) -> FloatArray:

@@ -107,21 +107,6 @@ class TrackerParams:
     #: instead of from the fix to the centroid heard (issue 16 phase 3: the centroid's own
     #: pull to the beacons' middle is geometry, not the fix's error).
     sigma_centroid_debias: bool = False
-    #: Body-loss check (issue 16, phase 4): each epoch the readings are also scored with the
-    #: body loss made heading-free (every beacon at the mean share: a tag on a robot or a
-    #: shelf has no body), and a running log Bayes factor of the two models (time constant
-    #: ``body_check_tau_s``, s; 0: off) weighs them per device in a mixture likelihood: the
-    #: tracker backs off the body term where the data reject it.
-    body_check_tau_s: float = 0.0
-    #: Prior log-odds of the body model (0: even), and the bound on the running log-odds,
-    #: so neither model is ever ruled out (4: weight 0.018 at least).
-    body_check_prior_logodds: float = 0.0
-    body_check_bound: float = 4.0
-    #: Temper each device's likelihood by its running fit statistic k^2 (the model check's
-    #: mean squared standardised residual, ~1 where the radio model holds): ll / max(1, k^2)^t
-    #: with t = ``fit_temper`` (0: off). Where the readings scatter more than the model says,
-    #: each epoch counts for less and the motion model for more (a power likelihood).
-    fit_temper: float = 0.0
     #: The learned radio map's knobs (:class:`~positioning.tracker.radiolearn.RadioLearnParams`).
     radio_learn: RadioLearnParams = field(default_factory=RadioLearnParams)
     #: The pedestrian motion model (:class:`~positioning.tracker.particles.MotionParams`).

@@ -182,7 +182,10 @@ class SelfCalibrator:
         rows = (codes[di], bi, excess, np.log10(d[di, bi]), cross, cos, place)
         self._push(*rows, np.zeros(len(di), dtype=bool))
         if p.censored_fit and self._floor.seen:
-            self._push(*self._unheard(codes, count, est_xy, est_sigma_m, d, crossings), True)
+            unheard = self._unheard(
+                codes, count, est_xy, est_sigma_m, np.asarray(d, np.float64), crossings, heading_cos
+            )
+            self._push(*unheard, True)
         if t_s - self._last_fit_s >= p.refit_every_s and self._size >= p.min_rows:
             self._refit()
             self._last_fit_s = t_s
@@ -195,6 +198,7 @@ class SelfCalibrator:
         est_sigma_m: FloatArray,
         d: FloatArray,
         crossings: FloatArray | None,
+        heading_cos: FloatArray | None,
     ) -> tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray, FloatArray, IntArray]:
         """Censored rows of one epoch: beacons not heard at a confident fix that the current
         model expects no more than ``censored_margin_db`` under the floor (farther ones say
@@ -213,8 +217,12 @@ class SelfCalibrator:
         di, bi = np.nonzero(use)
         cell = np.floor(est_xy[di] / p.place_cell_m).astype(np.int64)
         place = cell[:, 0] * 100_003 + cell[:, 1]
-        nan = np.full(len(di), np.nan)
-        return codes[di], bi, floor[bi], np.log10(d[di, bi]), cross[di, bi], nan, place
+        # a walker's body hides the beacons behind it (B cos / 2 about the mean body loss the
+        # offsets hold): as the floor moved, those misses do not steepen the exponent
+        body = 0.0 if heading_cos is None else np.nan_to_num(heading_cos[di, bi])
+        floor_b = floor[bi] - self.body_loss_db * body / 2.0
+        nan = np.full(len(di), np.nan)  # the body fit takes heard rows only
+        return codes[di], bi, floor_b, np.log10(d[di, bi]), cross[di, bi], nan, place
 
     def _push(
         self,

@@ -69,9 +69,6 @@ class ParticleState:
         # residual at the fix, and of the squared distance to the model-free fix
         self.fit2: F64 = np.ones(c)
         self.dis2: F64 = np.zeros(c)
-        # the body-loss check (issue 16): running log Bayes factor of the heading-dependent
-        # body loss against a body-free radio, per device
-        self.body_lbf: F64 = np.zeros(c)
 
     def _grow(self, capacity: int) -> None:
         self.code = _grown(self.code, capacity, -1)
@@ -92,7 +89,6 @@ class ParticleState:
         self.n_beacons = _grown(self.n_beacons, capacity, 0)
         self.fit2 = _grown(self.fit2, capacity, 1.0)
         self.dis2 = _grown(self.dis2, capacity, 0.0)
-        self.body_lbf = _grown(self.body_lbf, capacity, 0.0)
 
     def ensure(self, codes: IntArray) -> tuple[IntArray, npt.NDArray[np.bool_]]:
         """Slots of ``codes`` (distinct), allocating free slots for new ones. Returns (slots, new)."""
