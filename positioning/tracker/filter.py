@@ -366,6 +366,9 @@ class ParticleTracker:
             heading = np.where(st.still[slots], np.uint8(UNKNOWN_HEADING), heading)
         ll = self.radio.loglik(then, r, heading)
         lost = self.radio.loglik(r.proposals, r).max(axis=1) > ll.max(axis=1) + p.lost_margin_nats
+        if p.still_evidence_s > 0:  # a still device's epochs share one shadowing draw
+            stood = np.maximum(st.mode_age[slots, 1], 1e-9)
+            ll = ll * np.minimum(1.0, p.still_evidence_s / stood).astype(np.float32)[:, None]
         settled = np.flatnonzero(street_s > 0)
         if len(settled):
             at = slots[settled]

@@ -107,6 +107,11 @@ class TrackerParams:
     #: instead of from the fix to the centroid heard (issue 16 phase 3: the centroid's own
     #: pull to the beacons' middle is geometry, not the fix's error).
     sigma_centroid_debias: bool = False
+    #: Evidence of a device standing still, s (issue 16 phase 4; 0: off): a still device sees
+    #: the same static shadowing every epoch, so its epochs are not independent looks; after
+    #: this long standing, each epoch's log-likelihood counts min(1, still_evidence_s / t)
+    #: (t: seconds the device has stood), so a stay's evidence grows as log t, not as t.
+    still_evidence_s: float = 0.0
     #: The learned radio map's knobs (:class:`~positioning.tracker.radiolearn.RadioLearnParams`).
     radio_learn: RadioLearnParams = field(default_factory=RadioLearnParams)
     #: The pedestrian motion model (:class:`~positioning.tracker.particles.MotionParams`).

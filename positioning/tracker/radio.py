@@ -247,6 +247,7 @@ class TrackerRadio:
             if sure.any():
                 offset, _ = self.calibration.device_prior(win.device[sure], 0.0)
                 det.add_epoch(self.predicted_dbm(mean[sure], offset), win.count[sure] > 0)
+            self.calibration.miss_rate = det.miss_rate  # for the censored rows of the fit
         self.calibration.add(
             float(win.last_t_s.max()),
             win.device,
