@@ -107,6 +107,13 @@ class TrackerParams:
     #: instead of from the fix to the centroid heard (issue 16 phase 3: the centroid's own
     #: pull to the beacons' middle is geometry, not the fix's error).
     sigma_centroid_debias: bool = False
+    #: Weight of the still-stretch disagreement in sigma_m (:mod:`.uncertainty`, issue 16
+    #: phase 4): the length of the mean, over the device's current still stretch, of the vector
+    #: from the centroid expected at the fix to the centroid heard; 0 leaves it out.
+    sigma_still_scale: float = 0.0
+    #: RMS of one epoch's centroid disagreement the stretch mean is debiased by, m: a mean of
+    #: n epochs keeps noise^2 / n of it as length^2 without any persistent error.
+    sigma_still_noise_m: float = 1.5
     #: The learned radio map's knobs (:class:`~positioning.tracker.radiolearn.RadioLearnParams`).
     radio_learn: RadioLearnParams = field(default_factory=RadioLearnParams)
     #: The pedestrian motion model (:class:`~positioning.tracker.particles.MotionParams`).
