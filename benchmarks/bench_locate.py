@@ -1,6 +1,7 @@
 """Benchmark of the locators: throughput, memory and (against the simulator's truth) accuracy.
 
     python benchmarks/bench_locate.py [--store S] [--sim DIR] [--devices 5000]
+    python benchmarks/bench_locate.py --sim DIR --scale-only    # the scale runs alone
 
 Without ``--sim`` it simulates the store first (``instore simulate``, 30 shoppers,
 20 min, seed 3). Every locator runs the same loop the engine runs: observe one
@@ -167,6 +168,11 @@ def main() -> int:
     ap.add_argument("--devices", type=int, default=5000, help="concurrent devices for memory")
     ap.add_argument("--busy-devices", type=int, default=1000, help="a busy store's devices")
     ap.add_argument("--lsq-budget-s", type=float, default=10.0)
+    ap.add_argument(
+        "--scale-only",
+        action="store_true",
+        help="only the tracker at scale (no day table, no least_squares loop): for profiling",
+    )
     args = ap.parse_args()
     console = Console()
     layout = load_layout(args.store)
@@ -178,6 +184,9 @@ def main() -> int:
         log = read_observation_log(sim_dir, layout.beacon_ids)
         truth = pd.read_parquet(sim_dir / "truth.parquet", columns=["t", "device_id", "x", "y"])
     batch = log.batch
+    if args.scale_only:
+        print_scale(console, layout, batch, args, None)
+        return 0
     chunks = epochs(batch)
     table = Table(title=f"locate: {len(batch):,} observations, {layout.name}, 1 s epochs")
     for col in ("locator", "median m", "p90 m", "obs/s", "vs least_squares"):
@@ -198,6 +207,18 @@ def main() -> int:
     console.print(table)
     gain = 1.0 - results["tracker"][0] / results["centroid"][0]
     console.print(f"tracker median is {gain:.0%} below the weighted centroid's")
+    print_scale(console, layout, batch, args, lsq_rate)
+    return 0
+
+
+def print_scale(
+    console: Console,
+    layout: Layout,
+    batch: ObservationBatch,
+    args: argparse.Namespace,
+    lsq_rate: float | None,
+) -> None:
+    """The tracker at ``--busy-devices`` and ``--devices`` concurrent devices."""
     scale = Table(title="tracker at scale (recorded devices replayed under new ids)")
     for col in ("devices tracked", "observations", "obs/s", "vs least_squares", "peak MB"):
         scale.add_column(col, justify="right")
@@ -207,11 +228,10 @@ def main() -> int:
             f"{tracked:,}",
             f"{rows:,}",
             f"{rate:,.0f}",
-            f"{rate / lsq_rate:.0f}x",
+            "-" if lsq_rate is None else f"{rate / lsq_rate:.0f}x",
             f"{peak_mb:,.0f}",
         )
     console.print(scale)
-    return 0
 
 
 if __name__ == "__main__":

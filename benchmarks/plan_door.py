@@ -9,8 +9,10 @@ is the street hypothesis kept alive for a minute) and with the glass modelled
 (``shopfront_walls`` = 1), with particles trying the other side of the glass ten times as
 often (``front_jump_per_s`` 0.1) and with both of the last changes, and with the door
 evidence (``door``, :mod:`positioning.tracker.door`) pooled at weights 0.5, 0.8 and 1, with
-``street_transit_s`` 30 s, and with a tighter glass; and with the glass modelled together
-with the door evidence or the shorter transit. Only settings change, never code. Figures are means over the seeds,
+``street_transit_s`` 30 s, and with a tighter glass; with the glass modelled together
+with the door evidence or the shorter transit; and the presence rules' own variants
+(``store.enter_sure_p``, ``settle_s``) on the tracker's recorded fixes and on the true
+positions. Only settings change, never code. Figures are means over the seeds,
 passers-by summed; the plan's own door figures (radio alone) come first.
 
     python benchmarks/plan_door.py                        # fashion, seeds 1-3
@@ -24,6 +26,7 @@ import argparse
 import dataclasses
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +35,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from beacons.observation import ObservationBatch  # noqa: E402
 from benchmarks.accuracy import START_S, TruthFixes, locate  # noqa: E402
 from planning.plan import make_plan  # noqa: E402
 from positioning.engine import EngineParams  # noqa: E402
 from positioning.layout import load_layout  # noqa: E402
-from positioning.locator import Locator  # noqa: E402
+from positioning.locator import Locator, PositionFix  # noqa: E402
 from positioning.metrics import evaluate  # noqa: E402
-from positioning.registry import locator_config  # noqa: E402
+from positioning.registry import build_locator, locator_config  # noqa: E402
 from positioning.tracker.door import DoorParams  # noqa: E402
 from sim.obslog import read_observation_log  # noqa: E402
 from sim.params import SimConfig  # noqa: E402
@@ -62,12 +66,55 @@ ENGINES = (
     "glass+door 0.8",
     "glass+transit 30 s",
     "true positions",
+    "true sure 0.99",
+    "true sure 0.999",
+    "sure 0.99",
+    "sure 0.999",
+    "true sure+settle 5",
+    "sure+settle 5",
+    "sure+settle 3",
 )
 
 
 def _tracker(base: EngineParams, **changes: Any) -> EngineParams:
     """The engine with the tracker's parameters changed (no code change: its own settings)."""
     return dataclasses.replace(base, locator=locator_config("tracker", **changes))
+
+
+class Replayed:
+    """A locator's fixes recorded once (``record``), then replayed to other presence rules:
+    the rules never feed back into the locator, so its fixes are the same under any store
+    settings, and the tracker need not run again for each."""
+
+    def __init__(self, inner: Locator) -> None:
+        self.name, self._inner, self._fixes = inner.name, inner, dict[float, PositionFix]()
+        self._recording = True
+
+    def observe(self, batch: ObservationBatch) -> None:
+        if self._recording:
+            self._inner.observe(batch)
+
+    def estimate(self, t_s: float) -> PositionFix:
+        if self._recording:
+            self._fixes[t_s] = self._inner.estimate(t_s)
+        return self._fixes[t_s]  # a KeyError: the engine asked at another epoch
+
+    def forget(self, device_ids: Iterable[str]) -> None:
+        if self._recording:
+            self._inner.forget(device_ids)
+
+    @property
+    def recorded(self) -> bool:
+        return not self._recording
+
+    def replay(self) -> Replayed:
+        self._recording = False
+        return self
+
+
+def _store(base: EngineParams, **changes: Any) -> EngineParams:
+    """The engine with the store presence rules' settings changed."""
+    return dataclasses.replace(base, store=dataclasses.replace(base.store, **changes))
 
 
 def day(
@@ -112,12 +159,28 @@ def day(
             _tracker(base, shopfront_walls=1.0, street_transit_s=30.0),
         ),
         "true positions": (TruthFixes(truth), base),
+        # the presence rules' hold skipped for sure evidence (positioning.visits.store)
+        "true sure 0.99": (TruthFixes(truth), _store(base, enter_sure_p=0.99)),
+        "true sure 0.999": (TruthFixes(truth), _store(base, enter_sure_p=0.999)),
+        "sure 0.99": ("tracker", _store(base, enter_sure_p=0.99)),
+        "sure 0.999": ("tracker", _store(base, enter_sure_p=0.999)),
+        "true sure+settle 5": (TruthFixes(truth), _store(base, enter_sure_p=0.99, settle_s=5.0)),
+        "sure+settle 5": ("tracker", _store(base, enter_sure_p=0.99, settle_s=5.0)),
+        "sure+settle 3": ("tracker", _store(base, enter_sure_p=0.99, settle_s=3.0)),
     }
     out = {}
+    tracker = Replayed(build_locator(locator_config("tracker"), layout, seed=seed))
+    runs["tracker"] = (tracker, base)
     for name, (locator, params) in runs.items():
         if name not in engines:
             continue
+        if name.startswith("sure"):  # the shipped tracker's fixes, other rules
+            if not tracker.recorded:
+                locate(store, log.batch, tracker, seed, base)
+            locator = tracker.replay()
         result, _ = locate(store, log.batch, locator, seed, params)
+        if locator is tracker:
+            tracker.replay()
         p = result.positions
         found = detected(
             p.t_s, p.device_id, np.column_stack([p.x_m, p.y_m]), p.zone, list(result.events)
@@ -138,9 +201,10 @@ def summary(reports: list[dict[str, Any]]) -> str:
         return float(np.mean(values)) if values else float("nan")
 
     passers = sum(r["visits"]["passersby_counted_as_visitors"] for r in reports)
+    extra = sum(r["visits"]["extra_visits"] for r in reports)
     return (
         f"{mean('visits', 'enter_latency', 'median_s'):6.1f} {mean('visits', 'enter_latency', 'p90_s'):6.1f} "
-        f"{passers:5d} {mean('zone_accuracy'):5.2f} {mean('position_error_in_store', 'median_m'):5.2f}"
+        f"{passers:5d} {mean('zone_accuracy'):5.2f} {mean('position_error_in_store', 'median_m'):5.2f} {extra:5d} {mean('visits', 'enter_recall'):5.2f}"
     )
 
 
@@ -164,7 +228,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     print(
-        f"{'store':12} {'layout':8} {'engine':15} {'enter p50':>6} {'p90':>6} {'pass':>5} {'zone':>5} {'err m':>5}"
+        f"{'store':12} {'layout':8} {'engine':15} {'enter p50':>6} {'p90':>6} {'pass':>5} {'zone':>5} {'err m':>5} {'extra':>5} {'recall':>5}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.stores:
@@ -190,7 +254,8 @@ def main() -> int:
                     )
     print(
         "\nenter p50/p90: mean over seeds of the store.enter latency after the true crossing (s); pass: "
-        "passers-by counted as visitors (sum); zone: zone accuracy; err: in-store median error"
+        "passers-by counted as visitors (sum); zone: zone accuracy; err: in-store median error; "
+        "extra: detected visits matching no true visit (flapping, ghosts; sum); recall: enter recall"
     )
     return 0
 

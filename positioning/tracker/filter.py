@@ -65,6 +65,7 @@ from positioning.tracker.state import (
     front_line,
     walking_heading,
 )
+from positioning.tracker.uncertainty import StillDisagreement
 from positioning.tracker.zone_posterior import ZonePosterior
 from positioning.walkable import DEFAULT_STREET_DEPTH_M, WalkableGrid
 
@@ -123,6 +124,7 @@ class ParticleTracker:
         self.front = ShopFront(layout, self.grid, self.floor)
         self.door = DoorEvidence(layout, self.grid, p.door)
         self._zones = ZonePosterior(layout)
+        self._still = StillDisagreement()
         self._rng = np.random.default_rng(seed)
         self._devices = DeviceCodes()
         self._beacon_index = layout.beacon_index
@@ -223,7 +225,8 @@ class ParticleTracker:
         st.last_heard[slots] = win.last_t_s
         st.n_beacons[slots] = win.n_beacons
         pos, w, still = st.pos[slots], st.w[slots], st.still[slots]
-        walking = np.asarray(np.sum(w * ~still, axis=1, dtype=np.float64))
+        walk_w = w * ~still
+        walking = np.asarray(np.sum(walk_w, axis=1, dtype=np.float64))
         mean, sigma, st.est_inside[slots] = self.front.summarise(pos, w)
         if self.door.enabled:  # issue 17.2: the readings' own inside/street evidence
             p_door = self.door.update(self.radio, slots, new, win.last_t_s - t_before, readings)
@@ -231,16 +234,17 @@ class ParticleTracker:
         if p.mode_mean:
             mean = self.front.summarise(pos, _mode_weights(w, still, walking))[0]
         st.est_xy[slots] = self._snap(mean)
-        self._model_check(slots, readings, win, fresh, win.last_t_s - t_before)
+        still_m = self._model_check(slots, readings, win, fresh, win.last_t_s - t_before, walking)
         st.est_spread[slots] = sigma
-        st.est_sigma[slots] = honest = self._honest_sigma(sigma, st.fit2[slots], st.dis2[slots])
+        honest = self._honest_sigma(sigma, st.fit2[slots], st.dis2[slots], still_m)
+        st.est_sigma[slots] = honest
         # p_zone from the cloud widened about the fix to the honest radius (issue 16.3)
         xy = st.est_xy[slots]
         grow = (honest / np.maximum(sigma, 0.05)).astype(np.float32)[:, None, None]
         wide = xy.astype(np.float32)[:, None, :] + grow * (pos - xy.astype(np.float32)[:, None, :])
         st.est_zone_p[slots] = self._zones.p_zone(wide, w, xy)
         st.count_mode_age(slots, walking > 0.5, win.last_t_s - t_before)
-        heading = walking_heading(w * ~st.still[slots], st.heading[slots])
+        heading = walking_heading(walk_w, st.heading[slots])
         self.radio.learn(
             win, mean, sigma, p.missing_beacons > 0, walking if p.learn_radio_map else None, heading
         )
@@ -252,10 +256,12 @@ class ParticleTracker:
         win: WindowMatrix,
         fresh: npt.NDArray[np.bool_],
         dt_s: FloatArray,
-    ) -> None:
+        walking: FloatArray,
+    ) -> FloatArray:
         """Update each device's running fit statistic: the mean squared standardised residual
         of its readings at the fix (device offset profiled out; 1 when the model holds), and
-        the mean squared distance of the fix to the model-free fix (the weighted centroid)."""
+        the mean squared distance of the fix to the model-free fix (the weighted centroid).
+        Returns (M,) the still-stretch disagreement, m (:mod:`.uncertainty`; 0 when off)."""
         st, p = self._state, self.params
         xy = st.est_xy[slots]
         loss = self.radio.path_loss(xy.astype(np.float32)[:, None, :], r.beacon)[:, 0, :]
@@ -268,7 +274,8 @@ class ParticleTracker:
         n = heard.sum(axis=1)
         z2 = np.where(heard, (resid - offset[:, None]) ** 2 / var, 0.0).sum(axis=1)
         fit2 = np.where(n >= 3, z2 / np.maximum(n - 1, 1), 1.0)
-        if p.sigma_centroid_debias:
+        off = np.zeros((len(slots), 2))
+        if p.sigma_centroid_debias or p.sigma_still_scale > 0:
             # compare the centroid heard with the one expected at the fix: the centroid's
             # own pull to the beacons' middle (metres on a large store) is not the fix's error
             heard_all = win.count > 0
@@ -276,21 +283,29 @@ class ParticleTracker:
                 win.rssi_dbm, self.radio.tx_power_dbm, self.layout.beacon_xy,
                 self.radio.calibration.exponent,
             )  # fmt: skip
-            dis2 = np.sum((seen - self.radio.centroid_at(xy, heard_all)) ** 2, axis=1)
+            off = seen - self.radio.centroid_at(xy, heard_all)
+        if p.sigma_centroid_debias:
+            dis2 = np.sum(off**2, axis=1)
         else:
             dis2 = np.sum((xy - r.proposals[:, 0, :]) ** 2, axis=1)
         a = np.where(fresh, 1.0, -np.expm1(-np.maximum(dt_s, 0.0) / p.check_tau_s))
         st.fit2[slots] += a * (fit2 - st.fit2[slots])
         st.dis2[slots] += a * (dis2 - st.dis2[slots])
+        if p.sigma_still_scale <= 0:
+            return np.zeros(len(slots))
+        return self._still.update(slots, off, fresh | (walking > 0.5), p.sigma_still_noise_m)
 
-    def _honest_sigma(self, spread: FloatArray, fit2: FloatArray, dis2: FloatArray) -> FloatArray:
+    def _honest_sigma(
+        self, spread: FloatArray, fit2: FloatArray, dis2: FloatArray, still_m: FloatArray
+    ) -> FloatArray:
         """The reported 1-sigma radius: the particles' spread, widened by how badly the model
-        fits the readings, and by how far the fix sits from the model-free one."""
+        fits the readings, by how far the fix sits from the model-free one, and by the
+        model-free fix's persistent disagreement over the current still stretch."""
         p = self.params
         k = np.sqrt(np.maximum(fit2, 1.0))
         return np.sqrt(
             (p.sigma_spread_scale * k * spread) ** 2 + p.sigma_disagree_scale**2 * dis2
-            + p.sigma_floor_m**2
+            + (p.sigma_still_scale * still_m) ** 2 + p.sigma_floor_m**2
         )  # fmt: skip
 
     def _readings(self, win: WindowMatrix, anchor_xy: FloatArray) -> Readings:
@@ -357,12 +372,17 @@ class ParticleTracker:
         applies for, 0 for tracks younger than a passer-by's transit); resample when the
         ESS is low or the device looks lost."""
         st, p = self._state, self.params
-        then = st.pos[slots] - st.vel[slots] * ago_s.astype(np.float32)[:, None, None]
+        then = st.pos[slots]
+        if ago_s.any():  # readings taken before the particles' time (score_at_reading_time)
+            then = then - st.vel[slots] * ago_s.astype(np.float32)[:, None, None]
         heading = st.heading[slots]
         if not self._standing_body():  # a standing particle's heading is a guess: no body side
             heading = np.where(st.still[slots], np.uint8(UNKNOWN_HEADING), heading)
         ll = self.radio.loglik(then, r, heading)
         lost = self.radio.loglik(r.proposals, r).max(axis=1) > ll.max(axis=1) + p.lost_margin_nats
+        if p.still_evidence_s > 0:  # a still device's epochs share one shadowing draw
+            stood = np.maximum(st.mode_age[slots, 1], 1e-9)
+            ll = ll * np.minimum(1.0, p.still_evidence_s / stood).astype(np.float32)[:, None]
         settled = np.flatnonzero(street_s > 0)
         if len(settled):
             at = slots[settled]

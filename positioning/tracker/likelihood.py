@@ -148,8 +148,23 @@ def miss_log_likelihood(
     1 / (1 + exp(-1.702 z)) (Bowling et al., J. Ind. Eng. Manag. 2(1), 2009).
     """
     sigma = np.float32(np.hypot(radio.sigma_fast_db, radio.sigma_slow_db))
-    mu = expected_dbm[:, None, :] - path_loss_db
-    z = (np.float32(sensitivity_dbm) - mu) * np.float32(1.702 / sigma)
-    below = 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
-    p = np.float32(miss_rate) + np.float32(1.0 - miss_rate) * below
-    return np.asarray(np.sum(np.where(valid[:, None, :], np.log(p), 0.0), axis=2), np.float32)
+    # in place on one (M, N, U) buffer, the same operations in the same order as
+    # log(m + (1 - m) / (1 + exp(-clip(z, -30, 30)))): a third of the time
+    z = expected_dbm[:, None, :] - path_loss_db  # mu
+    np.subtract(np.float32(sensitivity_dbm), z, out=z)
+    z *= np.float32(1.702 / sigma)
+    np.maximum(z, np.float32(-30.0), out=z)
+    np.minimum(z, np.float32(30.0), out=z)
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    z += np.float32(1.0)
+    np.divide(np.float32(1.0), z, out=z)  # P(below the floor)
+    z *= np.float32(1.0 - miss_rate)
+    z += np.float32(miss_rate)
+    np.log(z, out=z)
+    np.copyto(z, np.float32(0.0), where=~valid[:, None, :])
+    # sum over the few U by adding planes: numpy reduces a short trailing axis ~20x slower
+    out = z[..., 0].copy() if z.shape[2] else np.zeros(z.shape[:2], np.float32)
+    for u in range(1, z.shape[2]):
+        out += z[..., u]
+    return np.asarray(out, np.float32)

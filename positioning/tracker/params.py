@@ -94,19 +94,34 @@ class TrackerParams:
     standing_body_after_rows: float = 400.0
     #: Time constant of the model check's running means, s (issue 16).
     check_tau_s: float = 30.0
-    #: Reported sigma_m = sqrt((a k spread)^2 + (b d)^2 + c^2): a the scale of the particles'
-    #: spread, k the root of the fit statistic (>= 1), d the RMS distance to the model-free
-    #: fix, c a floor, m. The spread alone covered 16-46 % of errors within 2 sigma_m on
-    #: real and scripted scenes; a, b, c = 2, 0.5, 0.5 m put 51-79 % within 1 sigma_m and
-    #: 91-100 % within 2 on 10 scenes (3 real, 5 scripted, 2 simulated; docs/positioning.md,
-    #: "Issue 16"). Only the reported radius changes, not the fix.
-    sigma_spread_scale: float = 2.0
-    sigma_disagree_scale: float = 0.5
-    sigma_floor_m: float = 0.5
+    #: Reported sigma_m = sqrt((a k spread)^2 + (b d)^2 + (e s)^2 + c^2): a the scale of the
+    #: particles' spread, k the root of the fit statistic (>= 1), d the RMS distance to the
+    #: model-free fix, s the still-stretch disagreement (``sigma_still_scale`` is e), c a
+    #: floor, m. The spread alone covered 16-46 % of errors within 2 sigma_m on real and
+    #: scripted scenes. a, b, c = 2, 0.5, 0.5 m (issue 16 phases 1-3) left five simulated days
+    #: at 0.85-0.92 within 1 sigma_m, the instant d (4.7 m median on the fashion day) too wide
+    #: where the model holds; a, b, e, c = 1.875, 0.1, 1.0, 1.1 m put 13 of 17 scenes inside
+    #: 50-80 % / >= 90 % against 10, and moved the other four closer (docs/positioning.md,
+    #: "Issue 16 phase 4"). Only the reported radius (and p_zone) changes, not the fix.
+    sigma_spread_scale: float = 1.875
+    sigma_disagree_scale: float = 0.1
+    sigma_floor_m: float = 1.1
     #: d measured from the centroid heard to the centroid the model expects at the fix,
     #: instead of from the fix to the centroid heard (issue 16 phase 3: the centroid's own
     #: pull to the beacons' middle is geometry, not the fix's error).
     sigma_centroid_debias: bool = False
+    #: Evidence of a device standing still, s (issue 16 phase 4; 0: off): a still device sees
+    #: the same static shadowing every epoch, so its epochs are not independent looks; after
+    #: this long standing, each epoch's log-likelihood counts min(1, still_evidence_s / t)
+    #: (t: seconds the device has stood), so a stay's evidence grows as log t, not as t.
+    still_evidence_s: float = 0.0
+    #: Weight of the still-stretch disagreement in sigma_m (:mod:`.uncertainty`, issue 16
+    #: phase 4): the length of the mean, over the device's current still stretch, of the vector
+    #: from the centroid expected at the fix to the centroid heard; 0 leaves it out.
+    sigma_still_scale: float = 1.0
+    #: RMS of one epoch's centroid disagreement the stretch mean is debiased by, m: a mean of
+    #: n epochs keeps noise^2 / n of it as length^2 without any persistent error.
+    sigma_still_noise_m: float = 1.5
     #: The learned radio map's knobs (:class:`~positioning.tracker.radiolearn.RadioLearnParams`).
     radio_learn: RadioLearnParams = field(default_factory=RadioLearnParams)
     #: The pedestrian motion model (:class:`~positioning.tracker.particles.MotionParams`).

@@ -122,6 +122,25 @@ class FloorMap:
         iy += ix
         return iy, inside
 
+    def cell_index(self, points: F32) -> npt.NDArray[np.int32]:
+        """Flat cell index of (..., 2) points (clipped to the grid), without the on-grid
+        test of :meth:`cell` (the path-loss lookups do not need it)."""
+        return self.cell_index_xy(points[..., 0], points[..., 1])
+
+    def cell_index_xy(self, x: FloatLike, y: FloatLike) -> npt.NDArray[np.int32]:
+        """:meth:`cell_index` of points given as x and y planes (the same arithmetic as
+        :meth:`cell_xy`, in place)."""
+        fx = (x - np.float32(self.origin_m[0])) * np.float32(1.0 / self.resolution_m)
+        fy = (y - np.float32(self.origin_m[1])) * np.float32(1.0 / self.resolution_m)
+        np.maximum(fx, np.float32(0), out=fx)
+        np.minimum(fx, np.float32(self.nx - 1), out=fx)
+        np.maximum(fy, np.float32(0), out=fy)
+        np.minimum(fy, np.float32(self.ny - 1), out=fy)
+        iy = fy.astype(np.int32)
+        iy *= np.int32(self.nx)
+        iy += fx.astype(np.int32)
+        return iy
+
     def cell(self, points: F32) -> tuple[npt.NDArray[np.int32], BoolArray]:
         """Flat cell index of (..., 2) points (clipped) and whether they lie on the grid."""
         return self.cell_xy(points[..., 0], points[..., 1])
@@ -234,7 +253,9 @@ def _drive(vel: F32, vx: F32, vy: F32, noise: F32, a: F32, speed: np.float32) ->
     ey = np.where(slow, noise[1], ey)
     norm = np.sqrt(np.maximum(ex * ex + ey * ey, np.float32(1e-12)))
     push = (np.float32(1.0) - a) * speed / norm
-    return (vx + push * ex).astype(np.float32), (vy + push * ey).astype(np.float32)
+    return (vx + push * ex).astype(np.float32, copy=False), (vy + push * ey).astype(
+        np.float32, copy=False
+    )
 
 
 def _headings(
@@ -246,16 +267,22 @@ def _headings(
     rng: np.random.Generator,
     params: MotionParams,
 ) -> U8:
-    """Walkers face where they go; standing particles turn to a random sector now and then."""
-    sector = np.float32(HEADING_SECTORS / (2.0 * np.pi))
-    facing = np.rint(np.arctan2(vy, vx) * sector).astype(np.int16) % HEADING_SECTORS
+    """Walkers face where they go; standing particles turn to a random sector now and then.
+    Each sector is computed only for the particles that take it: arctan2 for the walkers,
+    a new sector for the standing ones that turn (a tenth a second)."""
     v = rng.random(still.shape, dtype=np.float32)
     p_turn = np.float32(1.0) - np.exp(-np.float32(params.still_turn_per_s) * dt)
+    out = heading.copy()
+    turn = still & (v < p_turn)
     # a turning particle's new sector comes from the same draw, rescaled to [0, 1)
-    spun = (v / np.maximum(p_turn, np.float32(1e-6)) * HEADING_SECTORS).astype(np.int32)
-    spun = np.minimum(spun, HEADING_SECTORS - 1).astype(np.uint8)
-    kept = np.where(v < p_turn, spun, heading)
-    return np.asarray(np.where(still, kept, facing.astype(np.uint8)), dtype=np.uint8)
+    rate = np.broadcast_to(np.maximum(p_turn, np.float32(1e-6)), v.shape)[turn]
+    spun = (v[turn] / rate * HEADING_SECTORS).astype(np.int32)
+    out[turn] = np.minimum(spun, HEADING_SECTORS - 1).astype(np.uint8)
+    walk = ~still
+    sector = np.float32(HEADING_SECTORS / (2.0 * np.pi))
+    facing = np.rint(np.arctan2(vy[walk], vx[walk]) * sector).astype(np.int16) % HEADING_SECTORS
+    out[walk] = facing.astype(np.uint8)
+    return out
 
 
 def jump_across_front(
@@ -283,11 +310,15 @@ def jump_across_front(
     jump = rng.random(pos.shape[:2], dtype=np.float32) < p_jump[:, None]
     if not jump.any():
         return pos
-    mirrored = pos.copy()
-    mirrored[..., axis] = np.float32(2.0 * line) - pos[..., axis]
-    jump &= floor.is_free(mirrored)
+    # only the jumpers (about one particle in a hundred a second) are mirrored and tested
+    mirrored = pos[jump]
+    mirrored[:, axis] = np.float32(2.0 * line) - mirrored[:, axis]
+    free = floor.is_free(mirrored)
+    jump[jump] = free
     vel[jump] = 0.0
-    return np.where(jump[..., None], mirrored, pos)
+    out = pos.copy()
+    out[jump] = mirrored[free]
+    return out
 
 
 def moves_are_free(x0: F32, y0: F32, x1: F32, y1: F32, floor: FloorMap) -> BoolArray:
@@ -298,19 +329,10 @@ def moves_are_free(x0: F32, y0: F32, x1: F32, y1: F32, floor: FloorMap) -> BoolA
     """
     dx, dy = x1 - x0, y1 - y0
     len2 = dx * dx + dy * dy
-    cell, _ = floor.cell_xy(x0, y0)
-    ok = len2 < np.take(floor.radius_m, cell) ** 2
-    hard = np.flatnonzero(~ok)
-    if len(hard):
-        flat = ok.reshape(-1)
-        flat[hard] = path_is_free(
-            x0.reshape(-1)[hard],
-            y0.reshape(-1)[hard],
-            dx.reshape(-1)[hard],
-            dy.reshape(-1)[hard],
-            floor,
-        )
-        ok = flat.reshape(ok.shape)
+    ok = len2 < np.take(floor.radius_m, floor.cell_index_xy(x0, y0)) ** 2
+    hard = ~ok
+    if hard.any():
+        ok[hard] = path_is_free(x0[hard], y0[hard], dx[hard], dy[hard], floor)
     return ok
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy.special import log_ndtr
 
 from positioning.pathloss import EXPONENT_BOUNDS, MIN_DISTANCE_M
 from positioning.tracker.detection import irls_step
@@ -63,6 +64,12 @@ class SelfCalParams:
     # 0.4 was measured (docs/positioning.md, "Issue 16, phase 2"): an assumed spread of a
     # site's exponent around the declared one, not a sourced figure
     exponent_prior_sd: float = 0.0
+    # censored rows (issue 16 phase 4): beacons NOT heard at a confident fix, where the model
+    # expects them within censored_margin_db of the floor or above, enter the fit as
+    # readings below the floor (a Tobit regression, one EM step per IRLS pass): at exponent
+    # 3 the lost weak readings otherwise flatten the fit (2.56 from the true positions)
+    censored_fit: bool = False
+    censored_margin_db: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +96,8 @@ def fit_radio_model(
     floor_dbm: float | FloatArray | None = None,
     row_weight: FloatArray | None = None,
     fixed_exponent: float | None = None,
+    censored: npt.NDArray[np.bool_] | None = None,
+    miss_rate: float = 0.0,
 ) -> RadioFit:
     """Huber-IRLS fit of exponent, obstacle loss, beacon and device offsets (all rows (R,)).
 
@@ -104,6 +113,13 @@ def fit_radio_model(
     then a truncated regression (Hausman & Wise, Econometrica 45(4), 1977): each pass
     compares a reading with its mean given that it was heard (Fisher scoring, see
     :func:`positioning.tracker.detection.irls_step`).
+
+    ``censored`` (R,): rows of beacons not heard (their ``rssi_dbm`` is the floor, dBm):
+    the reading fell below the floor, or the scan missed it (``miss_rate``). Each pass
+    replaces such a row by its expected value given that (a Tobit regression by EM:
+    mu - r s lam, lam = phi(a) / Phi(a), a = (floor - mu) / s, r the posterior probability
+    that it fell below the floor rather than was missed) with weight r: a missed scan
+    says nothing about the radio.
     """
     n_dev = int(device.max(initial=-1)) + 1
     n = float(prior_exponent if fixed_exponent is None else fixed_exponent)
@@ -117,7 +133,18 @@ def fit_radio_model(
     scale = 4.0
     for _ in range(params.iterations):
         mu = a[beacon] + c[device] + n * x - loss * cross
-        w, y_work, scale = irls_step(y, mu, floor, scale, params.min_rows, HUBER_K)
+        if censored is None:
+            w, y_work, scale = irls_step(y, mu, floor, scale, params.min_rows, HUBER_K)
+        else:
+            heard = ~censored
+            w, y_work, scale = np.zeros(len(y)), y.copy(), scale
+            w[heard], y_work[heard], scale = irls_step(
+                y[heard], mu[heard], None if floor is None else _rows(floor, heard),
+                scale, params.min_rows, HUBER_K,
+            )  # fmt: skip
+            w[censored], y_work[censored] = _censored_rows(
+                y[censored], mu[censored], scale, miss_rate
+            )
         if row_weight is not None:
             w = w * row_weight
         if fixed_exponent is None:
@@ -132,8 +159,26 @@ def fit_radio_model(
             c = _group_ridge(device, w, r, n_dev, lam_o, bound)
         r = y_work - c[device] - n * x + loss * cross
         a = _group_ridge(beacon, w, r, n_beacons, lam_o, bound)
-    rows = np.bincount(device, minlength=n_dev).astype(np.int64)
+    counted = device if censored is None else device[~censored]
+    rows = np.bincount(counted, minlength=n_dev).astype(np.int64)
     return RadioFit(n, loss, a, c, rows, scale)
+
+
+def _rows(floor: float | FloatArray, keep: npt.NDArray[np.bool_]) -> float | FloatArray:
+    return floor if np.ndim(floor) == 0 else np.asarray(floor)[keep]
+
+
+def _censored_rows(
+    floor: FloatArray, mu: FloatArray, scale: float, miss_rate: float
+) -> tuple[FloatArray, FloatArray]:
+    """Weight and working value of rows not heard, floor (R,) and model means (R,): the
+    E-step of a censored (Tobit) regression with scan misses (see :func:`fit_radio_model`)."""
+    a = np.clip((floor - mu) / scale, -30.0, 30.0)
+    log_below = log_ndtr(a)  # log P(reading < floor)
+    lam = np.exp(-0.5 * a * a - 0.5 * np.log(2.0 * np.pi) - log_below)
+    below = (1.0 - miss_rate) * np.exp(log_below)
+    r = below / np.maximum(miss_rate + below, 1e-12)
+    return r, mu - scale * lam
 
 
 def fit_body_loss(

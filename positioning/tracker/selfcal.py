@@ -118,6 +118,9 @@ class SelfCalibrator:
         self._cross = np.zeros(h)
         self._cos = np.full(h, np.nan)  # heading vs beacon, NaN: not walking
         self._place = np.zeros(h, dtype=np.int64)  # the fix's floor cell
+        self._censored = np.zeros(h, dtype=bool)  # a beacon not heard (``censored_fit``)
+        #: how often the scan misses a beacon it should hear (set by the detection model)
+        self.miss_rate = 0.0
         self._size = 0
         self._head = 0
         self._last_fit_s = -np.inf
@@ -176,10 +179,50 @@ class SelfCalibrator:
         excess = rssi_dbm[di, bi] - declared_1m_dbm[bi]
         cell = np.floor(est_xy[di] / p.place_cell_m).astype(np.int64)
         place = cell[:, 0] * 100_003 + cell[:, 1]
-        self._push(codes[di], bi, excess, np.log10(d[di, bi]), cross, cos, place)
+        rows = (codes[di], bi, excess, np.log10(d[di, bi]), cross, cos, place)
+        self._push(*rows, np.zeros(len(di), dtype=bool))
+        if p.censored_fit and self._floor.seen:
+            unheard = self._unheard(
+                codes, count, est_xy, est_sigma_m, np.asarray(d, np.float64), crossings, heading_cos
+            )
+            self._push(*unheard, True)
         if t_s - self._last_fit_s >= p.refit_every_s and self._size >= p.min_rows:
             self._refit()
             self._last_fit_s = t_s
+
+    def _unheard(
+        self,
+        codes: IntArray,
+        count: IntArray,
+        est_xy: FloatArray,
+        est_sigma_m: FloatArray,
+        d: FloatArray,
+        crossings: FloatArray | None,
+        heading_cos: FloatArray | None,
+    ) -> tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray, FloatArray, IntArray]:
+        """Censored rows of one epoch: beacons not heard at a confident fix that the current
+        model expects no more than ``censored_margin_db`` under the floor (farther ones say
+        nothing the model does not already), with the floor (as an excess over the declared
+        power) in place of a reading."""
+        p = self.params
+        floor = self._floor.dbm - self._declared
+        offset, _ = self.device_prior(codes, 0.0)
+        cross = np.zeros_like(d) if crossings is None else crossings
+        predicted = (
+            self.beacon_offset_db[None, :] + offset[:, None]
+            - 10.0 * self.exponent * np.log10(d) - self.obstacle_loss_db * cross
+        )  # fmt: skip
+        use = (count == 0) & (est_sigma_m[:, None] <= p.max_fix_sigma_m)
+        use &= (d >= p.min_distance_m) & (predicted > floor[None, :] - p.censored_margin_db)
+        di, bi = np.nonzero(use)
+        cell = np.floor(est_xy[di] / p.place_cell_m).astype(np.int64)
+        place = cell[:, 0] * 100_003 + cell[:, 1]
+        # a walker's body hides the beacons behind it (B cos / 2 about the mean body loss the
+        # offsets hold): as the floor moved, those misses do not steepen the exponent
+        body = 0.0 if heading_cos is None else np.nan_to_num(heading_cos[di, bi])
+        floor_b = floor[bi] - self.body_loss_db * body / 2.0
+        nan = np.full(len(di), np.nan)  # the body fit takes heard rows only
+        return codes[di], bi, floor_b, np.log10(d[di, bi]), cross[di, bi], nan, place
 
     def _push(
         self,
@@ -190,6 +233,7 @@ class SelfCalibrator:
         cross: FloatArray,
         cos: FloatArray,
         place: IntArray,
+        censored: npt.NDArray[np.bool_] | bool,
     ) -> None:
         h = len(self._dev)
         m = min(len(dev), h)
@@ -198,6 +242,7 @@ class SelfCalibrator:
         self._rssi[at], self._log10_d[at], self._cross[at] = excess[-m:], log10_d[-m:], cross[-m:]
         self._cos[at] = cos[-m:]
         self._place[at] = place[-m:]
+        self._censored[at] = np.broadcast_to(censored, (len(dev),))[-m:]
         self._head = (self._head + m) % h
         self._size = min(h, self._size + m)
 
@@ -243,6 +288,8 @@ class SelfCalibrator:
             ),
             row_weight=None if weight is None else weight[rows],
             fixed_exponent=fixed_exponent,
+            censored=self._censored[rows] if self._censored[rows].any() else None,
+            miss_rate=self.miss_rate,
         )
 
     def _checked_exponent(self, fitted: float, device: IntArray) -> float:

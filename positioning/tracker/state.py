@@ -125,11 +125,11 @@ class ParticleState:
 
     def take(self, slots: IntArray, idx: IntArray) -> None:
         """Resample: particles ``idx`` (M, N) of each slot replace the slot's set, weights equal."""
-        rows = slots[:, None]
-        self.pos[slots] = self.pos[rows, idx]
-        self.vel[slots] = self.vel[rows, idx]
-        self.still[slots] = self.still[rows, idx]
-        self.heading[slots] = self.heading[rows, idx]
+        # one flat gather per array: several times faster than indexing by (rows, idx)
+        flat = (slots[:, None] * self.n + idx).ravel()
+        for a in (self.pos, self.vel, self.still, self.heading):
+            rows = np.take(a.reshape(-1, *a.shape[2:]), flat, axis=0, mode="clip")
+            a[slots] = rows.reshape(len(slots), *a.shape[1:])
         self.w[slots] = 1.0 / self.n
 
     def count_mode_age(self, slots: IntArray, walking: BoolArray, dt_s: F64) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -69,18 +70,24 @@ def rows(fashion: Layout) -> ObservationBatch:
     )
 
 
-def run(fashion: Layout, with_posterior: bool) -> EngineOutput:
-    engine = Engine(fashion, EngineParams(), locator=PosteriorLocator(with_posterior))
+def run(fashion: Layout, with_posterior: bool, params: EngineParams | None = None) -> EngineOutput:
+    engine = Engine(fashion, params or EngineParams(), locator=PosteriorLocator(with_posterior))
     return EngineOutput.concat([engine.push(rows(fashion)), engine.finish()])
 
 
-def test_the_posterior_decides_the_enter_and_its_detection_time(fashion: Layout) -> None:
-    out = run(fashion, with_posterior=True)
+@pytest.mark.parametrize("sure_p", [0.99, None])
+def test_the_posterior_decides_the_enter_and_its_detection_time(
+    fashion: Layout, sure_p: float | None
+) -> None:
+    base = EngineParams()
+    params = dataclasses.replace(base, store=dataclasses.replace(base.store, enter_sure_p=sure_p))
+    out = run(fashion, with_posterior=True, params=params)
     enters = [e for e in out.events if e.type == STORE_ENTER]
     assert len(enters) == 1
-    params = EngineParams()
-    # detected once p >= enter_p held for enter_min_s and the reorder buffer let it go
-    expected = T0_S + INSIDE_AFTER_S + params.store.enter_min_s + params.reorder_s
+    # detected once p >= enter_p held for enter_min_s (at once when p >= enter_sure_p: the
+    # posterior jumps to 0.999) and the reorder buffer let it go
+    hold_s = 0.0 if sure_p is not None else params.store.enter_min_s
+    expected = T0_S + INSIDE_AFTER_S + hold_s + params.reorder_s
     assert enters[0].detected_at_s == pytest.approx(expected, abs=0.3)
     # dated to the (fix's) door crossing: the first fix, already past the front
     assert enters[0].time_s <= T0_S + INSIDE_AFTER_S

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace as dataclasses_replace
 
 import numpy as np
 import pytest
@@ -82,7 +83,7 @@ def test_a_device_present_for_hours_becomes_staff(fashion: Layout) -> None:
 
 
 def test_an_uncertain_fix_deep_inside_is_not_an_enter(fashion: Layout) -> None:
-    machine = StorePresence(StoreParams(settle_s=0.0))
+    machine = StorePresence(StoreParams(settle_s=0.0, enter_sure_p=None))
     depth = EntranceDepth(fashion)
     for t in range(5):  # a new device: the locator's first fixes have a 6 m radius
         assert (
@@ -106,7 +107,7 @@ def test_inside_probability_is_a_normal_error_across_the_front() -> None:
 
 
 def test_the_locators_own_probability_decides_when_it_has_one(fashion: Layout) -> None:
-    params = StoreParams(settle_s=0.0)
+    params = StoreParams(settle_s=0.0, enter_sure_p=None)
     # the fix sits in the street, but the posterior is confident the device is inside
     machine = StorePresence(params)
     for t in range(5):
@@ -128,13 +129,40 @@ def test_the_locators_own_probability_decides_when_it_has_one(fashion: Layout) -
 
 def test_the_probability_must_hold_for_enter_min_s(fashion: Layout) -> None:
     # computed from the fixes or the locator's posterior: two epochs at the 1 s default
+    # (without the sure-evidence rule, which would take these at once)
     for p_inside in (math.nan, 0.999):
-        machine = StorePresence(StoreParams(settle_s=0.0))
+        machine = StorePresence(StoreParams(settle_s=0.0, enter_sure_p=None))
         results = [machine.update(float(t), 15.0, 6.0, 6.0, 0.5, p_inside) for t in range(2)]
         assert results[0] is None and results[1] is not None and results[1].t_s == 0.0
-    # a one-epoch spike of the posterior is no visit
+    # a one-epoch spike of the posterior is no visit (below enter_sure_p, 0.99 by default)
     machine = StorePresence(StoreParams(settle_s=0.0))
-    spiky = [0.9, 0.99, 0.9, 0.95, 0.99, 0.8]
+    spiky = [0.9, 0.985, 0.9, 0.95, 0.989, 0.8]
     assert all(
         machine.update(float(t), 15.0, 6.0, 6.0, 0.5, p) is None for t, p in enumerate(spiky)
     )
+
+
+def test_sure_evidence_enters_without_the_hold(fashion: Layout) -> None:
+    # enter_sure_p set: a fix at least that sure enters at its own epoch; a weaker one
+    # (>= enter_p only) still waits for the hold, and an unsettled device not at all
+    params = StoreParams(settle_s=0.0, enter_sure_p=0.999)
+    machine = StorePresence(params)
+    change = machine.update(0.0, 15.0, 6.0, 6.0, 0.5, 0.9995)
+    assert change is not None and change.entered and change.t_s == 0.0
+    machine = StorePresence(params)
+    assert machine.update(0.0, 15.0, 6.0, 6.0, 0.5, 0.99) is None
+    assert machine.update(1.0, 15.0, 6.0, 6.0, 0.5, 0.99) is not None
+    machine = StorePresence(dataclasses_replace(params, settle_s=10.0))
+    assert machine.update(0.0, 15.0, 6.0, 6.0, 0.5, 1.0) is None
+    # computed from a zero-radius fix: 0.93 m past the front is 0.999 with the 0.3 m floor
+    depth = EntranceDepth(fashion)
+    ys = [-2.0, -1.0, 0.2, 1.2]
+    held = StoreParams(settle_s=0.0, enter_sure_p=None)
+    shipped = run(StorePresence(held), depth, [(15.0, y) for y in ys])
+    sure = run(StorePresence(params), depth, [(15.0, y) for y in ys])
+    assert shipped == []  # 0.2 m is not evidence, 1.2 m is held one epoch
+    assert len(sure) == 1 and sure[0].t_s == 2.0  # entered at t=3, dated to the crossing
+    # off (None): p = 1 still waits for the hold; on by default at 0.99
+    machine = StorePresence(StoreParams(settle_s=0.0, enter_sure_p=None))
+    assert machine.update(0.0, 15.0, 6.0, 6.0, 0.5, 1.0) is None
+    assert StoreParams().enter_sure_p == 0.99

@@ -35,7 +35,12 @@ def test_sigma_covers_the_errors_on_real_recordings(name: str) -> None:
     assert 0.5 <= s["within_1sigma"] <= 0.8 and s["within_2sigma"] >= 0.9
     spread_only = EngineParams(
         locator=TrackerConfig(
-            tracker_params(sigma_spread_scale=1.0, sigma_disagree_scale=0.0, sigma_floor_m=0.0)
+            tracker_params(
+                sigma_spread_scale=1.0,
+                sigma_disagree_scale=0.0,
+                sigma_floor_m=0.0,
+                sigma_still_scale=0.0,
+            )
         )
     )
     out, _ = accuracy.locate(scene.store, scene.batch, "tracker", 0, spread_only)

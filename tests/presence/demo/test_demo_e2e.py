@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from presence.demo.run import DemoOptions, resolve_store
+from presence.demo.run import DEFAULT_STORE, DemoOptions, resolve_store
 from presence.errors import UsageError
 from presence.testing import free_port
 
@@ -97,6 +97,10 @@ def test_the_default_store_is_found_from_anywhere_and_bad_options_are_refused(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert resolve_store(Path("examples/stores/fashion.toml")).name == "fashion.toml"
+    # the demo runs on the planned fashion layout (issue 17.3), found from anywhere
+    default = resolve_store(Path(DEFAULT_STORE))
+    assert default.parent.name == "planned" and default.name == "fashion.toml"
+    assert default.is_file()
     with pytest.raises(UsageError, match="nowhere.toml"):
         resolve_store(Path("nowhere.toml"))
     assert DemoOptions(Path("x"), for_s=30, speed=10).window_s == pytest.approx(360.0)
