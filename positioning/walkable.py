@@ -139,14 +139,7 @@ class WalkableGrid:
 
 def entrance_side(layout: Layout) -> str:
     """Which side of the outline holds the entrance: bottom, top, left or right."""
-    mx, my = layout.entrance_midpoint()
-    distances = {
-        "bottom": my,
-        "top": layout.height_m - my,
-        "left": mx,
-        "right": layout.width_m - mx,
-    }
-    return min(distances, key=lambda k: distances[k])
+    return layout.entrance_side()
 
 
 def _outline_wall(
