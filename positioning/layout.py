@@ -62,6 +62,9 @@ MIN_ENTRANCE_M = 0.3
 #: (``positioning.walkable.DEFAULT_STREET_DEPTH_M``). A radio facing the street (on the
 #: outside of the door frame, the fascia) may hang there (ARCHITECTURE 3.1).
 STREET_BAND_M = 4.0
+#: Largest shop-front loss a layout may declare, dB: float and coated glass lose 2-4 dB at
+#: 2.4 GHz, metallised low-e glazing up to ~25 dB; more is a typo (or a wall: no shop front).
+MAX_SHOPFRONT_LOSS_DB = 40.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,13 @@ class Layout:
     path_loss_exponent: float = DEFAULT_PATH_LOSS_EXPONENT
     radio: Mapping[str, Any] = field(default_factory=dict)
     source: str = "<layout>"
+
+    @property
+    def shopfront_loss_db(self) -> float | None:
+        """The loss of the shop front (the glass between the street and the floor), dB, as
+        the layout's ``[radio] shopfront_loss_db`` declares it; None: not declared."""
+        value = self.radio.get("shopfront_loss_db")
+        return None if value is None else float(value)
 
     @property
     def beacon_ids(self) -> tuple[str, ...]:
@@ -235,6 +245,13 @@ def parse_layout(doc: Mapping[str, Any], source: str = "<layout>") -> Layout:
     if not _is_finite_number(ple) or not 1.0 <= float(ple) <= 6.0:
         raise LayoutError(
             source, "radio.path_loss_exponent", f"must be a number from 1 to 6, got {_show(ple)}"
+        )
+    glass = radio.get("shopfront_loss_db", 0.0)
+    if not _is_finite_number(glass) or not 0.0 <= float(glass) <= MAX_SHOPFRONT_LOSS_DB:
+        raise LayoutError(
+            source,
+            "radio.shopfront_loss_db",
+            f"must be a number of dB from 0 to {MAX_SHOPFRONT_LOSS_DB:g}, got {_show(glass)}",
         )
 
     outline_check = Layout(name=name, width_m=width, height_m=height, beacons=())

@@ -130,6 +130,15 @@ class TrackerRadio:
         b = np.arange(len(self.beacon_xy)) * self.maps.cells
         return np.asarray(self.maps.crossings[b[None, :] + cell[:, None]], dtype=np.float64)
 
+    def front_db_at(self, xy: FloatArray) -> FloatArray:
+        """(D, B) the layout's declared shop-front loss between each point and each beacon,
+        dB (0 where the layout declares none)."""
+        if self.maps.front_db is None:
+            return np.zeros((len(xy), len(self.beacon_xy)))
+        cell, _ = self.floor.cell(xy.astype(np.float32))
+        b = np.arange(len(self.beacon_xy)) * self.maps.cells
+        return np.asarray(self.maps.front_db[b[None, :] + cell[:, None]], dtype=np.float64)
+
     def predicted_dbm(self, xy: FloatArray, offset_db: FloatArray) -> FloatArray:
         """(D, B) model RSSI of every beacon at each point (heading unknown), device offset (D,)."""
         b = np.arange(len(self.beacon_xy))[None, :]
@@ -251,7 +260,7 @@ class TrackerRadio:
         self.calibration.add(
             float(win.last_t_s.max()),
             win.device,
-            win.rssi_dbm,
+            win.rssi_dbm + self.front_db_at(mean),  # the declared glass is not refitted
             win.count,
             mean,
             sigma,
@@ -283,6 +292,8 @@ class TrackerRadio:
         offset, _ = cal.device_prior(win.device, 0.0)
         excess = np.nan_to_num(win.rssi_dbm) - self.tx_power_dbm - cal.beacon_offset_db
         excess -= offset[:, None]
+        if maps.front_db is not None:  # the declared glass: a known loss, not a residual
+            excess += maps.front_db[idx]
         terms = np.stack([excess, log10_d, maps.crossings[idx].astype(np.float64)])
         usable = (win.count > 0) & (log10_d <= np.log10(p.max_distance_m))
         usable &= (sigma <= p.max_fix_sigma_m)[:, None]

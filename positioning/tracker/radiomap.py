@@ -51,6 +51,9 @@ class RadioMaps:
     #: (B, 9, cells) share of the body loss, (1 - cos(bearing - heading)) / 2, per heading
     #: sector and the mean 0.5 for an unknown heading
     body_share: F32
+    #: (B * cells,) fixed loss of the shop front, dB, on the paths that cross it (the layout's
+    #: declared glass); None: the glass costs only what ``crossings`` counts for it
+    front_db: F32 | None = None
     _cache: dict[tuple[float, float, float, float], F32] = field(default_factory=dict)
 
     @classmethod
@@ -58,7 +61,8 @@ class RadioMaps:
         cls, layout: Layout, grid: WalkableGrid, heights_m: FloatArray, front_walls: float = 1.0
     ) -> RadioMaps:
         """``front_walls``: how many obstacle crossings the shop front counts as between a
-        beacon and a cell on the other side of it."""
+        beacon and a cell on the other side of it, unless the layout declares the front's
+        loss (``[radio] shopfront_loss_db``): then each such path loses that, dB."""
         ny, nx = grid.free.shape
         iy, ix = np.divmod(np.arange(nx * ny), nx)
         centres = grid.cell_centre(ix, iy)
@@ -76,10 +80,18 @@ class RadioMaps:
         # The shop front (glass, 2-4 dB at 2.4 GHz) stands between a beacon and a cell on
         # the other side of it: a street cell for a beacon inside, a floor cell for one
         # facing the street; an open front costs nothing. The tracker's default counts it
-        # as 0 walls (see docs/positioning.md, item 6).
+        # as 0 walls (see docs/positioning.md, item 6); a layout that declares the front's
+        # loss gets it per path, in dB: the glass is the store's, not a shelf's fitted loss
+        # (docs/planning.md, "The glass from the layout").
         cell_out = ~layout.contains(centres)
         beacon_out = ~layout.contains(layout.beacon_xy)
-        crossings += front_walls * (cell_out[None, :] != beacon_out[:, None])
+        across = cell_out[None, :] != beacon_out[:, None]
+        declared = layout.shopfront_loss_db
+        front_db = None
+        if declared is None:
+            crossings += front_walls * across
+        else:
+            front_db = (declared * across).astype(np.float32).ravel()
         bearing = np.arctan2(-diff[..., 1], -diff[..., 0])  # (B, cells) cell -> beacon
         angles = np.arange(HEADING_SECTORS) * (2.0 * np.pi / HEADING_SECTORS)
         share = 0.5 * (1.0 - np.cos(bearing[:, None, :] - angles[None, :, None]))
@@ -89,6 +101,7 @@ class RadioMaps:
             crossings.astype(np.float32).ravel(),
             nx * ny,
             share.astype(np.float32),
+            front_db,
         )
 
     def path_loss_db(
@@ -115,6 +128,8 @@ class RadioMaps:
         if table is None:
             b = len(self.body_share)
             base = np.float32(10.0 * key[0]) * self.log10_d + np.float32(key[1]) * self.crossings
+            if self.front_db is not None:
+                base += self.front_db
             full = base.reshape(b, 1, self.cells) + np.float32(key[2]) * self.body_share
             cell_major = full.transpose(2, 1, 0)
             if correction_db is not None:
