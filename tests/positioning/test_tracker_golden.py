@@ -13,9 +13,13 @@ import tracker_golden as golden
 
 from positioning.layout import load_layout
 
-#: Float tolerance: the recording was made on the same kind of machine; a change of
-#: behaviour moves fixes by centimetres at least, a BLAS reordering by ~1e-12.
-RTOL, ATOL = 1e-7, 1e-7
+#: Float tolerance: a change of behaviour moves fixes by centimetres at least; another numpy
+#: release (its float32 SIMD exp/log) moved them by up to 1.1e-5 m (numpy 2.4.6 against the
+#: recording's), so 1 mm separates the two.
+RTOL, ATOL = 1e-5, 1e-3
+#: p_inside and p_zone count particles: one of the 128 on a zone's edge moved by 1e-5 m moves
+#: them by 1/128, so they get two particles' worth.
+COUNT_ATOL = 2 / 128
 
 
 @pytest.mark.slow
@@ -26,5 +30,9 @@ def test_tracker_output_is_the_recorded_one() -> None:
     assert ids.tolist() == recorded["out_device_id"].tolist()
     for k, name in enumerate(golden.COLUMNS):
         np.testing.assert_allclose(
-            out[:, k], recorded["out"][:, k], rtol=RTOL, atol=ATOL, err_msg=f"column {name}"
+            out[:, k],
+            recorded["out"][:, k],
+            rtol=RTOL,
+            atol=COUNT_ATOL if name in ("p_inside", "p_zone") else ATOL,
+            err_msg=f"column {name}",
         )
