@@ -161,7 +161,9 @@ _NORMAL_TABLE = special.ndtri((np.arange(1 << 16) + 0.5) / (1 << 16)).astype(np.
 
 def normal_draws(rng: np.random.Generator, shape: tuple[int, ...]) -> F32:
     """Standard normal float32 draws, quantised to 65,536 levels."""
-    return np.asarray(_NORMAL_TABLE[rng.integers(0, 1 << 16, shape, dtype=np.uint16)])
+    levels = rng.integers(0, 1 << 16, shape, dtype=np.uint16)
+    # np.take with intp indices (in range: "clip" changes none): 2-3x faster than indexing
+    return np.take(_NORMAL_TABLE, levels.astype(np.intp), mode="clip")
 
 
 def predict(
