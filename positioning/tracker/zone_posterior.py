@@ -6,10 +6,10 @@ zone (or, for a fix in no zone, in no zone): how sure the locator is of the zone
 fix reports. The zone hysteresis (:mod:`positioning.visits.zones`) commits a change faster
 when it is sure.
 
-The cloud as it is trusts the radio model: over-confident where the model is off (0.87-0.95
-predicted against 0.71-0.85 observed on the scripted shops and most simulated days). Widened
-about the fix to the honest sigma_m it is under-confident (0.66-0.78 predicted against
-0.70-0.99 observed): the widening spreads the whole cloud, also where the model holds. The
+The cloud as it is trusts the radio model: over-confident where the model is off (mean
+0.87-0.92 predicted against 0.70-0.85 observed on the scripted shops and the fashion-store
+days). Widened about the fix to the honest sigma_m it is under-confident (0.66-0.78 predicted
+against 0.70-0.99 observed): the widening spreads the whole cloud, also where the model holds. The
 reported p_zone is an even mixture of the two hypotheses, model right or off by the honest
 radius (:meth:`ZonePosterior.honest_p_zone`; docs/positioning.md, "Issue 16, session 27").
 """
