@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -42,7 +43,7 @@ from benchmarks.scenes import RECORDINGS, load_scene, reliability, score  # noqa
 from benchmarks.scripted import SCRIPTED, write_scripted  # noqa: E402
 from positioning.engine import Engine, EngineOutput, EngineParams  # noqa: E402
 from positioning.errors import PositioningError  # noqa: E402
-from positioning.layout import load_layout  # noqa: E402
+from positioning.layout import Layout, load_layout  # noqa: E402
 from positioning.locator import Locator, PositionFix  # noqa: E402
 from positioning.metrics import Truth, evaluate, interpolate_truth  # noqa: E402
 from positioning.registry import (  # noqa: E402
@@ -332,26 +333,52 @@ class RecordedFixes:
         self._locator.forget(device_ids)
 
 
-def scene_reliability(
-    name: str, work: Path, seed: int = 0, tracker: LocatorConfig | None = None
+def fixes_reliability(
+    layout: Layout,
+    store: Path,
+    batch: ObservationBatch,
+    truth: pd.DataFrame,
+    seed: int,
+    tracker: LocatorConfig | None = None,
 ) -> dict[str, Any]:
-    """The tracker's p_zone and p_inside on scene ``name``: predicted against observed."""
-    scene = load_scene(scene_dir(name, work), name)
-    rec = RecordedFixes(
-        build_locator(tracker or locator_config("tracker"), scene.layout, seed=seed)
-    )
-    locate(scene.store, scene.batch, rec, seed)
+    """The tracker's p_zone and p_inside on one log, predicted against observed (truth: t,
+    device_id, x, y)."""
+    rec = RecordedFixes(build_locator(tracker or locator_config("tracker"), layout, seed=seed))
+    locate(store, batch, rec, seed)
     fixes = [f for f in rec.fixes if len(f)]
     t = np.concatenate([np.full(len(f), f.t_s) for f in fixes])
     dev = np.concatenate([f.device_id for f in fixes])
     xy = np.concatenate([f.xy_m for f in fixes])
     out: dict[str, Any] = {}
     for kind, field_name in (("zone", "p_zone"), ("inside", "p_inside")):
-        if kind == "zone" and not scene.layout.zones:
+        if kind == "zone" and not layout.zones:
             continue
         p = np.concatenate([np.asarray(getattr(f, field_name), np.float64) for f in fixes])
-        out[kind] = reliability(scene, t, dev, xy, p, kind)
+        out[kind] = reliability(layout, truth, t, dev, xy, p, kind)
     return out
+
+
+def scene_reliability(
+    name: str, work: Path, seed: int = 0, tracker: LocatorConfig | None = None
+) -> dict[str, Any]:
+    """The tracker's p_zone and p_inside on scene ``name``: predicted against observed."""
+    scene = load_scene(scene_dir(name, work), name)
+    return fixes_reliability(scene.layout, scene.store, scene.batch, scene.truth, seed, tracker)
+
+
+def scenario_reliability(
+    scenario: Scenario, work: Path, tracker: LocatorConfig | None = None
+) -> dict[str, Any]:
+    """The same on a simulated day :func:`run_scenario` has written into ``work``: every
+    visible device's trajectory, the street included, is the truth (p_inside meets both
+    answers here, the scenes' devices are all inside)."""
+    store = STORES / scenario.store
+    layout = load_layout(store)
+    log = read_observation_log(work / scenario.name, beacon_ids=layout.beacon_ids)
+    t = load_truth(work / scenario.name)
+    x, y = t.samples_xy_m.T
+    truth = pd.DataFrame({"t": t.samples_t_s, "device_id": t.samples_device, "x": x, "y": y})
+    return fixes_reliability(layout, store, log.batch, truth, scenario.seed, tracker)
 
 
 def reliability_table(results: dict[str, dict[str, Any]]) -> str:
@@ -361,11 +388,19 @@ def reliability_table(results: dict[str, dict[str, Any]]) -> str:
         for kind, rows in res.items():
             for lo, pred, obs, n in rows:
                 lines.append(f"{name:27} {kind:6} {lo:5.2f} {pred:9.3f} {obs:8.3f} {n:7d}")
+            lines.append(f"{name:27} {kind:6} {'gap':>5} {calibration_gap(rows):9.3f}")
     legend = (
         "tracker p_zone (the device is in the zone of its fix, or in none) and p_inside (inside "
-        "the outline): mean predicted probability per bin against the observed frequency"
+        "the outline): mean predicted probability per bin against the observed frequency; gap: "
+        "|predicted - observed| averaged over the fixes (0: calibrated)"
     )
     return "\n".join([*lines, "", legend])
+
+
+def calibration_gap(rows: list[tuple[float, float, float, int]]) -> float:
+    """The reliability rows' |predicted - observed|, weighted by each bin's fixes."""
+    n = sum(r[3] for r in rows)
+    return sum(abs(pred - obs) * k for _, pred, obs, k in rows) / n if n else float("nan")
 
 
 def kind_of(name: str) -> str:
@@ -512,8 +547,10 @@ def main(argv: list[str] | None = None) -> int:
                 results[name] = run_scenario(SCENARIOS[name], Path(tmp), params, tracker, locators)
         rel = {
             n: scene_reliability(n, Path(tmp), tracker=tracker)
+            if n in SCENES
+            else scenario_reliability(SCENARIOS[n], Path(tmp), tracker)
             for n in results
-            if args.reliability and n in SCENES and "tracker" in locators
+            if args.reliability and "tracker" in locators
         }
     print(summary_table(results))
     if rel:
