@@ -61,21 +61,25 @@ class Stretch:
         return self.last_third_m - self.first_third_m
 
 
-def still_stretches(t: FloatArray, x: FloatArray, y: FloatArray) -> list[tuple[int, int]]:
+def still_stretches(
+    t: FloatArray, x: FloatArray, y: FloatArray, min_s: float = MIN_STRETCH_S
+) -> list[tuple[int, int]]:
     """[a, b) index ranges of the truth (time-ordered) where the device stays within
-    STILL_RADIUS_M of the stretch's first sample for at least MIN_STRETCH_S."""
+    STILL_RADIUS_M of the stretch's first sample for at least ``min_s``."""
     out = []
     a = 0
     while a < len(t):
         away = np.hypot(x[a:] - x[a], y[a:] - y[a]) > STILL_RADIUS_M
         b = a + (int(np.argmax(away)) if away.any() else len(t) - a)
-        if t[b - 1] - t[a] >= MIN_STRETCH_S:
+        if t[b - 1] - t[a] >= min_s:
             out.append((a, b))
         a = max(b, a + 1)
     return out
 
 
-def stretch_errors(truth: pd.DataFrame, positions: PositionRows) -> list[Stretch]:
+def stretch_errors(
+    truth: pd.DataFrame, positions: PositionRows, min_s: float = MIN_STRETCH_S
+) -> list[Stretch]:
     """Every stationary stretch of every device of ``truth`` (t, device_id, x, y), in time
     order per device."""
     out = []
@@ -88,7 +92,7 @@ def stretch_errors(truth: pd.DataFrame, positions: PositionRows) -> list[Stretch
         order = np.argsort(positions.t_s[mine], kind="stable")
         et = positions.t_s[mine][order]
         ex, ey = positions.x_m[mine][order], positions.y_m[mine][order]
-        for a, b in still_stretches(ts, tx, ty):
+        for a, b in still_stretches(ts, tx, ty, min_s):
             t = ts[a:b]
             k = np.searchsorted(et, t + 1e-6, side="right") - 1
             kk = np.clip(k, 0, None)
@@ -115,10 +119,8 @@ def stretch_errors(truth: pd.DataFrame, positions: PositionRows) -> list[Stretch
     return out
 
 
-def report(name: str, locator: str, stretches: list[Stretch]) -> str:
-    lines = [
-        f"{name} / {locator}: {len(stretches)} stationary stretches (>= {MIN_STRETCH_S:.0f} s)"
-    ]
+def report(name: str, locator: str, stretches: list[Stretch], min_s: float = MIN_STRETCH_S) -> str:
+    lines = [f"{name} / {locator}: {len(stretches)} stationary stretches (>= {min_s:.0f} s)"]
     lines.append(
         f"  {'device':<10} {'t0 s':>7} {'min':>5} {'x':>5} {'y':>5} {'med m':>6} "
         f"{'1st/3':>6} {'3rd/3':>6} {'grows':>6} {'m/10min':>8}"
@@ -157,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--locators", nargs="+", choices=LOCATOR_NAMES, default=["tracker"])
     parser.add_argument("--tracker", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--min-stretch-s",
+        type=float,
+        default=MIN_STRETCH_S,
+        help="shortest stationary stretch, s (default %(default)s)",
+    )
     args = parser.parse_args(argv)
     tracker = tracker_config(args.tracker) if args.tracker else None
     with tempfile.TemporaryDirectory(prefix="instore-lockin-") as tmp:
@@ -164,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             scene = load_scene(scene_dir(name, Path(tmp)), name)
             for locator in args.locators:
                 out, _ = locate(scene.store, scene.batch, locator, args.seed, None, tracker)
-                print(report(name, locator, stretch_errors(scene.truth, out.positions)), flush=True)
+                found = stretch_errors(scene.truth, out.positions, args.min_stretch_s)
+                print(report(name, locator, found, args.min_stretch_s), flush=True)
     return 0
 
 
