@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 #: The fashion store with the beacons ``instore plan`` proposes when it may hang radios
 #: facing the street (``--mount outline,shelves,ceiling,door,street``; the layout declares
 #: its glass): issue 17, the demo shows what a planned door gives. Welcome latency from the
-#: true entry p50 4.4 s (seeds 1, 2) against 7.0-8.7 s on examples/stores/planned/fashion.toml
+#: true entry p50 4.4-5.0 s (seeds 1-3) against 7.0-15.2 s on examples/stores/planned/fashion.toml
 #: (the plan without street radios); docs/planning.md "Issue 17, session 27".
 #: ``--store examples/stores/fashion.toml`` for the store as hung.
 DEFAULT_STORE = "examples/stores/planned/street-plan/fashion.toml"
