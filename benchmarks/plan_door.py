@@ -83,6 +83,9 @@ ENGINES = (
     "door path 6/3 mem 20",
     "door path 4/3 mem 10",
     "true door path 6/3",
+    "door path 6/3 hold 5",
+    "door path 6/3 hold 8",
+    "door path 6/3 mem 10 hold 5",
 )
 
 
@@ -205,6 +208,18 @@ def day(
         "door path 4/3 mem 10": (
             "tracker",
             _store(base, enter_door_reach_m=4.0, enter_door_memory_s=10.0),
+        ),
+        "door path 6/3 hold 5": (
+            "tracker",
+            _store(base, enter_door_reach_m=6.0, enter_far_hold_s=5.0),
+        ),
+        "door path 6/3 hold 8": (
+            "tracker",
+            _store(base, enter_door_reach_m=6.0, enter_far_hold_s=8.0),
+        ),
+        "door path 6/3 mem 10 hold 5": (
+            "tracker",
+            _store(base, enter_door_reach_m=6.0, enter_door_memory_s=10.0, enter_far_hold_s=5.0),
         ),
         "true door path 6/3": (TruthFixes(truth), _store(base, enter_door_reach_m=6.0)),
     }

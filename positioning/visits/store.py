@@ -51,6 +51,7 @@ __all__ = [
     "DEFAULT_ENTER_DOOR_REACH_M",
     "DEFAULT_ENTER_DOOR_MEMORY_S",
     "DEFAULT_ENTER_FAR_DEPTH_M",
+    "DEFAULT_ENTER_FAR_HOLD_S",
     "DEFAULT_EXIT_DEPTH_M",
     "DEFAULT_EXIT_MIN_S",
     "DEFAULT_SETTLE_S",
@@ -137,6 +138,10 @@ DEFAULT_ENTER_FAR_DEPTH_M = 3.0
 #: seconds before, seconds: a lagging fix slides along the street past the door and flips
 #: in farther along, behind a shopper walking the window aisle. 0: only the crossing fix.
 DEFAULT_ENTER_DOOR_MEMORY_S = 0.0
+#: Instead of waiting for ``enter_far_depth_m``, a fix that came inside away from the
+#: entrance also counts once its probability has held this long, seconds; None: only the
+#: depth. A flipped passer-by's posterior holds for a few epochs, an entrant's for good.
+DEFAULT_ENTER_FAR_HOLD_S: float | None = None
 #: Distance into the street that counts as outside, metres. The enter test needs the
 #: fix > 0.6 m deep (and > 1.96 sigma), so the hysteresis gap is > 1.6 m, which keeps a
 #: shopper browsing by the door from flapping.
@@ -174,6 +179,7 @@ class StoreParams:
     enter_door_reach_m: float | None = DEFAULT_ENTER_DOOR_REACH_M
     enter_far_depth_m: float = DEFAULT_ENTER_FAR_DEPTH_M
     enter_door_memory_s: float = DEFAULT_ENTER_DOOR_MEMORY_S
+    enter_far_hold_s: float | None = DEFAULT_ENTER_FAR_HOLD_S
     exit_min_s: float = DEFAULT_EXIT_MIN_S
     away_timeout_s: float = DEFAULT_AWAY_TIMEOUT_S
     doorless_away_timeout_s: float = DEFAULT_DOORLESS_AWAY_TIMEOUT_S
@@ -325,6 +331,8 @@ class StorePresence:
             return None
         if math.isnan(self._deep_s):
             self._deep_s = t_s
+        if self._far_hold_s(depth_m) > t_s - self._deep_s + 1e-9:
+            return None
         sure = self._p.enter_sure_p is not None and p >= self._p.enter_sure_p
         if self._street and not sure and t_s - self._deep_s + 1e-9 < self._p.enter_min_s:
             return None
@@ -341,13 +349,21 @@ class StorePresence:
             return 1.0
         if t_s - self._first_s < self._p.settle_s or not sigma_m <= self._p.enter_max_sigma_m:
             return 0.0
-        if self._came_in_far and depth_m < self._p.enter_far_depth_m:
+        if self._far_hold_s(depth_m) == math.inf:
             return 0.0  # came in through the window, not (yet) seen past the window aisle
         if math.isnan(p_inside):
             p_inside = inside_probability(
                 depth_m - self._p.enter_depth_m, sigma_m, self._p.enter_sigma_floor_m
             )
         return p_inside
+
+    def _far_hold_s(self, depth_m: float) -> float:
+        """How long a fix that came in through the window, not yet past the window aisle,
+        must hold: 0 for any other fix, inf when only the depth counts."""
+        if not self._came_in_far or depth_m >= self._p.enter_far_depth_m:
+            return 0.0
+        hold = self._p.enter_far_hold_s
+        return math.inf if hold is None else hold
 
     def _update_inside(
         self, t_s: float, x_m: float, y_m: float, depth_m: float

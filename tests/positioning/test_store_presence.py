@@ -213,3 +213,29 @@ def test_the_entrance_span_measures_distance_along_the_front(fashion: Layout) ->
     assert depth.beside_m(15.0, -2.0) == 0.0 and depth.beside_m(13.0, 4.0) == 0.0
     assert depth.beside_m(10.0, 1.0) == pytest.approx(3.0)
     assert depth.beside_m(27.5, -1.0) == pytest.approx(10.5)
+
+
+def test_a_window_flip_that_holds_long_enough_enters_when_asked(fashion: Layout) -> None:
+    # enter_far_hold_s: a fix that came in 9+ m beside the door enters once it has held that
+    # long, however shallow; a flip of three epochs that falls back does not
+    depth = EntranceDepth(fashion)
+    n = 12
+    xs = [30.0 - 0.3 * t for t in range(n)]
+    ys = [-1.5, -1.5, *([1.3] * (n - 2))]
+    sure = [0.1, 0.1, *([0.999] * (n - 2))]
+    held = StoreParams(settle_s=0.0, enter_door_reach_m=6.0, enter_far_hold_s=5.0)
+    changes = _flip(StorePresence(held, door=depth), depth, xs, ys, sure)
+    assert len(changes) == 1 and changes[0].entered
+    assert changes[0].t_s == 2.0  # dated to the crossing, entered once held 5 s (t = 7)
+    flip = [0.1, 0.1, 0.999, 0.999, 0.999, *([0.3] * (n - 5))]
+    assert _flip(StorePresence(held, door=depth), depth, xs, ys, flip) == []
+    assert (
+        _flip(
+            StorePresence(dataclasses_replace(held, enter_far_hold_s=None), door=depth),
+            depth,
+            xs,
+            ys,
+            sure,
+        )
+        == []
+    )
