@@ -12,7 +12,10 @@ evidence (``door``, :mod:`positioning.tracker.door`) pooled at weights 0.5, 0.8 
 ``street_transit_s`` 30 s, and with a tighter glass; with the glass modelled together
 with the door evidence or the shorter transit; and the presence rules' own variants
 (``store.enter_sure_p``, ``settle_s``) on the tracker's recorded fixes and on the true
-positions. Only settings change, never code. Figures are means over the seeds,
+positions, and the came-in-through-the-door test (``store.enter_door_reach_m``: "door path
+reach/depth", with its memory and hold; "door path off" is the shipped rule whatever the
+defaults). Only settings change, never code. ``--keep DIR`` keeps the days and the
+shipped tracker's fixes, so later rule variants replay them. Figures are means over the seeds,
 passers-by summed; the plan's own door figures (radio alone) come first.
 
     python benchmarks/plan_door.py                        # fashion, seeds 1-3
@@ -86,6 +89,7 @@ ENGINES = (
     "door path 6/3 hold 5",
     "door path 6/3 hold 8",
     "door path 6/3 mem 10 hold 5",
+    "door path off",
 )
 
 
@@ -221,6 +225,7 @@ def day(
             "tracker",
             _store(base, enter_door_reach_m=6.0, enter_door_memory_s=10.0, enter_far_hold_s=5.0),
         ),
+        "door path off": ("tracker", _store(base, enter_door_reach_m=None)),
         "true door path 6/3": (TruthFixes(truth), _store(base, enter_door_reach_m=6.0)),
     }
     out = {}
