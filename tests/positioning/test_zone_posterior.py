@@ -9,26 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from positioning.layout import Layout, parse_layout
+from positioning.layout import Layout
 from positioning.registry import make_locator
 from positioning.tracker.zone_posterior import ZonePosterior
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import tracker_golden as golden  # noqa: E402
-
-
-@pytest.fixture
-def two_zones() -> Layout:
-    return parse_layout(
-        {
-            "store": {"name": "t", "width": 20.0, "height": 10.0},
-            "beacons": [{"id": "a", "x": 1.0, "y": 1.0, "tx_power": -59}],
-            "zones": [
-                {"name": "left", "polygon": [[0, 0], [10, 0], [10, 10], [0, 10]]},
-                {"name": "right", "polygon": [[10, 0], [20, 0], [20, 10], [10, 10]]},
-            ],
-        }
-    )
 
 
 def test_the_mixture_weighs_the_cloud_as_it_is_against_the_widened_one(two_zones: Layout) -> None:
