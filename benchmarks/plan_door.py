@@ -12,7 +12,10 @@ evidence (``door``, :mod:`positioning.tracker.door`) pooled at weights 0.5, 0.8 
 ``street_transit_s`` 30 s, and with a tighter glass; with the glass modelled together
 with the door evidence or the shorter transit; and the presence rules' own variants
 (``store.enter_sure_p``, ``settle_s``) on the tracker's recorded fixes and on the true
-positions. Only settings change, never code. Figures are means over the seeds,
+positions, and the came-in-through-the-door test (``store.enter_door_reach_m``: "door path
+reach/depth", with its memory and hold; "door path off" is the shipped rule whatever the
+defaults). Only settings change, never code. ``--keep DIR`` keeps the days and the
+shipped tracker's fixes, so later rule variants replay them. Figures are means over the seeds,
 passers-by summed; the plan's own door figures (radio alone) come first.
 
     python benchmarks/plan_door.py                        # fashion, seeds 1-3
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import pickle
 import sys
 import tempfile
 from collections.abc import Iterable
@@ -73,6 +77,19 @@ ENGINES = (
     "true sure+settle 5",
     "sure+settle 5",
     "sure+settle 3",
+    "door path 6/3",
+    "door path 4/3",
+    "door path 8/3",
+    "door path 6/2",
+    "door path 6/3+settle 5",
+    "door path 6/3 mem 10",
+    "door path 6/3 mem 20",
+    "door path 4/3 mem 10",
+    "true door path 6/3",
+    "door path 6/3 hold 5",
+    "door path 6/3 hold 8",
+    "door path 6/3 mem 10 hold 5",
+    "door path off",
 )
 
 
@@ -111,6 +128,16 @@ class Replayed:
         self._recording = False
         return self
 
+    def save(self, path: Path) -> None:
+        path.write_bytes(pickle.dumps(self._fixes))
+
+    def load(self, path: Path) -> bool:
+        """The fixes recorded by an earlier run (``--keep``), if there are any."""
+        if not path.exists():
+            return False
+        self._fixes, self._recording = pickle.loads(path.read_bytes()), False
+        return True
+
 
 def _store(base: EngineParams, **changes: Any) -> EngineParams:
     """The engine with the store presence rules' settings changed."""
@@ -120,9 +147,10 @@ def _store(base: EngineParams, **changes: Any) -> EngineParams:
 def day(
     store: Path, seed: int, work: Path, shoppers: int, minutes: float, engines: tuple[str, ...]
 ) -> dict[str, dict[str, Any]]:
-    sim_dir = work / f"{store.parent.name}-{store.stem}-{seed}"
+    sim_dir = work / f"{store.parent.name}-{store.stem}-{seed}-{shoppers}-{minutes:g}"
     config = SimConfig(shoppers=shoppers, duration_s=minutes * 60, start_s=START_S, seed=seed)
-    simulate(store, config, sim_dir)
+    if not (sim_dir / "meta.json").exists():  # kept from an earlier run (--keep)
+        simulate(store, config, sim_dir)
     layout = load_layout(store)
     log = read_observation_log(sim_dir, beacon_ids=layout.beacon_ids)
     truth = load_truth(sim_dir)
@@ -167,20 +195,56 @@ def day(
         "true sure+settle 5": (TruthFixes(truth), _store(base, enter_sure_p=0.99, settle_s=5.0)),
         "sure+settle 5": ("tracker", _store(base, enter_sure_p=0.99, settle_s=5.0)),
         "sure+settle 3": ("tracker", _store(base, enter_sure_p=0.99, settle_s=3.0)),
+        # a fix that came inside away from the door counts only deeper (reach m / depth m)
+        "door path 6/3": ("tracker", _store(base, enter_door_reach_m=6.0)),
+        "door path 4/3": ("tracker", _store(base, enter_door_reach_m=4.0)),
+        "door path 8/3": ("tracker", _store(base, enter_door_reach_m=8.0)),
+        "door path 6/2": ("tracker", _store(base, enter_door_reach_m=6.0, enter_far_depth_m=2.0)),
+        "door path 6/3+settle 5": ("tracker", _store(base, enter_door_reach_m=6.0, settle_s=5.0)),
+        "door path 6/3 mem 10": (
+            "tracker",
+            _store(base, enter_door_reach_m=6.0, enter_door_memory_s=10.0),
+        ),
+        "door path 6/3 mem 20": (
+            "tracker",
+            _store(base, enter_door_reach_m=6.0, enter_door_memory_s=20.0),
+        ),
+        "door path 4/3 mem 10": (
+            "tracker",
+            _store(base, enter_door_reach_m=4.0, enter_door_memory_s=10.0),
+        ),
+        "door path 6/3 hold 5": (
+            "tracker",
+            _store(base, enter_door_reach_m=6.0, enter_far_hold_s=5.0),
+        ),
+        "door path 6/3 hold 8": (
+            "tracker",
+            _store(base, enter_door_reach_m=6.0, enter_far_hold_s=8.0),
+        ),
+        "door path 6/3 mem 10 hold 5": (
+            "tracker",
+            _store(base, enter_door_reach_m=6.0, enter_door_memory_s=10.0, enter_far_hold_s=5.0),
+        ),
+        "door path off": ("tracker", _store(base, enter_door_reach_m=None)),
+        "true door path 6/3": (TruthFixes(truth), _store(base, enter_door_reach_m=6.0)),
     }
     out = {}
     tracker = Replayed(build_locator(locator_config("tracker"), layout, seed=seed))
+    fixes_file = sim_dir / "tracker-fixes.pickle"
+    tracker.load(fixes_file)
     runs["tracker"] = (tracker, base)
     for name, (locator, params) in runs.items():
         if name not in engines:
             continue
-        if name.startswith("sure"):  # the shipped tracker's fixes, other rules
+        if name.startswith(("sure", "door path")):  # the shipped tracker's fixes, other rules
             if not tracker.recorded:
                 locate(store, log.batch, tracker, seed, base)
-            locator = tracker.replay()
+                tracker.replay().save(fixes_file)
+            locator = tracker
+        recording = locator is tracker and not tracker.recorded
         result, _ = locate(store, log.batch, locator, seed, params)
-        if locator is tracker:
-            tracker.replay()
+        if recording:
+            tracker.replay().save(fixes_file)
         p = result.positions
         found = detected(
             p.t_s, p.device_id, np.column_stack([p.x_m, p.y_m]), p.zone, list(result.events)
@@ -226,11 +290,19 @@ def main() -> int:
         default=STORES / "planned",
         help="folder of the planned layouts, <store>.toml (default: examples/stores/planned)",
     )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="folder that keeps the simulated days and the shipped tracker's fixes between runs "
+        "(rule variants then replay them without running the tracker again)",
+    )
     args = parser.parse_args()
     print(
         f"{'store':12} {'layout':8} {'engine':15} {'enter p50':>6} {'p90':>6} {'pass':>5} {'zone':>5} {'err m':>5} {'extra':>5} {'recall':>5}"
     )
     with tempfile.TemporaryDirectory() as tmp:
+        work = args.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         for name in args.stores:
             for label, store in (
                 ("as hung", STORES / f"{name}.toml"),
@@ -244,7 +316,7 @@ def main() -> int:
                     f"walk-in {plan.enter_latency_s:.1f} s"
                 )
                 days = [
-                    day(store, s, Path(tmp), args.shoppers, args.minutes, tuple(args.engines))
+                    day(store, s, work, args.shoppers, args.minutes, tuple(args.engines))
                     for s in range(1, args.seeds + 1)
                 ]
                 for engine in days[0]:

@@ -152,7 +152,8 @@ RELIABILITY_BINS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
 
 
 def reliability(
-    scene: Scene,
+    layout: Layout,
+    truth: pd.DataFrame,
     t_s: npt.NDArray[np.float64],
     device_id: npt.NDArray[np.str_],
     xy_m: npt.NDArray[np.float64],
@@ -162,9 +163,10 @@ def reliability(
     """Predicted probability against observed frequency, per bin of RELIABILITY_BINS:
     (low, mean predicted, observed, n). ``kind`` "zone": the event is "the device is in the
     zone of its fix (or in none when the fix is in none)"; "inside": "the device is inside
-    the outline". Truth is interpolated at each fix's time within the device's visit."""
+    the outline". ``truth`` (t, device_id, x, y) is interpolated at each fix's time within
+    the device's span."""
     truth_xy = np.full((len(t_s), 2), np.nan)
-    for device, tr in scene.truth.groupby("device_id"):
+    for device, tr in truth.groupby("device_id"):
         mine = device_id == device
         tr = tr.sort_values("t")
         t = t_s[mine]
@@ -174,11 +176,9 @@ def reliability(
         truth_xy[mine] = np.column_stack([xs, ys])
     have = np.isfinite(truth_xy[:, 0]) & np.isfinite(p)
     if kind == "zone":
-        hit = zone_names_at(scene.layout, *xy_m[have].T) == zone_names_at(
-            scene.layout, *truth_xy[have].T
-        )
+        hit = zone_names_at(layout, *xy_m[have].T) == zone_names_at(layout, *truth_xy[have].T)
     else:
-        hit = scene.layout.contains(truth_xy[have])
+        hit = layout.contains(truth_xy[have])
     pp = p[have]
     rows = []
     edges = RELIABILITY_BINS

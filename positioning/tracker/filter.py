@@ -238,11 +238,11 @@ class ParticleTracker:
         st.est_spread[slots] = sigma
         honest = self._honest_sigma(sigma, st.fit2[slots], st.dis2[slots], still_m)
         st.est_sigma[slots] = honest
-        # p_zone from the cloud widened about the fix to the honest radius (issue 16.3)
-        xy = st.est_xy[slots]
-        grow = (honest / np.maximum(sigma, 0.05)).astype(np.float32)[:, None, None]
-        wide = xy.astype(np.float32)[:, None, :] + grow * (pos - xy.astype(np.float32)[:, None, :])
-        st.est_zone_p[slots] = self._zones.p_zone(wide, w, xy)
+        # p_zone from the cloud as it is and widened about the fix to the honest radius (16.3)
+        grow = honest / np.maximum(sigma, 0.05)
+        st.est_zone_p[slots] = self._zones.honest_p_zone(
+            pos, w, st.est_xy[slots], grow, p.zone_p_model_weight
+        )
         st.count_mode_age(slots, walking > 0.5, win.last_t_s - t_before)
         heading = walking_heading(walk_w, st.heading[slots])
         self.radio.learn(

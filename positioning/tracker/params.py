@@ -135,6 +135,12 @@ class TrackerParams:
     #: Door evidence pooled into ``p_inside`` (:class:`~positioning.tracker.door.DoorParams`,
     #: issue 17.2): off by default (weight 0); figures in docs/planning.md, "Measured".
     door: DoorParams = field(default_factory=DoorParams)
+    #: Weight of the cloud as it is in p_zone, the rest that of the cloud widened to the honest
+    #: sigma_m (:meth:`~positioning.tracker.zone_posterior.ZonePosterior.honest_p_zone`; 0: the
+    #: widened cloud alone, the phase-4 p_zone). 0.5 brought the reliability table's mean
+    #: |predicted - observed| from 0.115 to 0.068 over the 13 scenes with zones (issue 16,
+    #: session 27; docs/positioning.md).
+    zone_p_model_weight: float = 0.5
 
 
 def tracker_params(params: TrackerParams | None = None, **overrides: Any) -> TrackerParams:

@@ -70,6 +70,15 @@ class SelfCalParams:
     # 3 the lost weak readings otherwise flatten the fit (2.56 from the true positions)
     censored_fit: bool = False
     censored_margin_db: float = 10.0
+    # the censored fit only where the data ask for it (session 27): the plain fit (heard rows
+    # only) predicts how many of the beacons it expects within censored_margin_db of the floor
+    # or above should go unheard (scan misses plus the normal tail under the floor); the
+    # censored fit is used when the beacons unheard are more than censored_gate times that.
+    # 0: the censored fit whenever censored_fit is on
+    censored_gate: float = 0.0
+    # weight of one censored row against a heard one (0-1): an unheard beacon is weaker
+    # evidence than a reading (its miss model is an estimate, and misses come in bursts)
+    censored_weight: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,10 +17,11 @@ the model only a bounded amount.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
+from scipy.special import ndtr
 
 from positioning.geometry import count_crossed
 from positioning.layout import Layout
@@ -126,6 +127,7 @@ class SelfCalibrator:
         self._last_fit_s = -np.inf
         self.fits = 0
         self.exponent_split = (float("nan"), float("nan"))  # the last split-half check
+        self.unheard_ratio = float("nan")  # the last censored-fit gate statistic
         self.walker_rows = 0  # rows of walking devices (heading known) seen so far
         self._declared = np.zeros(n_beacons)
         self._floor = FloorEstimate(p.floor_quantile)
@@ -249,10 +251,12 @@ class SelfCalibrator:
     def _refit(self) -> None:
         n = self._size
         codes, compact = np.unique(self._dev[:n], return_inverse=True)
-        fit = self._fit(np.arange(n), compact.reshape(-1))
+        rows = self._gated_rows(compact.reshape(-1))
+        fit = self._fit(rows, compact.reshape(-1))
         shrunk = self._checked_exponent(fit.exponent, compact.reshape(-1))
         if shrunk != fit.exponent:
-            fit = self._fit(np.arange(n), compact.reshape(-1), fixed_exponent=shrunk)
+            fit = self._fit(rows, compact.reshape(-1), fixed_exponent=shrunk)
+        fit = _padded(fit, len(codes))
         self.exponent = fit.exponent
         self.obstacle_loss_db = fit.obstacle_loss_db
         self.beacon_offset_db = fit.beacon_offset_db
@@ -271,6 +275,9 @@ class SelfCalibrator:
         """The radio fit over history ``rows`` (R,), ``device`` the compact code of every row."""
         n = self._size
         weight = self._place_weight(n)
+        if self.params.censored_weight < 1.0 and self._censored[:n].any():
+            down = np.where(self._censored[:n], self.params.censored_weight, 1.0)
+            weight = down if weight is None else weight * down
         return fit_radio_model(
             self._rssi[rows],
             np.zeros(len(rows)),
@@ -291,6 +298,41 @@ class SelfCalibrator:
             censored=self._censored[rows] if self._censored[rows].any() else None,
             miss_rate=self.miss_rate,
         )
+
+    def _gated_rows(self, device: IntArray) -> IntArray:
+        """The history rows the fit takes: all of them, or only the heard ones when
+        ``censored_gate`` is on and the plain fit already explains the beacons unheard."""
+        n, p = self._size, self.params
+        every = np.arange(n)
+        if p.censored_gate <= 0 or not self._censored[:n].any():
+            return every
+        heard = np.flatnonzero(~self._censored[:n])
+        if len(heard) < p.min_rows:
+            return every
+        self.unheard_ratio = self._unheard_ratio(self._fit(heard, device), device)
+        return every if self.unheard_ratio > p.censored_gate else heard
+
+    def _unheard_ratio(self, plain: RadioFit, device: IntArray) -> float:
+        """Beacons unheard over the number the plain fit expects unheard, among the rows
+        it puts no more than ``censored_margin_db`` under the floor: each such row goes
+        unheard with probability miss + (1 - miss) Phi((floor - mu) / s). About 1 where
+        the plain fit explains the misses; above it where the lost weak readings have
+        flattened the fit, so that beacons it expects to hear are not heard."""
+        n, p = self._size, self.params
+        cens = self._censored[:n]
+        dev = device[:n]
+        c = plain.device_offset_db
+        c = np.pad(c, (0, max(0, int(dev.max(initial=-1)) + 1 - len(c))))
+        mu = (
+            plain.beacon_offset_db[self._beacon[:n]] + c[dev]
+            - 10.0 * plain.exponent * self._log10_d[:n] - plain.obstacle_loss_db * self._cross[:n]
+        )  # fmt: skip
+        # a censored row holds its floor (less the body share) in place of a reading
+        floor = np.where(cens, self._rssi[:n], self._floor.dbm - self._declared[self._beacon[:n]])
+        cand = mu > floor - p.censored_margin_db
+        q = self.miss_rate + (1.0 - self.miss_rate) * ndtr((floor - mu) / plain.scale_db)
+        expected = float(q[cand].sum())
+        return float((cens & cand).sum()) / max(expected, 1.0)
 
     def _checked_exponent(self, fitted: float, device: IntArray) -> float:
         """The fitted exponent shrunk towards the layout's by how much two halves of the
@@ -345,3 +387,16 @@ class SelfCalibrator:
             self.max_body_loss_db,
         )
         self.body_loss_db = round(body, 1)  # one path-loss table per 0.1 dB
+
+
+def _padded(fit: RadioFit, n_devices: int) -> RadioFit:
+    """``fit`` with a zero offset and no rows for devices it did not see (a device whose rows
+    in the history are all censored ones, when the fit took the heard rows only)."""
+    short = n_devices - len(fit.device_offset_db)
+    if short <= 0:
+        return fit
+    return replace(
+        fit,
+        device_offset_db=np.pad(fit.device_offset_db, (0, short)),
+        device_rows=np.pad(fit.device_rows, (0, short)),
+    )

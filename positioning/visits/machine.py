@@ -24,7 +24,7 @@ from positioning.events import (
 )
 from positioning.layout import Layout
 from positioning.visits.dwell import DwellChange, DwellDetector, DwellParams
-from positioning.visits.store import StoreChange, StoreParams, StorePresence
+from positioning.visits.store import EntranceDepth, StoreChange, StoreParams, StorePresence
 from positioning.visits.zones import ZoneHysteresis, ZoneParams
 from positioning.zonemap import NO_ZONE, ZoneIndex
 
@@ -92,7 +92,9 @@ class DevicePresence:
         self._zone_at = zone_index.at
         self._params = params
         self.device_id = device_id
-        self.store = StorePresence(params.store, has_street=layout.entrance is not None)
+        self.store = StorePresence(
+            params.store, has_street=layout.entrance is not None, door=EntranceDepth(layout)
+        )
         self.store.staff = staff
         self.zones = ZoneHysteresis(layout, params.zones)
         self.dwell = DwellDetector(params.dwell, self._zone_at)

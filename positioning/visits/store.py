@@ -48,6 +48,10 @@ __all__ = [
     "DEFAULT_ENTER_P",
     "DEFAULT_ENTER_SIGMA_FLOOR_M",
     "DEFAULT_ENTER_SURE_P",
+    "DEFAULT_ENTER_DOOR_REACH_M",
+    "DEFAULT_ENTER_DOOR_MEMORY_S",
+    "DEFAULT_ENTER_FAR_DEPTH_M",
+    "DEFAULT_ENTER_FAR_HOLD_S",
     "DEFAULT_EXIT_DEPTH_M",
     "DEFAULT_EXIT_MIN_S",
     "DEFAULT_SETTLE_S",
@@ -116,6 +120,28 @@ DEFAULT_SETTLE_S = 10.0
 #: than that cannot tell the street from the floor, however deep inside it lands: a
 #: locator that has lost a passer-by puts it anywhere on the floor with a 5-10 m radius.
 DEFAULT_ENTER_MAX_SIGMA_M = DEFAULT_STREET_DEPTH_M
+#: How far along the shop front from the entrance a fix may first come inside and still be
+#: taken for a walk through the door, metres; None: off (any crossing). People cross the
+#: front only at the entrance, but a posterior may flip across the glass anywhere (the
+#: tracker lets particles jump it, for a device first heard inside): a passer-by walking
+#: under a street radio far from the door then seems to step in through the window. A fix
+#: that came inside farther than this from the entrance is evidence of entering only
+#: ``enter_far_depth_m`` deep, past the window aisle where a flipped passer-by's fix lands.
+#: The tracker's fix lags its device, so an entrant's first fix inside lands up to ~5 m
+#: beside the door (measured on the street plans, benchmarks/plan_door.py).
+DEFAULT_ENTER_DOOR_REACH_M: float | None = None
+#: Depth a fix that came inside away from the entrance must reach to count, metres (see
+#: ``enter_door_reach_m``).
+DEFAULT_ENTER_FAR_DEPTH_M = 3.0
+#: A fix that came inside away from the entrance still counts as a walk through the door
+#: when it was within ``enter_door_reach_m`` of the entrance (on either side) this many
+#: seconds before, seconds: a lagging fix slides along the street past the door and flips
+#: in farther along, behind a shopper walking the window aisle. 0: only the crossing fix.
+DEFAULT_ENTER_DOOR_MEMORY_S = 0.0
+#: Instead of waiting for ``enter_far_depth_m``, a fix that came inside away from the
+#: entrance also counts once its probability has held this long, seconds; None: only the
+#: depth. A flipped passer-by's posterior holds for a few epochs, an entrant's for good.
+DEFAULT_ENTER_FAR_HOLD_S: float | None = None
 #: Distance into the street that counts as outside, metres. The enter test needs the
 #: fix > 0.6 m deep (and > 1.96 sigma), so the hysteresis gap is > 1.6 m, which keeps a
 #: shopper browsing by the door from flapping.
@@ -150,6 +176,10 @@ class StoreParams:
     settle_s: float = DEFAULT_SETTLE_S
     enter_max_sigma_m: float = DEFAULT_ENTER_MAX_SIGMA_M
     exit_depth_m: float = DEFAULT_EXIT_DEPTH_M
+    enter_door_reach_m: float | None = DEFAULT_ENTER_DOOR_REACH_M
+    enter_far_depth_m: float = DEFAULT_ENTER_FAR_DEPTH_M
+    enter_door_memory_s: float = DEFAULT_ENTER_DOOR_MEMORY_S
+    enter_far_hold_s: float | None = DEFAULT_ENTER_FAR_HOLD_S
     exit_min_s: float = DEFAULT_EXIT_MIN_S
     away_timeout_s: float = DEFAULT_AWAY_TIMEOUT_S
     doorless_away_timeout_s: float = DEFAULT_DOORLESS_AWAY_TIMEOUT_S
@@ -171,10 +201,11 @@ class StoreChange:
 class EntranceDepth:
     """Signed depth of points into the store across the entrance side, metres."""
 
-    __slots__ = ("_axis", "_origin", "_sign")
+    __slots__ = ("_axis", "_origin", "_sign", "_span")
 
     def __init__(self, layout: Layout) -> None:
         self._axis, self._origin, self._sign = -1, 0.0, 1.0
+        self._span = (0.0, 0.0)
         if layout.entrance is None:
             return
         side = entrance_side(layout)
@@ -186,6 +217,16 @@ class EntranceDepth:
             "right": layout.width_m,
         }[side]
         self._sign = 1.0 if side in ("bottom", "left") else -1.0
+        along = layout.entrance[:, 1 - self._axis]
+        self._span = (float(along.min()), float(along.max()))
+
+    def beside_m(self, x_m: float, y_m: float) -> float:
+        """Distance along the shop front from the entrance (0 in front of or behind it), m;
+        0 without a street."""
+        if self._axis < 0:
+            return 0.0
+        along = y_m if self._axis == 0 else x_m
+        return max(self._span[0] - along, along - self._span[1], 0.0)
 
     @property
     def has_street(self) -> bool:
@@ -232,11 +273,20 @@ class StorePresence:
         "_street_s",
         "_was_in",
         "_first_s",
+        "_door",
+        "_came_in_far",
+        "_near_door_s",
     )
 
-    def __init__(self, params: StoreParams, has_street: bool = True) -> None:
+    def __init__(
+        self, params: StoreParams, has_street: bool = True, door: EntranceDepth | None = None
+    ) -> None:
+        """``door``: the entrance, for ``enter_door_reach_m`` (None: that test is off)."""
         self._p = params
         self._street = has_street
+        self._door = door
+        self._came_in_far = False  # the fix last came inside away from the entrance
+        self._near_door_s = -math.inf  # last fix within enter_door_reach_m of the entrance
         self._away_s = params.away_timeout_s if has_street else params.doorless_away_timeout_s
         self.inside = False
         self.staff = False
@@ -265,6 +315,12 @@ class StorePresence:
         is_in = depth_m > 0.0
         if is_in != self._was_in:
             self._cross_s = t_s
+        reach = self._p.enter_door_reach_m
+        if reach is not None and self._door is not None:
+            if self._door.beside_m(x_m, y_m) <= reach:
+                self._near_door_s = t_s
+            if is_in and not self._was_in:
+                self._came_in_far = t_s - self._near_door_s > self._p.enter_door_memory_s
         self._was_in = is_in
         self.last_heard_s, self._last_xy = t_s, (x_m, y_m)
         if self.inside:
@@ -275,6 +331,8 @@ class StorePresence:
             return None
         if math.isnan(self._deep_s):
             self._deep_s = t_s
+        if self._far_hold_s(depth_m) > t_s - self._deep_s + 1e-9:
+            return None
         sure = self._p.enter_sure_p is not None and p >= self._p.enter_sure_p
         if self._street and not sure and t_s - self._deep_s + 1e-9 < self._p.enter_min_s:
             return None
@@ -291,11 +349,21 @@ class StorePresence:
             return 1.0
         if t_s - self._first_s < self._p.settle_s or not sigma_m <= self._p.enter_max_sigma_m:
             return 0.0
+        if self._far_hold_s(depth_m) == math.inf:
+            return 0.0  # came in through the window, not (yet) seen past the window aisle
         if math.isnan(p_inside):
             p_inside = inside_probability(
                 depth_m - self._p.enter_depth_m, sigma_m, self._p.enter_sigma_floor_m
             )
         return p_inside
+
+    def _far_hold_s(self, depth_m: float) -> float:
+        """How long a fix that came in through the window, not yet past the window aisle,
+        must hold: 0 for any other fix, inf when only the depth counts."""
+        if not self._came_in_far or depth_m >= self._p.enter_far_depth_m:
+            return 0.0
+        hold = self._p.enter_far_hold_s
+        return math.inf if hold is None else hold
 
     def _update_inside(
         self, t_s: float, x_m: float, y_m: float, depth_m: float

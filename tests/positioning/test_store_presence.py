@@ -166,3 +166,76 @@ def test_sure_evidence_enters_without_the_hold(fashion: Layout) -> None:
     machine = StorePresence(StoreParams(settle_s=0.0, enter_sure_p=None))
     assert machine.update(0.0, 15.0, 6.0, 6.0, 0.5, 1.0) is None
     assert StoreParams().enter_sure_p == 0.99
+
+
+def _flip(machine: StorePresence, depth: EntranceDepth, xs, ys, p_inside) -> list[StoreChange]:
+    out = []
+    for t, (x, y, p) in enumerate(zip(xs, ys, p_inside, strict=True)):
+        change = machine.update(float(t), x, y, float(depth((x, y))[0]), 1.0, p)
+        if change is not None:
+            out.append(change)
+    return out
+
+
+def test_a_posterior_that_flips_in_through_the_window_waits_for_depth(fashion: Layout) -> None:
+    # fashion's entrance spans x 13-17 on y = 0. A passer-by walks the street from x = 30
+    # and its (sure) posterior flips inside 1.3 m deep at x 26-21, 9+ m beside the door:
+    # no visit with enter_door_reach_m; the former rule (None) counts it
+    depth = EntranceDepth(fashion)
+    xs = [30.0 - 1.2 * t for t in range(8)]
+    ys = [-1.5, -1.5, -1.4, 1.3, 1.3, 1.3, 1.4, 1.3]
+    p = [0.1, 0.1, 0.2, 0.999, 0.999, 1.0, 1.0, 1.0]
+    rule = StoreParams(settle_s=0.0, enter_door_reach_m=6.0)
+    assert _flip(StorePresence(rule, door=depth), depth, xs, ys, p) == []
+    off = StoreParams(settle_s=0.0)
+    assert len(_flip(StorePresence(off, door=depth), depth, xs, ys, p)) == 1
+    # the same fix past the window aisle (3 m deep) is evidence again
+    deeper = [*ys[:6], 3.2, 3.5]
+    changes = _flip(StorePresence(rule, door=depth), depth, xs, deeper, p)
+    assert len(changes) == 1 and changes[0].entered
+    # a walk in through the door enters as before, even when the fix flips in 5 m beside it
+    xs_door = [20.0, 19.0, 18.0, 17.0, 16.0, 15.0, 14.0, 13.0]
+    for x_in in (15.0, 21.0):
+        xs_in = [*xs_door[:3], x_in, x_in, x_in, x_in, x_in]
+        changes = _flip(StorePresence(rule, door=depth), depth, xs_in, ys, p)
+        assert len(changes) == 1 and changes[0].entered and changes[0].t_s == 3.0
+    # it also came through the door when its fix passed the door in the street within
+    # enter_door_memory_s before flipping in farther along
+    xs_past = [18.0, 15.0, 12.0, 9.0, 6.0, 5.0, 4.0, 3.0]  # in at x 9: 4 m beside
+    far = StoreParams(settle_s=0.0, enter_door_reach_m=2.0)
+    assert _flip(StorePresence(far, door=depth), depth, xs_past, ys, p) == []
+    remembered = dataclasses_replace(far, enter_door_memory_s=3.0)
+    assert len(_flip(StorePresence(remembered, door=depth), depth, xs_past, ys, p)) == 1
+
+
+def test_the_entrance_span_measures_distance_along_the_front(fashion: Layout) -> None:
+    depth = EntranceDepth(fashion)
+    assert depth.beside_m(15.0, -2.0) == 0.0 and depth.beside_m(13.0, 4.0) == 0.0
+    assert depth.beside_m(10.0, 1.0) == pytest.approx(3.0)
+    assert depth.beside_m(27.5, -1.0) == pytest.approx(10.5)
+
+
+def test_a_window_flip_that_holds_long_enough_enters_when_asked(fashion: Layout) -> None:
+    # enter_far_hold_s: a fix that came in 9+ m beside the door enters once it has held that
+    # long, however shallow; a flip of three epochs that falls back does not
+    depth = EntranceDepth(fashion)
+    n = 12
+    xs = [30.0 - 0.3 * t for t in range(n)]
+    ys = [-1.5, -1.5, *([1.3] * (n - 2))]
+    sure = [0.1, 0.1, *([0.999] * (n - 2))]
+    held = StoreParams(settle_s=0.0, enter_door_reach_m=6.0, enter_far_hold_s=5.0)
+    changes = _flip(StorePresence(held, door=depth), depth, xs, ys, sure)
+    assert len(changes) == 1 and changes[0].entered
+    assert changes[0].t_s == 2.0  # dated to the crossing, entered once held 5 s (t = 7)
+    flip = [0.1, 0.1, 0.999, 0.999, 0.999, *([0.3] * (n - 5))]
+    assert _flip(StorePresence(held, door=depth), depth, xs, ys, flip) == []
+    assert (
+        _flip(
+            StorePresence(dataclasses_replace(held, enter_far_hold_s=None), door=depth),
+            depth,
+            xs,
+            ys,
+            sure,
+        )
+        == []
+    )

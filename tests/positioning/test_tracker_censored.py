@@ -85,3 +85,49 @@ def test_the_online_calibrator_keeps_unheard_beacons_as_censored_rows() -> None:
     plain, censored = _online_exponent(False), _online_exponent(True)
     assert plain < 2.8
     assert abs(censored - 3.0) < abs(plain - 3.0) - 0.2
+
+
+def _online(
+    params: SelfCalParams, exponent: float, floor_dbm: float, miss: float
+) -> SelfCalibrator:
+    """The online calibrator fed 300 epochs at true fixes: readings of ``exponent`` with 3 dB
+    shadowing, lost under ``floor_dbm`` and at random with probability ``miss``."""
+    layout = small_store()
+    rng = np.random.default_rng(5)
+    cal = SelfCalibrator(9, 2.0, params)
+    cal.miss_rate = miss  # what the detection model would have found
+    h2 = beacon_height_offsets_m(layout) ** 2
+    for t in range(300):
+        xy = rng.uniform([1, 1], [19, 11], (4, 2))
+        d = distance_m(xy, layout.beacon_xy, np.sqrt(h2))
+        rssi = layout.tx_power_dbm - 10 * exponent * np.log10(d) + rng.normal(0, 3.0, d.shape)
+        count = ((rssi > floor_dbm) & (rng.random(d.shape) >= miss)).astype(np.int64)
+        rssi = np.where(count > 0, rssi, np.nan)
+        xs = (np.arange(4), rssi, count, xy, np.full(4, 0.5), layout.beacon_xy)
+        cal.add(float(t), *xs, layout.tx_power_dbm, h2)
+    return cal
+
+
+def test_the_gate_takes_the_censored_rows_where_the_floor_flattens_the_fit() -> None:
+    gated = SelfCalParams(refit_every_s=5.0, min_rows=100, censored_fit=True, censored_gate=1.2)
+    cal = _online(gated, 3.0, FLOOR_DBM, 0.1)
+    plain = _online(SelfCalParams(refit_every_s=5.0, min_rows=100), 3.0, FLOOR_DBM, 0.1)
+    assert cal.unheard_ratio > 1.2  # more beacons unheard than the flattened fit expects
+    assert abs(cal.exponent - 3.0) < abs(plain.exponent - 3.0) - 0.2
+
+
+def test_the_gate_keeps_the_plain_fit_where_it_explains_the_misses() -> None:
+    """Only random scan misses: the plain fit expects as many beacons unheard as there are."""
+    gated = SelfCalParams(refit_every_s=5.0, min_rows=100, censored_fit=True, censored_gate=1.2)
+    cal = _online(gated, 2.0, -120.0, 0.1)
+    plain = _online(SelfCalParams(refit_every_s=5.0, min_rows=100), 2.0, -120.0, 0.1)
+    assert 0.8 < cal.unheard_ratio < 1.2
+    assert abs(cal.exponent - plain.exponent) < 0.01  # refits fall at other times: not equal
+
+
+def test_censored_rows_at_a_lower_weight_move_the_exponent_part_way() -> None:
+    base = {"refit_every_s": 5.0, "min_rows": 100, "censored_fit": True}
+    full = _online(SelfCalParams(**base), 3.0, FLOOR_DBM, 0.1).exponent
+    part = _online(SelfCalParams(**base, censored_weight=0.5), 3.0, FLOOR_DBM, 0.1).exponent
+    plain = _online(SelfCalParams(refit_every_s=5.0, min_rows=100), 3.0, FLOOR_DBM, 0.1).exponent
+    assert plain + 0.05 < part < full - 0.05

@@ -18,20 +18,6 @@ from positioning.visits.zones import (
 from positioning.zonemap import NO_ZONE, ZONE_RASTER_M, ZoneIndex
 
 
-@pytest.fixture
-def two_zones() -> Layout:
-    return parse_layout(
-        {
-            "store": {"name": "t", "width": 20.0, "height": 10.0},
-            "beacons": [{"id": "a", "x": 1.0, "y": 1.0, "tx_power": -59}],
-            "zones": [
-                {"name": "left", "polygon": [[0, 0], [10, 0], [10, 10], [0, 10]]},
-                {"name": "right", "polygon": [[10, 0], [20, 0], [20, 10], [10, 10]]},
-            ],
-        }
-    )
-
-
 def run(layout: Layout, xs: np.ndarray, params: ZoneParams = ZoneParams()) -> list:
     machine = ZoneHysteresis(layout, params)
     changes = []

@@ -97,9 +97,10 @@ def test_the_default_store_is_found_from_anywhere_and_bad_options_are_refused(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert resolve_store(Path("examples/stores/fashion.toml")).name == "fashion.toml"
-    # the demo runs on the planned fashion layout (issue 17.3), found from anywhere
+    # the demo runs on the planned fashion layout with its street radios (issue 17.3),
+    # found from anywhere
     default = resolve_store(Path(DEFAULT_STORE))
-    assert default.parent.name == "planned" and default.name == "fashion.toml"
+    assert default.parent.parent.name == "planned" and default.name == "fashion.toml"
     assert default.is_file()
     with pytest.raises(UsageError, match="nowhere.toml"):
         resolve_store(Path("nowhere.toml"))
