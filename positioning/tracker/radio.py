@@ -92,11 +92,13 @@ class TrackerRadio:
         beacon: IntArray,
         heading: npt.NDArray[np.uint8] | None = None,
         cell: npt.NDArray[np.int32] | None = None,
+        beacon_major: bool = False,
     ) -> F32:
         """(M, N, K) model path loss, dB, of (M, N, 2) points to beacons (M, K).
 
         ``heading`` (M, N) sectors of the particles; None: unknown (mean body loss).
         ``cell`` (M, N): the points' grid cells (``FloorMap.cell_index``), if known.
+        ``beacon_major``: (M, K, N) instead, the same values (for work per beacon plane).
         """
         cal = self.calibration
         learned = self.learner
@@ -108,6 +110,8 @@ class TrackerRadio:
             0 if learned is None else learned.version,
         )
         cell = self.floor.cell_index(pos) if cell is None else cell
+        if heading is None and cell.ndim == 2 and cell.strides[0] == 0:
+            return _shared_points_loss(table, cell[0], beacon, len(self.beacon_xy), beacon_major)
         row = cell.astype(np.intp, order="C")  # (M, N); C order also from a broadcast cell
         row *= UNKNOWN_HEADING + 1
         row += UNKNOWN_HEADING if heading is None else heading
@@ -115,6 +119,8 @@ class TrackerRadio:
         # np.take: 2-3x faster than fancy indexing for a flat gather; intp indices and
         # mode="clip" (they are in range, clipping changes none) spare it a conversion
         # and the bounds check
+        if beacon_major:
+            return np.take(table, beacon.astype(np.intp)[:, :, None] + row[:, None, :], mode="clip")
         return np.take(table, row[..., None] + beacon.astype(np.intp)[:, None, :], mode="clip")
 
     def heading_cos(self, xy: FloatArray, heading_rad: FloatArray) -> FloatArray:
@@ -228,7 +234,7 @@ class TrackerRadio:
         )
         if r.missing.shape[1]:
             ll += miss_log_likelihood(
-                self.path_loss(pos, r.missing, cell=cell),
+                self.path_loss(pos, r.missing, cell=cell, beacon_major=True),
                 power[r.missing] + r.offset_mean_db[:, None],
                 r.plausible,
                 det.sensitivity_dbm,
@@ -317,3 +323,18 @@ def _inside_cells(layout: Layout, grid: WalkableGrid) -> npt.NDArray[np.bool_]:
     ny, nx = grid.free.shape
     iy, ix = np.divmod(np.arange(nx * ny), nx)
     return np.asarray(layout.contains(grid.cell_centre(ix, iy)), dtype=bool)
+
+
+def _shared_points_loss(
+    table: F32, cell: npt.NDArray[np.int32], beacon: IntArray, b: int, beacon_major: bool
+) -> F32:
+    """(M, C, K) path loss of the same C points (cells, heading unknown) for every device's
+    beacons (M, K): the points' rows once, beacon-major, then whole rows per beacon and one
+    transposed copy: the same values as the flat gather, 2-3x faster (the start grid).
+    ``beacon_major``: (M, K, C), without the copy."""
+    row = cell.astype(np.intp) * (UNKNOWN_HEADING + 1) + UNKNOWN_HEADING
+    per_beacon = np.take(table.reshape(-1, b), row, axis=0, mode="clip").T.copy()  # (B, C)
+    gathered = np.take(per_beacon, beacon, axis=0, mode="clip")  # (M, K, C)
+    if beacon_major:
+        return gathered
+    return np.ascontiguousarray(gathered.transpose(0, 2, 1))
