@@ -247,7 +247,7 @@ class ParticleTracker:
         heading = walking_heading(walk_w, st.heading[slots])
         self.radio.learn(
             win, mean, sigma, p.missing_beacons > 0, walking if p.learn_radio_map else None, heading,
-            (pos, w),
+            (pos, w, grow),
         )  # fmt: skip
 
     def _model_check(

@@ -251,7 +251,7 @@ class TrackerRadio:
         learn_detection: bool,
         walking: FloatArray | None = None,
         heading_rad: FloatArray | None = None,
-        cloud: tuple[npt.NDArray[np.floating], npt.NDArray[np.floating]] | None = None,
+        cloud: tuple[npt.NDArray[np.floating], npt.NDArray[np.floating], FloatArray] | None = None,
     ) -> None:
         """Feed the epoch's fixes to the detection model, the self-calibration and the
         radio-map learner (``walking`` (D,): posterior probability that each device walks;

@@ -41,6 +41,8 @@ __all__ = ["RadioCalibration", "SelfCalibrator", "calibrate_at_known_points"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+#: a fix's particles (D, P, 2), their weights (D, P), honest sigma_m over the spread (D,)
+Cloud = tuple[npt.NDArray[np.floating], npt.NDArray[np.floating], FloatArray]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,12 +167,13 @@ class SelfCalibrator:
         beacon_h2: npt.ArrayLike = 0.0,
         crossings: FloatArray | None = None,
         heading_cos: FloatArray | None = None,
-        cloud: tuple[npt.NDArray[np.floating], npt.NDArray[np.floating]] | None = None,
+        cloud: Cloud | None = None,
     ) -> None:
         """Feed one epoch: (D,) devices, (D, B) mean RSSI and counts, (D, 2) fixes and sigmas,
         (D, B) obstacles crossed and cos of the angle between the walking heading and each
-        beacon (NaN where the heading is unknown); ``cloud``: the fixes' particles (D, P, 2)
-        and weights (D, P), for ``cloud_gate`` / ``cloud_log_distance``."""
+        beacon (NaN where the heading is unknown); ``cloud``: the fixes' particles (D, P, 2),
+        weights (D, P) and (D,) honest sigma_m over the cloud's own spread, for ``cloud_gate``
+        / ``cloud_log_distance``."""
         if not self.enabled:
             return
         p = self.params
@@ -183,7 +186,12 @@ class SelfCalibrator:
         near = d >= p.min_distance_m
         if cloud is not None and (p.cloud_gate or p.cloud_log_distance):
             gate = p.min_distance_m if p.cloud_gate else 0.0
-            c_share, c_log10_d = cloud_distance(*cloud, beacon_xy, h, gate)
+            pos, w, grow = cloud
+            if p.cloud_honest:
+                pos = est_xy[:, None, :] + np.maximum(grow, 1.0)[:, None, None] * (
+                    pos - est_xy[:, None, :]
+                )
+            c_share, c_log10_d = cloud_distance(pos, w, beacon_xy, h, gate)
             if p.cloud_gate:
                 share, near = c_share, c_share >= p.cloud_min_share
             if p.cloud_log_distance:

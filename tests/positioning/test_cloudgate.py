@@ -58,7 +58,7 @@ def _centre_offset(cloud_gate: bool) -> float:
             layout.beacon_xy,
             layout.tx_power_dbm,
             h**2,
-            cloud=(cloud.astype(np.float32), np.ones((4, 64), dtype=np.float32)),
+            cloud=(cloud.astype(np.float32), np.ones((4, 64), dtype=np.float32), np.ones(4)),
         )
     return float(cal.beacon_offset_db[8])
 
