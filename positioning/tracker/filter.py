@@ -246,8 +246,9 @@ class ParticleTracker:
         st.count_mode_age(slots, walking > 0.5, win.last_t_s - t_before)
         heading = walking_heading(walk_w, st.heading[slots])
         self.radio.learn(
-            win, mean, sigma, p.missing_beacons > 0, walking if p.learn_radio_map else None, heading
-        )
+            win, mean, sigma, p.missing_beacons > 0, walking if p.learn_radio_map else None, heading,
+            (pos, w, grow),
+        )  # fmt: skip
 
     def _model_check(
         self,

@@ -251,6 +251,7 @@ class TrackerRadio:
         learn_detection: bool,
         walking: FloatArray | None = None,
         heading_rad: FloatArray | None = None,
+        cloud: tuple[npt.NDArray[np.floating], npt.NDArray[np.floating], FloatArray] | None = None,
     ) -> None:
         """Feed the epoch's fixes to the detection model, the self-calibration and the
         radio-map learner (``walking`` (D,): posterior probability that each device walks;
@@ -275,6 +276,7 @@ class TrackerRadio:
             self.beacon_h2,
             self.crossings_at(mean),
             None if heading_rad is None else self.heading_cos(mean, heading_rad),
+            cloud,  # the particles and weights, for the self-calibration's cloud gate
         )
         if self.learner is not None:
             moving = np.zeros(len(mean)) if walking is None else walking

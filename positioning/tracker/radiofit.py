@@ -79,6 +79,18 @@ class SelfCalParams:
     # weight of one censored row against a heard one (0-1): an unheard beacon is weaker
     # evidence than a reading (its miss model is an estimate, and misses come in bursts)
     censored_weight: float = 1.0
+    # the fit sees the particle cloud, not only its mean (session 27): min_distance_m measured
+    # from the fix selects the rows of wrong fixes (a device 1.5 m under a beacon is left out
+    # at its true spot and let in at a fix 3 m away). cloud_gate: a heard row weighs the
+    # share of the cloud's weight at least min_distance_m from the beacon (rows under
+    # cloud_min_share are left out); cloud_log_distance: its log10 d is the mean over those
+    # particles (over the whole cloud without the gate), not log10 d at the mean;
+    # cloud_honest: the cloud first widened about the fix to the honest sigma_m (the model
+    # check's, :mod:`.uncertainty`), as the particles alone are too sure of a wrong fix
+    cloud_gate: bool = False
+    cloud_honest: bool = False
+    cloud_min_share: float = 0.1
+    cloud_log_distance: bool = False
 
 
 @dataclass(frozen=True, slots=True)

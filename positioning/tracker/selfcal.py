@@ -26,6 +26,7 @@ from scipy.special import ndtr
 from positioning.geometry import count_crossed
 from positioning.layout import Layout
 from positioning.pathloss import MIN_DISTANCE_M, beacon_height_offsets_m, distance_m
+from positioning.tracker.cloudgate import cloud_distance
 from positioning.tracker.detection import FloorEstimate
 from positioning.tracker.radiofit import (
     HUBER_K,
@@ -40,6 +41,8 @@ __all__ = ["RadioCalibration", "SelfCalibrator", "calibrate_at_known_points"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+#: a fix's particles (D, P, 2), their weights (D, P), honest sigma_m over the spread (D,)
+Cloud = tuple[npt.NDArray[np.floating], npt.NDArray[np.floating], FloatArray]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,7 @@ class SelfCalibrator:
         self._cos = np.full(h, np.nan)  # heading vs beacon, NaN: not walking
         self._place = np.zeros(h, dtype=np.int64)  # the fix's floor cell
         self._censored = np.zeros(h, dtype=bool)  # a beacon not heard (``censored_fit``)
+        self._share = np.ones(h)  # the cloud's share beyond the gate (``cloud_gate``)
         #: how often the scan misses a beacon it should hear (set by the detection model)
         self.miss_rate = 0.0
         self._size = 0
@@ -163,17 +167,36 @@ class SelfCalibrator:
         beacon_h2: npt.ArrayLike = 0.0,
         crossings: FloatArray | None = None,
         heading_cos: FloatArray | None = None,
+        cloud: Cloud | None = None,
     ) -> None:
         """Feed one epoch: (D,) devices, (D, B) mean RSSI and counts, (D, 2) fixes and sigmas,
         (D, B) obstacles crossed and cos of the angle between the walking heading and each
-        beacon (NaN where the heading is unknown)."""
+        beacon (NaN where the heading is unknown); ``cloud``: the fixes' particles (D, P, 2),
+        weights (D, P) and (D,) honest sigma_m over the cloud's own spread, for ``cloud_gate``
+        / ``cloud_log_distance``."""
         if not self.enabled:
             return
         p = self.params
         self._declared = np.asarray(declared_1m_dbm, dtype=np.float64)
         self._floor.add(rssi_dbm[count > 0])
-        d = distance_m(est_xy, beacon_xy, np.sqrt(np.asarray(beacon_h2, dtype=np.float64)))
-        use = (count > 0) & (est_sigma_m[:, None] <= p.max_fix_sigma_m) & (d >= p.min_distance_m)
+        h = np.sqrt(np.asarray(beacon_h2, dtype=np.float64))
+        d = distance_m(est_xy, beacon_xy, h)
+        log10_d = np.log10(d)
+        share = np.ones_like(d)
+        near = d >= p.min_distance_m
+        if cloud is not None and (p.cloud_gate or p.cloud_log_distance):
+            gate = p.min_distance_m if p.cloud_gate else 0.0
+            pos, w, grow = cloud
+            if p.cloud_honest:
+                pos = est_xy[:, None, :] + np.maximum(grow, 1.0)[:, None, None] * (
+                    pos - est_xy[:, None, :]
+                )
+            c_share, c_log10_d = cloud_distance(pos, w, beacon_xy, h, gate)
+            if p.cloud_gate:
+                share, near = c_share, c_share >= p.cloud_min_share
+            if p.cloud_log_distance:
+                log10_d = np.where(np.isfinite(c_log10_d), c_log10_d, log10_d)
+        use = (count > 0) & (est_sigma_m[:, None] <= p.max_fix_sigma_m) & near
         di, bi = np.nonzero(use)
         cross = np.zeros(len(di)) if crossings is None else crossings[di, bi]
         cos = np.full(len(di), np.nan) if heading_cos is None else heading_cos[di, bi]
@@ -181,8 +204,8 @@ class SelfCalibrator:
         excess = rssi_dbm[di, bi] - declared_1m_dbm[bi]
         cell = np.floor(est_xy[di] / p.place_cell_m).astype(np.int64)
         place = cell[:, 0] * 100_003 + cell[:, 1]
-        rows = (codes[di], bi, excess, np.log10(d[di, bi]), cross, cos, place)
-        self._push(*rows, np.zeros(len(di), dtype=bool))
+        rows = (codes[di], bi, excess, log10_d[di, bi], cross, cos, place)
+        self._push(*rows, np.zeros(len(di), dtype=bool), np.asarray(share[di, bi], np.float64))
         if p.censored_fit and self._floor.seen:
             unheard = self._unheard(
                 codes, count, est_xy, est_sigma_m, np.asarray(d, np.float64), crossings, heading_cos
@@ -236,6 +259,7 @@ class SelfCalibrator:
         cos: FloatArray,
         place: IntArray,
         censored: npt.NDArray[np.bool_] | bool,
+        share: FloatArray | float = 1.0,
     ) -> None:
         h = len(self._dev)
         m = min(len(dev), h)
@@ -245,6 +269,7 @@ class SelfCalibrator:
         self._cos[at] = cos[-m:]
         self._place[at] = place[-m:]
         self._censored[at] = np.broadcast_to(censored, (len(dev),))[-m:]
+        self._share[at] = np.broadcast_to(share, (len(dev),))[-m:]
         self._head = (self._head + m) % h
         self._size = min(h, self._size + m)
 
@@ -278,6 +303,8 @@ class SelfCalibrator:
         if self.params.censored_weight < 1.0 and self._censored[:n].any():
             down = np.where(self._censored[:n], self.params.censored_weight, 1.0)
             weight = down if weight is None else weight * down
+        if self.params.cloud_gate:
+            weight = self._share[:n] if weight is None else weight * self._share[:n]
         return fit_radio_model(
             self._rssi[rows],
             np.zeros(len(rows)),
