@@ -15,8 +15,8 @@ from benchmarks import accuracy
 from benchmarks.scenes import RECORDINGS, load_scene, score
 from benchmarks.scripted import SCRIPTED, write_scripted
 
-#: Where the team's scoring tool lives beside a checkout or a worktree.
-SCORE_PY = next(
+#: The team's scoring tool beside a checkout or a worktree, if it is there.
+SHARED_SCORE_PY = next(
     (
         p
         for p in (
@@ -27,6 +27,17 @@ SCORE_PY = next(
     ),
     None,
 )
+#: Its verbatim copy kept with the recordings, so a fresh clone checks against it too.
+SCORE_PY = SHARED_SCORE_PY or RECORDINGS / "score.py"
+
+
+@pytest.mark.skipif(
+    SHARED_SCORE_PY is None, reason="shared/tools/score.py not beside this checkout"
+)
+def test_the_copied_scorer_is_the_teams() -> None:
+    assert SHARED_SCORE_PY is not None
+    copy = (RECORDINGS / "score.py").read_bytes()
+    assert copy == SHARED_SCORE_PY.read_bytes(), "examples/recordings/score.py is out of date"
 
 
 def test_every_recording_has_its_readme_licence_and_files() -> None:
@@ -37,7 +48,6 @@ def test_every_recording_has_its_readme_licence_and_files() -> None:
         assert "licen" in (folder / "README.md").read_text(encoding="utf-8").lower()
 
 
-@pytest.mark.skipif(SCORE_PY is None, reason="shared/tools/score.py not beside this checkout")
 @pytest.mark.parametrize("name", ["kolakowski-robot", "espresense-stationary"])
 def test_scores_agree_with_score_py(name: str, tmp_path: Path) -> None:
     scene = load_scene(RECORDINGS / name)
