@@ -15,7 +15,8 @@ ENV_USERNAME = "INSTORE_MQTT_USERNAME"
 ENV_PASSWORD = "INSTORE_MQTT_PASSWORD"
 
 
-def add_broker_args(p: argparse.ArgumentParser) -> None:
+def add_broker_args(p: argparse.ArgumentParser, *, client_id: bool = True) -> None:
+    """The broker options; ``client_id=False`` for a command that runs several clients."""
     g = p.add_argument_group("broker")
     g.add_argument(
         "--broker",
@@ -28,7 +29,8 @@ def add_broker_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ca-file", metavar="PEM", help="CA certificate(s) for mqtts://")
     g.add_argument("--cert-file", metavar="PEM", help="client certificate for mqtts://")
     g.add_argument("--key-file", metavar="PEM", help="client key for mqtts://")
-    g.add_argument("--client-id", help="MQTT client id (default: stable per service and store)")
+    if client_id:
+        g.add_argument("--client-id", help="MQTT client id (default: stable per service and store)")
 
 
 def bus_config(args: argparse.Namespace, url: str) -> BusConfig:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from presence.commands._bus_args import add_broker_args, bus_config
 from presence.demo.run import DEFAULT_PORT, DEFAULT_SPEED, DEFAULT_STORE, DemoOptions, run_demo
 from presence.errors import UsageError
 
@@ -19,7 +20,8 @@ EPILOG = """examples:
       --fake-advertisements examples/radio/showroom-visit.jsonl        # no Bluetooth needed
 
 Everything runs on embedded defaults: an amqtt broker in-process and a seeded SQLite
-CRM in a temporary directory (kept with --workdir). See docs/demo.md."""
+CRM in a temporary directory (kept with --workdir). With --broker every part connects to
+that broker as the one user given by --username and $INSTORE_MQTT_PASSWORD. See docs/demo.md."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--broker", metavar="URL", help="MQTT broker URL (default: an embedded broker)")
+    add_broker_args(p, client_id=False)
     p.add_argument(
         "--crm",
         metavar="URL",
@@ -100,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--headless needs --for SECONDS (a run without a page must end by itself)")
     options = DemoOptions(
         store=Path(args.store),
-        broker_url=args.broker,
+        broker=bus_config(args, args.broker) if args.broker else None,
         crm_url=args.crm,
         speed=sim_speed,
         source=args.source,

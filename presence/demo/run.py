@@ -30,7 +30,7 @@ from presence.crm.store import CrmStore
 from presence.demo import setup
 from presence.demo.summary import BusRecorder, summarize
 from presence.errors import UsageError
-from presence.transport.bus import BusClient
+from presence.transport.bus import BusClient, BusConfig
 from presence.transport.credentials import RunCredentials
 from presence.transport.topics import Topics
 
@@ -88,7 +88,8 @@ class _Stopped(Exception):
 @dataclass(frozen=True, slots=True)
 class DemoOptions:
     store: Path
-    broker_url: str | None = None
+    #: An external broker (URL, user, TLS) every part connects to; None: an embedded one.
+    broker: BusConfig | None = None
     crm_url: str | None = None
     speed: float = DEFAULT_SPEED
     source: str = "sim"
@@ -134,7 +135,7 @@ class Demo:
         self._stops: list[tuple[str, Callable[[], None]]] = []
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.workdir = self._make_workdir()
-        self.broker_url = options.broker_url or ""
+        self.broker_url = options.broker.url if options.broker else ""
         self.credentials: RunCredentials | None = None  # per-run broker users (embedded)
         self.crm_url = options.crm_url or f"sqlite:///{self.workdir / 'crm.sqlite'}"
         self.dashboard_url: str | None = None
@@ -260,7 +261,7 @@ class Demo:
         """A client for one part; ids are unique per demo process so two demos never clash."""
         client_id = f"instore-demo-{service}-{self.layout.name}-{os.getpid()}"
         return BusClient(
-            setup.demo_bus_config(self.broker_url, self.credentials, service),
+            setup.demo_bus_config(self.broker_url, self.credentials, service, self.options.broker),
             service,
             client_id=client_id,
             persistent=persistent,
@@ -404,7 +405,9 @@ class Demo:
 
         dash = Dashboard(
             self.layout,
-            setup.demo_bus_config(self.broker_url, self.credentials, "dashboard"),
+            setup.demo_bus_config(
+                self.broker_url, self.credentials, "dashboard", self.options.broker
+            ),
             self.crm_url,
             host=self.options.host,
             port=self.options.port,

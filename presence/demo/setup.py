@@ -71,10 +71,13 @@ def start_secured_broker() -> tuple[EmbeddedBroker, RunCredentials]:
     return start_embedded_broker(auth=BrokerAuth.for_run(credentials)), credentials
 
 
-def demo_bus_config(url: str, credentials: RunCredentials | None, service: str) -> BusConfig:
-    """How a part of the demo connects: as its role on the demo's own broker, else as given."""
+def demo_bus_config(
+    url: str, credentials: RunCredentials | None, service: str, external: BusConfig | None = None
+) -> BusConfig:
+    """How a part of the demo connects: as its role on the demo's own broker, else as the
+    external broker's options say (``--broker`` with its user and TLS files)."""
     if credentials is None:
-        return BusConfig(url)
+        return external if external is not None else BusConfig(url)
     # Each scanner is its own service (scan-<device>); all of them speak as the gateway role.
     role = "scan" if service.startswith(SCANNER_SERVICE_PREFIX) else service
     return credentials.bus_config(url, DEMO_ROLES[role])

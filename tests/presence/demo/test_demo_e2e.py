@@ -7,6 +7,7 @@ wherever the command is started.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -57,6 +58,36 @@ def test_headless_demo_writes_a_summary_of_a_live_run(tmp_path: Path) -> None:
     assert summary["alerts_without_personalization_consent"] == 0
     assert set(summary["welcome_latency_s"]) >= {"p50", "p90"}
     assert not list(tmp_path.glob("instore-crm*")), "the demo's CRM lives in its own temp dir"
+
+
+def test_demo_on_an_external_broker_connects_with_the_given_user(tmp_path: Path) -> None:
+    """``--broker`` with ``--username`` and the password from the environment (not argv)."""
+    from presence.transport.access import AccessList
+    from presence.transport.broker import BrokerAuth, start_embedded_broker
+    from presence.transport.credentials import hash_password
+
+    acl = AccessList.parse("user staff\ntopic readwrite #\n")
+    broker = start_embedded_broker(auth=BrokerAuth({"staff": hash_password("s3cret")}, acl))
+    base = [*INSTORE, "demo", "--headless", "--broker", broker.url, "--username", "staff"]
+    env = {**os.environ, "INSTORE_MQTT_PASSWORD": "s3cret"}
+    out = tmp_path / "summary.json"
+    try:
+        done = subprocess.run(
+            [*base, "--for", "12", "--summary", str(out)],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert json.loads(out.read_text())["visits"] > 0
+        assert broker.refusals["connect"] == 0
+        env["INSTORE_MQTT_PASSWORD"] = "wrong"
+        refused = subprocess.run(
+            [*base, "--for", "5"], cwd=tmp_path, env=env, capture_output=True, text=True,
+            timeout=240,
+        )  # fmt: skip
+        assert refused.returncode != 0
+        assert re.search("(?i)not authori[sz]ed", refused.stderr), refused.stderr[-2000:]
+    finally:
+        broker.close()
 
 
 def test_interactive_demo_serves_the_page_and_stops_on_ctrl_c(tmp_path: Path) -> None:
