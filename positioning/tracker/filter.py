@@ -227,12 +227,13 @@ class ParticleTracker:
         pos, w, still = st.pos[slots], st.w[slots], st.still[slots]
         walk_w = w * ~still
         walking = np.asarray(np.sum(walk_w, axis=1, dtype=np.float64))
-        mean, sigma, st.est_inside[slots] = self.front.summarise(pos, w)
+        outside = self.front.outside(pos)  # the street test, once for both means
+        mean, sigma, st.est_inside[slots] = self.front.summarise(pos, w, outside)
         if self.door.enabled:  # issue 17.2: the readings' own inside/street evidence
             p_door = self.door.update(self.radio, slots, new, win.last_t_s - t_before, readings)
             st.est_inside[slots] = pooled_inside(st.est_inside[slots], p_door, p.door.weight)
         if p.mode_mean:
-            mean = self.front.summarise(pos, _mode_weights(w, still, walking))[0]
+            mean = self.front.mean(pos, _mode_weights(w, still, walking), outside)
         st.est_xy[slots] = self._snap(mean)
         still_m = self._model_check(slots, readings, win, fresh, win.last_t_s - t_before, walking)
         st.est_spread[slots] = sigma

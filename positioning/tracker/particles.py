@@ -29,6 +29,7 @@ __all__ = [
     "predict",
     "switch_probability",
     "systematic_resample",
+    "weighted_mean",
     "weighted_mean_and_sigma",
 ]
 
@@ -387,11 +388,16 @@ def normalise_log_weights(logw: F32) -> tuple[F32, FloatArray]:
     return (w / total).astype(np.float32), mean_log
 
 
+def weighted_mean(pos: F32, weights: F32) -> FloatArray:
+    """Posterior mean (M, 2) of weighted particles (the mean of :func:`weighted_mean_and_sigma`)."""
+    return np.matmul(weights[:, None, :], pos)[:, 0, :].astype(np.float64)
+
+
 def weighted_mean_and_sigma(pos: F32, weights: F32) -> tuple[FloatArray, FloatArray]:
     """Posterior mean (M, 2) and 1-sigma radius sqrt(var_x + var_y) (M,) of weighted particles
     (batched (1, N) @ (N, 2) products: several times faster than einsum here)."""
     rows = weights[:, None, :]
-    mean = np.matmul(rows, pos)[:, 0, :].astype(np.float64)
+    mean = weighted_mean(pos, weights)
     second = np.matmul(rows, pos * pos)[:, 0, :].sum(axis=1, dtype=np.float64)
     var = second - np.einsum("mi,mi->m", mean, mean)
     return mean, np.sqrt(np.maximum(var, 0.0))

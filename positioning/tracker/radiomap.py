@@ -151,9 +151,10 @@ class RadioMaps:
             cell_major = full.transpose(2, 1, 0)
             if correction_db is not None:
                 cell_major = cell_major - correction_db[:, None, :]
-            table = np.empty((self.cells * (UNKNOWN_HEADING + 1), b + 1), np.float32)
-            table[:, :b] = cell_major.reshape(-1, b)
-            table[:, b] = 1.0
+            table = np.empty((self.cells, UNKNOWN_HEADING + 1, b + 1), np.float32)
+            table[..., :b] = cell_major  # one strided copy, no transposed temporary
+            table[..., b] = 1.0
+            table = table.reshape(-1, b + 1)
             self._cache.clear()
             self._cache[key] = table
         return table
