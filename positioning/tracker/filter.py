@@ -34,7 +34,6 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from beacons.observation import ObservationBatch
-from positioning.baselines import weighted_centroid
 from positioning.layout import Layout
 from positioning.locator import PositionFix
 from positioning.signal import (
@@ -281,11 +280,9 @@ class ParticleTracker:
             # compare the centroid heard with the one expected at the fix: the centroid's
             # own pull to the beacons' middle (metres on a large store) is not the fix's error
             heard_all = win.count > 0
-            seen, _ = weighted_centroid(
-                win.rssi_dbm, self.radio.tx_power_dbm, self.layout.beacon_xy,
-                self.radio.calibration.exponent,
-            )  # fmt: skip
-            off = seen - self.radio.centroid_at(xy, heard_all)
+            # r.centroid: the weighted centroid of these readings (the self-calibration
+            # learns after this check, so under the same exponent)
+            off = r.centroid - self.radio.centroid_at(xy, heard_all)
         if p.sigma_centroid_debias:
             dis2 = np.sum(off**2, axis=1)
         else:

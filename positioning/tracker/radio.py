@@ -248,6 +248,7 @@ class TrackerRadio:
             proposals.astype(np.float32),
             missing,
             plausible,
+            centroid,
         )
 
     def _missing(
