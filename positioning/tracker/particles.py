@@ -200,25 +200,39 @@ def predict(
     a = np.exp(-dt / np.float32(params.velocity_time_constant_s))
     kick = np.sqrt(1.0 - a * a) * np.float32(params.walk_speed_sigma_m_s)
     noise = normal_draws(rng, (2, m, n))
-    vx = vel[..., 0] * a + noise[0] * kick
-    vy = vel[..., 1] * a + noise[1] * kick
+    # below, in place where it can be: the same float32 operations in the same order as
+    # vel * a + noise * kick, min(vmax / sqrt(max(|v|^2, 1e-12)), 1), x0 + where(...)
+    vx = vel[..., 0] * a
+    vx += noise[0] * kick
+    vy = vel[..., 1] * a
+    vy += noise[1] * kick
     if params.preferred_speed_m_s > 0:
         vx, vy = _drive(vel, vx, vy, noise, a, np.float32(params.preferred_speed_m_s))
-    sp2 = vx * vx + vy * vy
-    vmax = np.float32(params.max_speed_m_s)
-    scale = np.minimum(vmax / np.sqrt(np.maximum(sp2, np.float32(1e-12))), np.float32(1.0))
+    scale = vx * vx
+    scale += vy * vy
+    np.maximum(scale, np.float32(1e-12), out=scale)
+    np.sqrt(scale, out=scale)
+    np.divide(np.float32(params.max_speed_m_s), scale, out=scale)
+    np.minimum(scale, np.float32(1.0), out=scale)
     scale *= walking
     vx *= scale
     vy *= scale
     jitter = np.float32(params.still_jitter_m_s) * np.sqrt(dt)
     x0, y0 = pos[..., 0], pos[..., 1]
-    x1 = x0 + np.where(still, noise[0] * jitter, vx * dt)
-    y1 = y0 + np.where(still, noise[1] * jitter, vy * dt)
+    x1 = vx * dt
+    np.copyto(x1, np.multiply(noise[0], jitter, out=noise[0]), where=still)
+    x1 += x0
+    y1 = vy * dt
+    np.copyto(y1, np.multiply(noise[1], jitter, out=noise[1]), where=still)
+    y1 += y0
     ok = moves_are_free(x0, y0, x1, y1, floor)
     okf = ok.astype(np.float32)
+    refused = ~ok
+    np.copyto(x1, x0, where=refused)
+    np.copyto(y1, y0, where=refused)
     out_pos = np.empty_like(pos)
-    out_pos[..., 0] = np.where(ok, x1, x0)
-    out_pos[..., 1] = np.where(ok, y1, y0)
+    out_pos[..., 0] = x1
+    out_pos[..., 1] = y1
     out_vel = np.empty_like(vel)
     out_vel[..., 0] = vx * okf
     out_vel[..., 1] = vy * okf
@@ -251,14 +265,20 @@ def _drive(vel: F32, vx: F32, vy: F32, noise: F32, a: F32, speed: np.float32) ->
     """Add the driving term (1 - a) v0 e towards preferred speed v0 along heading e (see
     MotionParams); a particle just starting to walk takes its noise's direction."""
     ex, ey = vel[..., 0], vel[..., 1]
-    slow = (ex * ex + ey * ey) < np.float32(1e-4)
+    # in place on few buffers, the same float32 operations in the same order
+    norm = ex * ex
+    norm += ey * ey
+    slow = norm < np.float32(1e-4)
     ex = np.where(slow, noise[0], ex)
     ey = np.where(slow, noise[1], ey)
-    norm = np.sqrt(np.maximum(ex * ex + ey * ey, np.float32(1e-12)))
-    push = (np.float32(1.0) - a) * speed / norm
-    return (vx + push * ex).astype(np.float32, copy=False), (vy + push * ey).astype(
-        np.float32, copy=False
-    )
+    np.multiply(ex, ex, out=norm)
+    norm += ey * ey
+    np.maximum(norm, np.float32(1e-12), out=norm)
+    np.sqrt(norm, out=norm)
+    push = np.divide((np.float32(1.0) - a) * speed, norm, out=norm)
+    vx += np.multiply(push, ex, out=ex)
+    vy += np.multiply(push, ey, out=ey)
+    return vx, vy
 
 
 def _headings(
