@@ -51,6 +51,7 @@ from positioning.tracker.particles import (
     jump_across_front,
     normalise_log_weights,
     predict,
+    systematic_picks,
     systematic_resample,
 )
 from positioning.tracker.radio import TrackerRadio
@@ -333,8 +334,9 @@ class ParticleTracker:
             part = r.take(slice(a, a + chunk))
             ll = self.radio.loglik(np.broadcast_to(cand, (len(part.beacon), *cand.shape)), part)
             w, _ = normalise_log_weights(ll * np.float32(p.init_temper) + self._cand_prior)
-            pick = systematic_resample(w, self._rng)
-            pick = pick[:, np.linspace(0, pick.shape[1] - 1, n).astype(np.int64)]
+            pick = systematic_picks(
+                w, self._rng, np.linspace(0, w.shape[1] - 1, n).astype(np.int64)
+            )
             pos = cand[pick]
             moved = pos + self._rng.uniform(-0.5, 0.5, pos.shape).astype(np.float32) * p.init_cell_m
             out[a : a + chunk] = np.where(self.floor.is_free(moved)[..., None], moved, pos)

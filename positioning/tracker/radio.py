@@ -172,7 +172,9 @@ class TrackerRadio:
         if shared:
             cell = np.broadcast_to(cell, pos.shape[:2])
         unheard = self.path_loss(pos, r.missing, cell=cell, beacon_major=True)
-        np.subtract((power[r.missing] + r.offset_mean_db[:, None])[:, :, None], unheard, out=unheard)
+        np.subtract(
+            (power[r.missing] + r.offset_mean_db[:, None])[:, :, None], unheard, out=unheard
+        )
         return resid, unheard
 
     def heading_cos(self, xy: FloatArray, heading_rad: FloatArray) -> FloatArray:

@@ -63,9 +63,7 @@ class ShopFront:
         cell, _ = self.floor.cell(pos)
         return np.take(self.street, cell)
 
-    def summarise(
-        self, pos: F32, w: F32, outside: BoolArray | None = None
-    ) -> tuple[F64, F64, F64]:
+    def summarise(self, pos: F32, w: F32, outside: BoolArray | None = None) -> tuple[F64, F64, F64]:
         """Each cloud's (M, 2) mean, (M,) 1-sigma radius and (M,) probability of being inside.
 
         ``p_inside`` is the weight of the particles past the front (inside the outline).
