@@ -409,12 +409,13 @@ def systematic_picks(weights: F32, rng: np.random.Generator, draws: IntArray) ->
     """``systematic_resample(weights, rng)[:, draws]`` (the same random draw), found by a
     search per kept draw: the start grid keeps 128 of its ~2,200 draws per device."""
     m, n = weights.shape
-    below = _draws_below(weights, rng)
-    # draw j goes to the first particle with below > j; one search over all rows, each
-    # row's values lifted above the previous row's
-    lift = (n + 1) * np.arange(m, dtype=np.int64)[:, None]
-    found = np.searchsorted((below + lift).ravel(), (draws[None, :] + lift).ravel(), "right")
-    return found.reshape(m, len(draws)) - n * np.arange(m, dtype=np.int64)[:, None]
+    cum = np.cumsum(weights.astype(np.float64), axis=1)
+    cum[:, -1] = 1.0
+    edge = cum * n - rng.random((m, 1))  # the arithmetic of _draws_below, before its ceil
+    # draw j (an integer in [0, n)) goes to the first particle whose clipped ceil(edge)
+    # exceeds j, that is whose edge exceeds j: a search per row (a search over all rows
+    # lifted apart would round the edges)
+    return np.stack([np.searchsorted(row, draws, "right") for row in edge])
 
 
 def _draws_below(weights: F32, rng: np.random.Generator) -> IntArray:
