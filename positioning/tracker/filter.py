@@ -330,16 +330,9 @@ class ParticleTracker:
         p, cand = self.params, self._candidates
         out = np.empty((len(r.beacon), n, 2), dtype=np.float32)
         chunk = max(1, 262_144 // max(1, len(cand)))
-        # the likelihood in smaller blocks of devices, whose (devices, points, beacons)
-        # arrays stay in the cache (it draws no random numbers: the chunks, and so the
-        # draws below, are as before)
-        block = max(1, 32_768 // max(1, len(cand)))
         for a in range(0, len(r.beacon), chunk):
             part = r.take(slice(a, a + chunk))
-            ll = np.concatenate([
-                self.radio.loglik(np.broadcast_to(cand, (len(sub.beacon), *cand.shape)), sub)
-                for sub in (part.take(slice(b, b + block)) for b in range(0, len(part.beacon), block))
-            ])  # fmt: skip
+            ll = self.radio.loglik(np.broadcast_to(cand, (len(part.beacon), *cand.shape)), part)
             w, _ = normalise_log_weights(ll * np.float32(p.init_temper) + self._cand_prior)
             pick = systematic_picks(
                 w, self._rng, np.linspace(0, w.shape[1] - 1, n).astype(np.int64)
