@@ -73,13 +73,14 @@ class ShopFront:
         """
         _, sigma = weighted_mean_and_sigma(pos, w)
         out = self.outside(pos) if outside is None else outside
-        w_out = np.sum(w * out, axis=1, dtype=np.float64)
+        w_out = np.asarray(np.sum(w * out, axis=1, dtype=np.float64))
         return self._side_mean(pos, w, out, w_out), sigma, np.clip(1.0 - w_out, 0.0, 1.0)
 
     def mean(self, pos: F32, w: F32, outside: BoolArray | None = None) -> F64:
         """The mean of :meth:`summarise` alone."""
         out = self.outside(pos) if outside is None else outside
-        return self._side_mean(pos, w, out, np.sum(w * out, axis=1, dtype=np.float64))
+        w_out = np.asarray(np.sum(w * out, axis=1, dtype=np.float64))
+        return self._side_mean(pos, w, out, w_out)
 
     @staticmethod
     def _side_mean(pos: F32, w: F32, out: BoolArray, w_out: F64) -> F64:
