@@ -77,8 +77,6 @@ class TrackerRadio:
             prior_body_loss_db=radio.body_loss_db,
         )
         self._fits_seen = 0
-        self._planes_of: F32 | None = None  # the table _planes were taken from
-        self._planes = np.empty((0, 0), np.float32)
         self.learner = (
             None
             if learn_map is None
@@ -102,16 +100,6 @@ class TrackerRadio:
             None if learned is None else learned.correction_db,
             0 if learned is None else learned.version,
         )
-
-    def _unknown_heading_planes(self, table: F32) -> F32:
-        """(B, cells) the path loss of ``table`` with the heading unknown, beacon-major
-        (kept until the table changes)."""
-        if self._planes_of is not table:
-            b = len(self.beacon_xy)
-            rows = table.reshape(-1, UNKNOWN_HEADING + 1, b + 1)[:, UNKNOWN_HEADING, :b]
-            self._planes = np.ascontiguousarray(rows.T)
-            self._planes_of = table
-        return self._planes
 
     def _rows(
         self, cell: npt.NDArray[np.int32], heading: npt.NDArray[np.uint8] | None
@@ -182,15 +170,8 @@ class TrackerRadio:
         with np.errstate(invalid="ignore"):  # the BLAS kernel's spurious flag (_batched_dot)
             resid = np.matmul(rows, select)  # (M, N, K); rows (1, N, B + 1) broadcast
         if shared:
-            unheard = self.path_loss(
-                pos, r.missing, cell=np.broadcast_to(cell, pos.shape[:2]), beacon_major=True
-            )
-        else:  # from the beacon-major planes of the unknown heading (0.7 MB: stays in cache)
-            planes = self._unknown_heading_planes(table)
-            at = r.missing.astype(np.intp)[:, :, None] * planes.shape[1]
-            unheard = np.take(
-                planes.reshape(-1), at + cell.astype(np.intp)[:, None, :], mode="clip"
-            )
+            cell = np.broadcast_to(cell, pos.shape[:2])
+        unheard = self.path_loss(pos, r.missing, cell=cell, beacon_major=True)
         np.subtract(
             (power[r.missing] + r.offset_mean_db[:, None])[:, :, None], unheard, out=unheard
         )
