@@ -61,13 +61,28 @@ class ZoneIndex:
 
     def __call__(self, points: npt.ArrayLike) -> npt.NDArray[np.int64]:
         p = np.asarray(points).reshape(-1, 2)
-        ix = np.floor(p[:, 0].astype(np.float64) / self._res)
-        iy = np.floor(p[:, 1].astype(np.float64) / self._res)
+        return self.of_xy(p[:, 0], p[:, 1])
+
+    def of_xy(self, x: npt.ArrayLike, y: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """Zone index of points given as x and y arrays (of any one shape): the tracker
+        keeps its particles' x and y apart, and a column of (N, 2) points is a slow
+        strided read. In place on two float64 buffers (the tracker asks per particle)."""
+        ix = np.asarray(x).astype(np.float64)
+        iy = np.asarray(y).astype(np.float64)
+        ix /= self._res
+        iy /= self._res
+        np.floor(ix, out=ix)
+        np.floor(iy, out=iy)
         ny, nx = self._shape
-        inside = (ix >= 0) & (iy >= 0) & (ix < nx) & (iy < ny)
-        # one flat gather (3x faster than masked 2-D indexing: the tracker asks per particle)
-        cell = np.where(inside, iy * nx + ix, nx * ny).astype(np.intp)
-        return np.asarray(np.take(self._flat, cell), dtype=np.int64)
+        inside = ix >= 0
+        inside &= iy >= 0
+        inside &= ix < nx
+        inside &= iy < ny
+        iy *= nx
+        iy += ix
+        np.copyto(iy, nx * ny, where=~inside)  # off the raster (or NaN): the NO_ZONE after it
+        # one flat gather (3x faster than masked 2-D indexing)
+        return np.asarray(np.take(self._flat, iy.astype(np.intp)), dtype=np.int64)
 
     def gap_m(self, points: npt.ArrayLike) -> FloatArray:
         """(N,) distance from each point to the nearest zone, metres: 0 inside one, inf

@@ -34,7 +34,6 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from beacons.observation import ObservationBatch
-from positioning.baselines import weighted_centroid
 from positioning.layout import Layout
 from positioning.locator import PositionFix
 from positioning.signal import (
@@ -52,6 +51,7 @@ from positioning.tracker.particles import (
     jump_across_front,
     normalise_log_weights,
     predict,
+    systematic_picks,
     systematic_resample,
 )
 from positioning.tracker.radio import TrackerRadio
@@ -227,12 +227,13 @@ class ParticleTracker:
         pos, w, still = st.pos[slots], st.w[slots], st.still[slots]
         walk_w = w * ~still
         walking = np.asarray(np.sum(walk_w, axis=1, dtype=np.float64))
-        mean, sigma, st.est_inside[slots] = self.front.summarise(pos, w)
+        outside = self.front.outside(pos)  # the street test, once for both means
+        mean, sigma, st.est_inside[slots] = self.front.summarise(pos, w, outside)
         if self.door.enabled:  # issue 17.2: the readings' own inside/street evidence
             p_door = self.door.update(self.radio, slots, new, win.last_t_s - t_before, readings)
             st.est_inside[slots] = pooled_inside(st.est_inside[slots], p_door, p.door.weight)
         if p.mode_mean:
-            mean = self.front.summarise(pos, _mode_weights(w, still, walking))[0]
+            mean = self.front.mean(pos, _mode_weights(w, still, walking), outside)
         st.est_xy[slots] = self._snap(mean)
         still_m = self._model_check(slots, readings, win, fresh, win.last_t_s - t_before, walking)
         st.est_spread[slots] = sigma
@@ -280,11 +281,9 @@ class ParticleTracker:
             # compare the centroid heard with the one expected at the fix: the centroid's
             # own pull to the beacons' middle (metres on a large store) is not the fix's error
             heard_all = win.count > 0
-            seen, _ = weighted_centroid(
-                win.rssi_dbm, self.radio.tx_power_dbm, self.layout.beacon_xy,
-                self.radio.calibration.exponent,
-            )  # fmt: skip
-            off = seen - self.radio.centroid_at(xy, heard_all)
+            # r.centroid: the weighted centroid of these readings (the self-calibration
+            # learns after this check, so under the same exponent)
+            off = r.centroid - self.radio.centroid_at(xy, heard_all)
         if p.sigma_centroid_debias:
             dis2 = np.sum(off**2, axis=1)
         else:
@@ -335,12 +334,24 @@ class ParticleTracker:
             part = r.take(slice(a, a + chunk))
             ll = self.radio.loglik(np.broadcast_to(cand, (len(part.beacon), *cand.shape)), part)
             w, _ = normalise_log_weights(ll * np.float32(p.init_temper) + self._cand_prior)
-            pick = systematic_resample(w, self._rng)
-            pick = pick[:, np.linspace(0, pick.shape[1] - 1, n).astype(np.int64)]
+            pick = systematic_picks(
+                w, self._rng, np.linspace(0, w.shape[1] - 1, n).astype(np.int64)
+            )
             pos = cand[pick]
             moved = pos + self._rng.uniform(-0.5, 0.5, pos.shape).astype(np.float32) * p.init_cell_m
-            out[a : a + chunk] = np.where(self.floor.is_free(moved)[..., None], moved, pos)
+            out[a : a + chunk] = self._walkable_or(moved, pos)
         return out
+
+    def _walkable_or(
+        self, moved: npt.NDArray[np.float32], pos: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
+        """(M, N, 2) ``moved`` (written in place) where it is walkable, else ``pos``: as
+        np.where(free[..., None], moved, pos), per plane (a mask broadcast along a trailing
+        axis of 2 costs ~5x more)."""
+        blocked = ~self.floor.is_free(moved)
+        for axis in (0, 1):
+            np.copyto(moved[..., axis], pos[..., axis], where=blocked)
+        return moved
 
     def _propagate(self, slots: IntArray, t_to: FloatArray) -> None:
         st, p = self._state, self.params
@@ -403,7 +414,7 @@ class ParticleTracker:
         st.take(rs, idx)
         pos = st.pos[rs]
         moved = pos + self._rng.normal(0.0, p.roughen_m, pos.shape).astype(np.float32)
-        pos = np.where(self.floor.is_free(moved)[..., None], moved, pos)
+        pos = self._walkable_or(moved, pos)
         if lost.any():
             n_new = max(1, int(p.lost_inject_fraction * p.n_particles))
             lost_rows = lost[low]

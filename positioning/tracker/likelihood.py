@@ -14,7 +14,14 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import stdtr
 
-__all__ = ["LikelihoodParams", "log_heard", "log_likelihood", "miss_log_likelihood"]
+__all__ = [
+    "LikelihoodParams",
+    "log_heard",
+    "log_likelihood",
+    "miss_log_likelihood",
+    "miss_log_likelihood_at",
+    "residual_log_likelihood",
+]
 
 
 F32 = npt.NDArray[np.float32]
@@ -59,13 +66,28 @@ def log_likelihood(
     reading): a weak reading then fits any particle whose mean lies near or below the
     floor, not only those predicting exactly that reading.
     """
+    resid = path_loss_db + (rssi_dbm - expected_1m_dbm)[:, None, :]
+    return residual_log_likelihood(
+        resid, rssi_dbm, count, offset_mean_db, offset_sigma_db, radio, floor_dbm
+    )
+
+
+def residual_log_likelihood(
+    resid: F32,
+    rssi_dbm: F32,
+    count: F32,
+    offset_mean_db: F32,
+    offset_sigma_db: F32,
+    radio: LikelihoodParams,
+    floor_dbm: float | None = None,
+) -> F32:
+    """:func:`log_likelihood` from the (M, N, K) residuals rssi - (expected - path loss)
+    before the device offset (worked on in place)."""
     nu = np.float32(radio.student_nu)
     var = np.float32(radio.sigma_fast_db**2) / np.maximum(count, 1) + np.float32(
         radio.sigma_slow_db**2
     )
     prec = np.where(count > 0, 1.0 / var, 0.0).astype(np.float32)  # (M, K)
-    # resid = rssi - (expected - path loss) on the (M, N, K) array
-    resid = path_loss_db + (rssi_dbm - expected_1m_dbm)[:, None, :]
     prior_prec = (1.0 / offset_sigma_db**2).astype(np.float32)[:, None]
     mu0 = offset_mean_db.astype(np.float32)[:, None]
     # Offset: precision-weighted mean of the residuals shrunk towards the prior (a batched
@@ -79,7 +101,14 @@ def log_likelihood(
         else log_heard(rssi_dbm[:, None, :] - resid, floor_dbm, count, radio)
     )
     resid *= resid
-    resid *= (prec / nu)[:, None, :]
+    # times prec / nu per beacon, as a product with a diagonal (K, K) matrix per device:
+    # one nonzero term per output, so exactly the elementwise product, and 2-3x faster
+    # than the (M, 1, K) operand broadcast along the particles (a trailing axis of K)
+    m, k = prec.shape
+    scale = np.zeros((m, k, k), np.float32)
+    scale[:, np.arange(k), np.arange(k)] = prec / nu
+    with np.errstate(invalid="ignore"):  # the BLAS kernel's spurious flag (_batched_dot)
+        resid = np.matmul(resid, scale)
     # sum over the ~10 beacons as a product with ones: 6x faster than .sum(axis=2)
     ll = _batched_dot(np.log1p(resid, out=resid), np.ones((1, resid.shape[2]), np.float32))
     ll *= np.float32(-0.5 * (nu + 1.0))
@@ -149,10 +178,20 @@ def miss_log_likelihood(
     P = m + (1 - m) * Phi((floor - mu) / sigma), Phi by the logistic approximation
     1 / (1 + exp(-1.702 z)) (Bowling et al., J. Ind. Eng. Manag. 2(1), 2009).
     """
+    return miss_log_likelihood_at(
+        expected_dbm[:, :, None] - path_loss_db, valid, sensitivity_dbm, miss_rate, radio
+    )
+
+
+def miss_log_likelihood_at(
+    mean_dbm: F32, valid: BoolArray, sensitivity_dbm: float, miss_rate: float,
+    radio: LikelihoodParams,
+) -> F32:  # fmt: skip
+    """:func:`miss_log_likelihood` from the (M, U, N) model mean RSSI (worked on in place)."""
     sigma = np.float32(np.hypot(radio.sigma_fast_db, radio.sigma_slow_db))
     # in place on one (M, U, N) buffer, the same operations in the same order as
     # log(m + (1 - m) / (1 + exp(-clip(z, -30, 30)))): a third of the time
-    z = expected_dbm[:, :, None] - path_loss_db  # mu
+    z = mean_dbm  # mu
     np.subtract(np.float32(sensitivity_dbm), z, out=z)
     z *= np.float32(1.702 / sigma)
     np.maximum(z, np.float32(-30.0), out=z)

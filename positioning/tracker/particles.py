@@ -28,7 +28,9 @@ __all__ = [
     "path_is_free",
     "predict",
     "switch_probability",
+    "systematic_picks",
     "systematic_resample",
+    "weighted_mean",
     "weighted_mean_and_sigma",
 ]
 
@@ -112,14 +114,21 @@ class FloorMap:
 
     def cell_xy(self, x: FloatLike, y: FloatLike) -> tuple[npt.NDArray[np.int32], BoolArray]:
         """Flat cell index of points (clipped to the grid) and whether they lie on it."""
-        fx = (x - np.float32(self.origin_m[0])) * np.float32(1.0 / self.resolution_m)
-        fy = (y - np.float32(self.origin_m[1])) * np.float32(1.0 / self.resolution_m)
-        inside = (fx >= 0) & (fy >= 0) & (fx < self.nx) & (fy < self.ny)
-        # np.minimum/np.maximum: np.clip's Python wrapper costs more than the work here
-        ix = np.minimum(np.maximum(fx, np.float32(0)), np.float32(self.nx - 1)).astype(np.int32)
-        iy = np.minimum(np.maximum(fy, np.float32(0)), np.float32(self.ny - 1)).astype(np.int32)
+        # np.asarray: a single point's scalars become arrays the steps below can write into
+        fx = np.asarray((x - np.float32(self.origin_m[0])) * np.float32(1.0 / self.resolution_m))
+        fy = np.asarray((y - np.float32(self.origin_m[1])) * np.float32(1.0 / self.resolution_m))
+        inside = fx >= 0
+        inside &= fy >= 0
+        inside &= fx < self.nx
+        inside &= fy < self.ny
+        # np.minimum/np.maximum in place: np.clip's Python wrapper costs more than the work
+        np.maximum(fx, np.float32(0), out=fx)
+        np.minimum(fx, np.float32(self.nx - 1), out=fx)
+        np.maximum(fy, np.float32(0), out=fy)
+        np.minimum(fy, np.float32(self.ny - 1), out=fy)
+        iy = fy.astype(np.int32)
         iy *= np.int32(self.nx)
-        iy += ix
+        iy += fx.astype(np.int32)
         return iy, inside
 
     def cell_index(self, points: F32) -> npt.NDArray[np.int32]:
@@ -199,25 +208,39 @@ def predict(
     a = np.exp(-dt / np.float32(params.velocity_time_constant_s))
     kick = np.sqrt(1.0 - a * a) * np.float32(params.walk_speed_sigma_m_s)
     noise = normal_draws(rng, (2, m, n))
-    vx = vel[..., 0] * a + noise[0] * kick
-    vy = vel[..., 1] * a + noise[1] * kick
+    # below, in place where it can be: the same float32 operations in the same order as
+    # vel * a + noise * kick, min(vmax / sqrt(max(|v|^2, 1e-12)), 1), x0 + where(...)
+    vx = vel[..., 0] * a
+    vx += noise[0] * kick
+    vy = vel[..., 1] * a
+    vy += noise[1] * kick
     if params.preferred_speed_m_s > 0:
         vx, vy = _drive(vel, vx, vy, noise, a, np.float32(params.preferred_speed_m_s))
-    sp2 = vx * vx + vy * vy
-    vmax = np.float32(params.max_speed_m_s)
-    scale = np.minimum(vmax / np.sqrt(np.maximum(sp2, np.float32(1e-12))), np.float32(1.0))
+    scale = vx * vx
+    scale += vy * vy
+    np.maximum(scale, np.float32(1e-12), out=scale)
+    np.sqrt(scale, out=scale)
+    np.divide(np.float32(params.max_speed_m_s), scale, out=scale)
+    np.minimum(scale, np.float32(1.0), out=scale)
     scale *= walking
     vx *= scale
     vy *= scale
     jitter = np.float32(params.still_jitter_m_s) * np.sqrt(dt)
     x0, y0 = pos[..., 0], pos[..., 1]
-    x1 = x0 + np.where(still, noise[0] * jitter, vx * dt)
-    y1 = y0 + np.where(still, noise[1] * jitter, vy * dt)
+    x1 = vx * dt
+    np.copyto(x1, np.multiply(noise[0], jitter, out=noise[0]), where=still)
+    x1 += x0
+    y1 = vy * dt
+    np.copyto(y1, np.multiply(noise[1], jitter, out=noise[1]), where=still)
+    y1 += y0
     ok = moves_are_free(x0, y0, x1, y1, floor)
     okf = ok.astype(np.float32)
+    refused = ~ok
+    np.copyto(x1, x0, where=refused)
+    np.copyto(y1, y0, where=refused)
     out_pos = np.empty_like(pos)
-    out_pos[..., 0] = np.where(ok, x1, x0)
-    out_pos[..., 1] = np.where(ok, y1, y0)
+    out_pos[..., 0] = x1
+    out_pos[..., 1] = y1
     out_vel = np.empty_like(vel)
     out_vel[..., 0] = vx * okf
     out_vel[..., 1] = vy * okf
@@ -250,14 +273,20 @@ def _drive(vel: F32, vx: F32, vy: F32, noise: F32, a: F32, speed: np.float32) ->
     """Add the driving term (1 - a) v0 e towards preferred speed v0 along heading e (see
     MotionParams); a particle just starting to walk takes its noise's direction."""
     ex, ey = vel[..., 0], vel[..., 1]
-    slow = (ex * ex + ey * ey) < np.float32(1e-4)
+    # in place on few buffers, the same float32 operations in the same order
+    norm = ex * ex
+    norm += ey * ey
+    slow = norm < np.float32(1e-4)
     ex = np.where(slow, noise[0], ex)
     ey = np.where(slow, noise[1], ey)
-    norm = np.sqrt(np.maximum(ex * ex + ey * ey, np.float32(1e-12)))
-    push = (np.float32(1.0) - a) * speed / norm
-    return (vx + push * ex).astype(np.float32, copy=False), (vy + push * ey).astype(
-        np.float32, copy=False
-    )
+    np.multiply(ex, ex, out=norm)
+    norm += ey * ey
+    np.maximum(norm, np.float32(1e-12), out=norm)
+    np.sqrt(norm, out=norm)
+    push = np.divide((np.float32(1.0) - a) * speed, norm, out=norm)
+    vx += np.multiply(push, ex, out=ex)
+    vy += np.multiply(push, ey, out=ey)
+    return vx, vy
 
 
 def _headings(
@@ -371,11 +400,30 @@ def systematic_resample(weights: F32, rng: np.random.Generator) -> IntArray:
     in O(M N), then one ``repeat``, instead of a search per draw.
     """
     m, n = weights.shape
-    cum = np.cumsum(weights.astype(np.float64), axis=1)
-    cum[:, -1] = 1.0
-    below = np.clip(np.ceil(cum * n - rng.random((m, 1))), 0, n).astype(np.int64)
+    below = _draws_below(weights, rng)
     counts = np.diff(below, axis=1, prepend=0)  # each row sums to n: below[:, -1] == n
     return np.repeat(np.tile(np.arange(n), m), counts.ravel()).reshape(m, n)
+
+
+def systematic_picks(weights: F32, rng: np.random.Generator, draws: IntArray) -> IntArray:
+    """``systematic_resample(weights, rng)[:, draws]`` (the same random draw), found by a
+    search per kept draw: the start grid keeps 128 of its ~2,200 draws per device."""
+    m, n = weights.shape
+    cum = np.cumsum(weights.astype(np.float64), axis=1)
+    cum[:, -1] = 1.0
+    edge = cum * n - rng.random((m, 1))  # the arithmetic of _draws_below, before its ceil
+    # draw j (an integer in [0, n)) goes to the first particle whose clipped ceil(edge)
+    # exceeds j, that is whose edge exceeds j: a search per row (a search over all rows
+    # lifted apart would round the edges)
+    return np.stack([np.searchsorted(row, draws, "right") for row in edge])
+
+
+def _draws_below(weights: F32, rng: np.random.Generator) -> IntArray:
+    """(M, N) how many of the N systematic draws fall below each cumulative weight."""
+    m, n = weights.shape
+    cum = np.cumsum(weights.astype(np.float64), axis=1)
+    cum[:, -1] = 1.0
+    return np.clip(np.ceil(cum * n - rng.random((m, 1))), 0, n).astype(np.int64)
 
 
 def normalise_log_weights(logw: F32) -> tuple[F32, FloatArray]:
@@ -387,11 +435,16 @@ def normalise_log_weights(logw: F32) -> tuple[F32, FloatArray]:
     return (w / total).astype(np.float32), mean_log
 
 
+def weighted_mean(pos: F32, weights: F32) -> FloatArray:
+    """Posterior mean (M, 2) of weighted particles (the mean of :func:`weighted_mean_and_sigma`)."""
+    return np.matmul(weights[:, None, :], pos)[:, 0, :].astype(np.float64)
+
+
 def weighted_mean_and_sigma(pos: F32, weights: F32) -> tuple[FloatArray, FloatArray]:
     """Posterior mean (M, 2) and 1-sigma radius sqrt(var_x + var_y) (M,) of weighted particles
     (batched (1, N) @ (N, 2) products: several times faster than einsum here)."""
     rows = weights[:, None, :]
-    mean = np.matmul(rows, pos)[:, 0, :].astype(np.float64)
+    mean = weighted_mean(pos, weights)
     second = np.matmul(rows, pos * pos)[:, 0, :].sum(axis=1, dtype=np.float64)
     var = second - np.einsum("mi,mi->m", mean, mean)
     return mean, np.sqrt(np.maximum(var, 0.0))

@@ -113,11 +113,28 @@ class RadioMaps:
         correction_version: int = 0,
     ) -> F32:
         """Flat (cells * 9 * B,) table, cell-major, index ``(cell * 9 + heading) * B + b``:
-        10 n log10(d) + L * crossings + body loss * share - correction (cached per model;
-        ``correction_db`` (cells, B) dB added to the predicted RSSI, e.g. the learned
-        radio map of :mod:`positioning.tracker.radiolearn`, identified by ``correction_version``).
-        One particle's beacons lie side by side, so a lookup of its K beacons touches one
-        or two cache lines instead of K scattered ones."""
+        10 n log10(d) + L * crossings + body loss * share - correction (``correction_db``
+        (cells, B) dB added to the predicted RSSI, e.g. the learned radio map of
+        :mod:`positioning.tracker.radiolearn`, identified by ``correction_version``).
+        A copy of :meth:`path_loss_rows` without its ones column."""
+        rows = self.path_loss_rows(
+            exponent, obstacle_loss_db, body_loss_db, correction_db, correction_version
+        )
+        return np.ascontiguousarray(rows[:, :-1]).ravel()
+
+    def path_loss_rows(
+        self,
+        exponent: float,
+        obstacle_loss_db: float,
+        body_loss_db: float,
+        correction_db: F32 | None = None,
+        correction_version: int = 0,
+    ) -> F32:
+        """(cells * 9, B + 1) table, row ``cell * 9 + heading``: the path loss to each
+        beacon (see :meth:`path_loss_db`), then a column of ones (cached per model). One
+        particle's beacons lie side by side, so its lookup touches one or two cache lines;
+        the ones column lets a matrix product with a row add a per-device constant exactly
+        (:func:`positioning.tracker.radio.TrackerRadio.residuals`)."""
         key = (
             round(float(exponent), 4),
             round(float(obstacle_loss_db), 3),
@@ -134,7 +151,10 @@ class RadioMaps:
             cell_major = full.transpose(2, 1, 0)
             if correction_db is not None:
                 cell_major = cell_major - correction_db[:, None, :]
-            table = np.ascontiguousarray(cell_major, dtype=np.float32).ravel()
+            table = np.empty((self.cells, UNKNOWN_HEADING + 1, b + 1), np.float32)
+            table[..., :b] = cell_major  # one strided copy, no transposed temporary
+            table[..., b] = 1.0
+            table = table.reshape(-1, b + 1)
             self._cache.clear()
             self._cache[key] = table
         return table

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from positioning.layout import Layout
-from positioning.tracker.particles import FloorMap, weighted_mean_and_sigma
+from positioning.tracker.particles import FloorMap, weighted_mean, weighted_mean_and_sigma
 from positioning.walkable import WalkableGrid
 
 __all__ = ["ShopFront"]
@@ -63,24 +63,31 @@ class ShopFront:
         cell, _ = self.floor.cell(pos)
         return np.take(self.street, cell)
 
-    def summarise(self, pos: F32, w: F32) -> tuple[F64, F64, F64]:
+    def summarise(self, pos: F32, w: F32, outside: BoolArray | None = None) -> tuple[F64, F64, F64]:
         """Each cloud's (M, 2) mean, (M,) 1-sigma radius and (M,) probability of being inside.
 
         ``p_inside`` is the weight of the particles past the front (inside the outline).
         The mean is taken on the side of the front holding most of the weight: the
         average of a cloud split by the glass is a point on it, where nobody is; the
-        radius still counts both sides.
+        radius still counts both sides. ``outside``: :meth:`outside` of ``pos``, if known.
         """
         _, sigma = weighted_mean_and_sigma(pos, w)
-        out = self.outside(pos)
-        w_out = np.sum(w * out, axis=1, dtype=np.float64)
+        out = self.outside(pos) if outside is None else outside
+        w_out = np.asarray(np.sum(w * out, axis=1, dtype=np.float64))
+        return self._side_mean(pos, w, out, w_out), sigma, np.clip(1.0 - w_out, 0.0, 1.0)
+
+    def mean(self, pos: F32, w: F32, outside: BoolArray | None = None) -> F64:
+        """The mean of :meth:`summarise` alone."""
+        out = self.outside(pos) if outside is None else outside
+        w_out = np.asarray(np.sum(w * out, axis=1, dtype=np.float64))
+        return self._side_mean(pos, w, out, w_out)
+
+    @staticmethod
+    def _side_mean(pos: F32, w: F32, out: BoolArray, w_out: F64) -> F64:
         heavier_out = np.asarray(w_out > 0.5)
         side = np.where(heavier_out[:, None], out, ~out)
         ws = w * side
-        mean, _ = weighted_mean_and_sigma(
-            pos, ws / np.maximum(ws.sum(axis=1, keepdims=True), 1e-30)
-        )
-        return mean, sigma, np.clip(1.0 - w_out, 0.0, 1.0)
+        return weighted_mean(pos, ws / np.maximum(ws.sum(axis=1, keepdims=True), 1e-30))
 
     def street_penalty(
         self, pos: F32, w: F32, still: BoolArray, street_s: F64, nats_per_s: float

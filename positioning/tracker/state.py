@@ -182,6 +182,7 @@ class Readings:
     proposals: npt.NDArray[np.float32]  # (M, P, 2) places to check whether the filter is lost
     missing: IntArray  # (M, U) unheard beacons that were most likely to be heard
     plausible: npt.NDArray[np.bool_]  # (M, U) whether hearing them was plausible at all
+    centroid: npt.NDArray[np.float64]  # (M, 2) the model-free fix (weighted centroid)
 
     def take(self, index: npt.NDArray[np.bool_] | slice) -> Readings:
         return Readings(
@@ -193,6 +194,7 @@ class Readings:
             self.proposals[index],
             self.missing[index],
             self.plausible[index],
+            self.centroid[index],
         )
 
 

@@ -38,11 +38,13 @@ class ZonePosterior:
     def p_zone(self, pos: F32, w: F32, xy: F64) -> F64:
         """(M,) weight of each cloud (M, N, 2) with weights (M, N) in the zone of its fix
         ``xy`` (M, 2) (NO_ZONE counts as a zone)."""
-        m, n = w.shape
-        if m == 0:
+        return self._p_zone_xy(pos[..., 0], pos[..., 1], w, xy)
+
+    def _p_zone_xy(self, x: F32, y: F32, w: F32, xy: F64) -> F64:
+        """:meth:`p_zone` of a cloud given as (M, N) x and y planes."""
+        if len(w) == 0:
             return np.empty(0)
-        zone_of_particle = self._index(pos.reshape(-1, 2)).reshape(m, n)
-        same = zone_of_particle == self._index(xy)[:, None]
+        same = self._index.of_xy(x, y) == self._index(xy)[:, None]
         total = np.maximum(np.sum(w, axis=1, dtype=np.float64), 1e-30)
         return np.clip(np.sum(w * same, axis=1, dtype=np.float64) / total, 0.0, 1.0)
 
@@ -52,9 +54,17 @@ class ZonePosterior:
         cloud widened ``grow`` (M,) times about its fix (honest sigma_m over the spread)."""
         if len(w) == 0:
             return np.empty(0)
-        fix = xy.astype(np.float32)[:, None, :]
-        wide = fix + grow.astype(np.float32)[:, None, None] * (pos - fix)
-        p = self.p_zone(wide, w, xy)
+        # fix + grow * (pos - fix), on the x and y planes (a trailing axis of 2 is slow)
+        g = grow.astype(np.float32)[:, None]
+        fix = xy.astype(np.float32)
+        wide = []
+        for axis in (0, 1):
+            f = fix[:, axis : axis + 1]
+            plane = pos[..., axis] - f
+            plane *= g
+            plane += f
+            wide.append(plane)
+        p = self._p_zone_xy(wide[0], wide[1], w, xy)
         if model_weight > 0:
             p = model_weight * self.p_zone(pos, w, xy) + (1.0 - model_weight) * p
         return p

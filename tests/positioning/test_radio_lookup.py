@@ -7,7 +7,13 @@ import numpy as np
 from locators_synth import small_store
 
 from positioning.tracker.filter import ParticleTracker
-from positioning.tracker.likelihood import LikelihoodParams, miss_log_likelihood
+from positioning.tracker.likelihood import (
+    LikelihoodParams,
+    _batched_dot,
+    log_likelihood,
+    miss_log_likelihood,
+)
+from positioning.tracker.state import Readings
 
 
 def _tracker_and_points(seed: int) -> tuple[ParticleTracker, np.ndarray, np.ndarray]:
@@ -58,3 +64,78 @@ def test_miss_term_is_the_logistic_floor_probability_summed_over_valid_beacons()
     np.testing.assert_allclose(got[0], want, rtol=1e-5)
     both = miss_log_likelihood(loss, expected, np.ones((1, 2), bool), -95.0, 0.1, radio)
     assert (both[0] < got[0]).all()  # a second unheard beacon only lowers it
+
+
+def _readings(tracker: ParticleTracker, beacons: np.ndarray, seed: int) -> Readings:
+    """Packed readings for (M, K) beacons, with U = 2 unheard beacons per device."""
+    rng = np.random.default_rng(seed)
+    m, k = beacons.shape
+    others = np.stack(
+        [np.setdiff1d(np.arange(len(tracker.layout.beacons)), row)[:2] for row in beacons]
+    )
+    return Readings(
+        beacons,
+        rng.uniform(-95.0, -55.0, (m, k)).astype(np.float32),
+        rng.integers(0, 4, (m, k)).astype(np.float32),
+        rng.normal(0.0, 3.0, m).astype(np.float32),
+        np.full(m, 6.0, np.float32),
+        np.zeros((m, 3, 2), np.float32),
+        others,
+        rng.random((m, 2)) < 0.7,
+        np.zeros((m, 2)),
+    )
+
+
+def test_residuals_by_rows_and_one_hot_products_are_the_plain_subtractions() -> None:
+    # the likelihood's terms come from whole table rows and exact one-hot products: the
+    # same float32 values as looking each loss up and subtracting
+    tracker, points, beacons = _tracker_and_points(seed=4)
+    radio = tracker.radio
+    offsets = radio.calibration.beacon_offset_db
+    offsets[:] = np.random.default_rng(5).normal(0.0, 2.0, len(offsets))
+    r = _readings(tracker, beacons, seed=6)
+    power = (radio.tx_power_dbm + radio.calibration.beacon_offset_db).astype(np.float32)
+    pos = np.stack([np.roll(points, k, axis=0) for k in range(len(beacons))])  # (5, 40, 2)
+    heading = np.random.default_rng(7).integers(0, 9, pos.shape[:2]).astype(np.uint8)
+    shared = np.broadcast_to(points, pos.shape)
+    for at, head in ((pos, heading), (pos, None), (shared, None)):
+        resid, unheard = radio.residuals(at, r, head)
+        plain = np.ascontiguousarray(at)
+        heard = radio.path_loss(plain, r.beacon, head) + (r.rssi_dbm - power[r.beacon])[:, None, :]
+        np.testing.assert_array_equal(resid, heard)
+        mean = (power[r.missing] + r.offset_mean_db[:, None])[:, :, None] - radio.path_loss(
+            plain, r.missing, beacon_major=True
+        )  # the unheard beacons' term: heading unknown
+        np.testing.assert_array_equal(unheard, mean)
+
+
+def test_log_likelihood_is_the_plain_broadcast_student_t() -> None:
+    # the diagonal product that scales each beacon's squared residual is exact
+    rng = np.random.default_rng(8)
+    m, n, k = 6, 50, 7
+    loss = rng.uniform(40.0, 90.0, (m, n, k)).astype(np.float32)
+    expected = np.full((m, k), -59.0, np.float32)
+    rssi = rng.uniform(-95.0, -55.0, (m, k)).astype(np.float32)
+    count = rng.integers(0, 4, (m, k)).astype(np.float32)
+    mu0, sd0 = rng.normal(0, 3, m).astype(np.float32), np.full(m, 6.0, np.float32)
+    radio = LikelihoodParams()
+    got = log_likelihood(loss, expected, rssi, count, mu0, sd0, radio)
+    # the same steps with the per-beacon scale broadcast along the particles
+    nu = np.float32(radio.student_nu)
+    var = np.float32(radio.sigma_fast_db**2) / np.maximum(count, 1) + np.float32(
+        radio.sigma_slow_db**2
+    )
+    prec = np.where(count > 0, 1.0 / var, 0.0).astype(np.float32)
+    resid = loss + (rssi - expected)[:, None, :]
+    prior = (1.0 / sd0**2).astype(np.float32)[:, None]
+    offset = (_batched_dot(resid, prec) + prior * mu0[:, None]) / (
+        prec.sum(axis=1)[:, None] + prior
+    )
+    resid -= offset[..., None]
+    resid *= resid
+    resid *= (prec / nu)[:, None, :]
+    want = _batched_dot(np.log1p(resid), np.ones((1, k), np.float32)) * np.float32(
+        -0.5 * (nu + 1.0)
+    )
+    want -= 0.5 * prior * (offset - mu0[:, None]) ** 2
+    np.testing.assert_array_equal(got, want)

@@ -12,7 +12,13 @@ from positioning.pathloss import beacon_height_offsets_m, distance_m
 from positioning.registry import make_locator
 from positioning.tracker.filter import ParticleTracker
 from positioning.tracker.likelihood import LikelihoodParams, log_likelihood
-from positioning.tracker.particles import FloorMap, MotionParams, predict, systematic_resample
+from positioning.tracker.particles import (
+    FloorMap,
+    MotionParams,
+    predict,
+    systematic_picks,
+    systematic_resample,
+)
 from positioning.tracker.radiolearn import RadioLearnParams
 from positioning.walkable import DEFAULT_STREET_DEPTH_M, WalkableGrid
 
@@ -238,3 +244,15 @@ def test_explicit_calibration_is_used_when_self_calibration_is_off() -> None:
     assert tracker.calibration.exponent == 2.5
     assert tracker.calibration.obstacle_loss_db == 4.0
     assert (tracker.calibration.beacon_offset_db == -3.0).all()
+
+
+def test_systematic_picks_are_the_kept_draws_of_systematic_resample() -> None:
+    # the start grid searches only the draws it keeps: the same particles, the same random draw
+    rng = np.random.default_rng(11)
+    for n, kept in ((2200, 128), (128, 128), (9, 4)):
+        w = rng.random((7, n)).astype(np.float32) ** 6
+        w[0, : n // 2] = 0.0  # empty stretches: many draws land on one particle
+        w /= w.sum(axis=1, keepdims=True)
+        draws = np.linspace(0, n - 1, kept).astype(np.int64)
+        want = systematic_resample(w, np.random.default_rng(3))[:, draws]
+        np.testing.assert_array_equal(systematic_picks(w, np.random.default_rng(3), draws), want)

@@ -76,6 +76,24 @@ def test_zone_index_raster_agrees_with_the_polygons(two_zones: Layout) -> None:
     assert index([[np.nan, 1.0]])[0] == NO_ZONE
 
 
+def test_zone_index_of_xy_planes_is_the_plain_raster_lookup(two_zones: Layout) -> None:
+    # the in-place lookup on x and y planes: the arithmetic of a plain floor and bounds test
+    rng = np.random.default_rng(3)
+    pts = rng.uniform([-2.0, -2.0], [22.0, 12.0], size=(3000, 2)).astype(np.float32)
+    pts[:5] = [[np.nan, 1.0], [1.0, np.inf], [0.0, 0.0], [19.999, 9.999], [-0.001, 5.0]]
+    index = ZoneIndex(two_zones)
+    ix = np.floor(pts[:, 0].astype(np.float64) / ZONE_RASTER_M)
+    iy = np.floor(pts[:, 1].astype(np.float64) / ZONE_RASTER_M)
+    ny, nx = index._shape
+    inside = (ix >= 0) & (iy >= 0) & (ix < nx) & (iy < ny)
+    cell = np.where(inside, iy * nx + ix, nx * ny).astype(np.intp)
+    want = index._flat[cell]
+    np.testing.assert_array_equal(index.of_xy(pts[:, 0], pts[:, 1]), want)
+    planes = index.of_xy(pts[:, 0].reshape(50, 60), pts[:, 1].reshape(50, 60))
+    np.testing.assert_array_equal(planes.ravel(), want)
+    np.testing.assert_array_equal(index(pts), want)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(min_value=-1, max_value=1), min_size=1, max_size=120))
 def test_committed_changes_are_at_least_the_minimum_time_apart(raw: list[int]) -> None:
