@@ -11,7 +11,8 @@ often (``front_jump_per_s`` 0.1) and with both of the last changes, and with the
 evidence (``door``, :mod:`positioning.tracker.door`) pooled at weights 0.5, 0.8 and 1, with
 ``street_transit_s`` 30 s, and with a tighter glass; with the glass modelled together
 with the door evidence or the shorter transit; and the presence rules' own variants
-(``store.enter_sure_p``, ``settle_s``) on the tracker's recorded fixes and on the true
+(``store.enter_sure_p``, ``settle_s``, ``settle_posterior_s``: "settle posterior 10" is
+the posterior's settle before session 28) on the tracker's recorded fixes and on the true
 positions, and the came-in-through-the-door test (``store.enter_door_reach_m``: "door path
 reach/depth", with its memory and hold; "door path off" is the shipped rule whatever the
 defaults). Only settings change, never code. ``--keep DIR`` keeps the days and the
@@ -90,6 +91,8 @@ ENGINES = (
     "door path 6/3 hold 8",
     "door path 6/3 mem 10 hold 5",
     "door path off",
+    "settle posterior 10",
+    "true settle 5",
 )
 
 
@@ -144,6 +147,11 @@ def _store(base: EngineParams, **changes: Any) -> EngineParams:
     return dataclasses.replace(base, store=dataclasses.replace(base.store, **changes))
 
 
+def _settle(seconds: float) -> dict[str, float]:
+    """Both settle times (fixes with and without a posterior) at ``seconds``."""
+    return {"settle_s": seconds, "settle_posterior_s": seconds}
+
+
 def day(
     store: Path, seed: int, work: Path, shoppers: int, minutes: float, engines: tuple[str, ...]
 ) -> dict[str, dict[str, Any]]:
@@ -192,15 +200,20 @@ def day(
         "true sure 0.999": (TruthFixes(truth), _store(base, enter_sure_p=0.999)),
         "sure 0.99": ("tracker", _store(base, enter_sure_p=0.99)),
         "sure 0.999": ("tracker", _store(base, enter_sure_p=0.999)),
+        # settle_s for every fix (with a posterior or not) as in session 27
         "true sure+settle 5": (TruthFixes(truth), _store(base, enter_sure_p=0.99, settle_s=5.0)),
-        "sure+settle 5": ("tracker", _store(base, enter_sure_p=0.99, settle_s=5.0)),
-        "sure+settle 3": ("tracker", _store(base, enter_sure_p=0.99, settle_s=3.0)),
+        "sure+settle 5": ("tracker", _store(base, enter_sure_p=0.99, **_settle(5.0))),
+        "sure+settle 3": ("tracker", _store(base, enter_sure_p=0.99, **_settle(3.0))),
+        # the posterior's settle as before session 28 (10 s); fixes without a posterior
+        # (true positions) settled 5 s like the posterior's
+        "settle posterior 10": ("tracker", _store(base, settle_posterior_s=10.0)),
+        "true settle 5": (TruthFixes(truth), _store(base, settle_s=5.0)),
         # a fix that came inside away from the door counts only deeper (reach m / depth m)
         "door path 6/3": ("tracker", _store(base, enter_door_reach_m=6.0)),
         "door path 4/3": ("tracker", _store(base, enter_door_reach_m=4.0)),
         "door path 8/3": ("tracker", _store(base, enter_door_reach_m=8.0)),
         "door path 6/2": ("tracker", _store(base, enter_door_reach_m=6.0, enter_far_depth_m=2.0)),
-        "door path 6/3+settle 5": ("tracker", _store(base, enter_door_reach_m=6.0, settle_s=5.0)),
+        "door path 6/3+settle 5": ("tracker", _store(base, enter_door_reach_m=6.0, **_settle(5.0))),
         "door path 6/3 mem 10": (
             "tracker",
             _store(base, enter_door_reach_m=6.0, enter_door_memory_s=10.0),
@@ -236,7 +249,8 @@ def day(
     for name, (locator, params) in runs.items():
         if name not in engines:
             continue
-        if name.startswith(("sure", "door path")):  # the shipped tracker's fixes, other rules
+        # the shipped tracker's fixes, other rules
+        if name.startswith(("sure", "door path", "settle")):
             if not tracker.recorded:
                 locate(store, log.batch, tracker, seed, base)
                 tracker.replay().save(fixes_file)

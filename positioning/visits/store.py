@@ -9,8 +9,9 @@ side: negative in the street. Rules, each a named parameter:
   probability is the locator's own posterior when it has one (``PositionFix.p_inside``),
   otherwise a normal error across the front from the fix's depth and 1-sigma radius
   (plus a floor, :func:`inside_probability`): one rule for every locator. Fixes of a
-  newly heard device (for ``settle_s``) and fixes with a radius above
-  ``enter_max_sigma_m`` are no evidence. A passer-by's fix scatters into the doorway, but not confidently, so
+  newly heard device (for ``settle_s``; ``settle_posterior_s`` for fixes that carry the
+  locator's posterior) and fixes with a radius above ``enter_max_sigma_m`` are no
+  evidence. A passer-by's fix scatters into the doorway, but not confidently, so
   passers-by are not counted. The visit is dated back to the last door crossing
   (depth going from <= 0 to > 0), the moment a person would call "came in".
 - **exit**: depth <= -``exit_depth_m`` held for ``exit_min_s`` (seen in the street,
@@ -54,6 +55,7 @@ __all__ = [
     "DEFAULT_ENTER_FAR_HOLD_S",
     "DEFAULT_EXIT_DEPTH_M",
     "DEFAULT_EXIT_MIN_S",
+    "DEFAULT_SETTLE_POSTERIOR_S",
     "DEFAULT_SETTLE_S",
     "DEFAULT_STAFF_AFTER_S",
     "EntranceDepth",
@@ -113,8 +115,20 @@ DEFAULT_ENTER_DEPTH_M = 0.0
 #: is partial: their first fixes land anywhere, with a radius that understates it.
 #: Shoppers are heard from the street well before they reach the door (>= 9 s in every
 #: reference store), so this costs them no latency; a device switched on inside enters
-#: 10 s late.
+#: 10 s late. Applies to fixes without the locator's own posterior (``p_inside``); see
+#: ``settle_posterior_s`` for those.
 DEFAULT_SETTLE_S = 10.0
+#: ``settle_s`` for fixes that carry the locator's posterior (``PositionFix.p_inside``),
+#: seconds. A posterior carries its own uncertainty: the tracker starts a new device's
+#: cloud with half its mass in the street (positioning.tracker.shopfront), so its first
+#: posterior is not sure of "inside" on thin evidence, where a window locator's first
+#: fixes and their radius are a guess. Its first seconds are still a few resamplings of a
+#: fresh cloud: 5 s, not 0. Measured on the kept door days (benchmarks/plan_door.py, 6
+#: seeds, docs/planning.md "Issue 17, session 28") and the reference days: no tracker
+#: figure worse than at 10 s, a device switched on inside enters 5 s sooner. Fixes
+#: without a posterior keep ``settle_s``: a noisy zero-radius fix of a passer-by 2 m out
+#: reaches 0.7 m inside now and then (tests/positioning/test_store_presence.py).
+DEFAULT_SETTLE_POSTERIOR_S = 5.0
 #: Largest 1-sigma radius of a fix that counts as evidence of entering, metres: the depth
 #: of the street band where passers-by walk (positioning.walkable). A fix less certain
 #: than that cannot tell the street from the floor, however deep inside it lands: a
@@ -174,6 +188,7 @@ class StoreParams:
     enter_sigma_floor_m: float = DEFAULT_ENTER_SIGMA_FLOOR_M
     enter_depth_m: float = DEFAULT_ENTER_DEPTH_M
     settle_s: float = DEFAULT_SETTLE_S
+    settle_posterior_s: float = DEFAULT_SETTLE_POSTERIOR_S
     enter_max_sigma_m: float = DEFAULT_ENTER_MAX_SIGMA_M
     exit_depth_m: float = DEFAULT_EXIT_DEPTH_M
     enter_door_reach_m: float | None = DEFAULT_ENTER_DOOR_REACH_M
@@ -347,11 +362,13 @@ class StorePresence:
         is no evidence (unsettled device, radius too large), 1 where there is no street."""
         if not self._street:
             return 1.0
-        if t_s - self._first_s < self._p.settle_s or not sigma_m <= self._p.enter_max_sigma_m:
+        has_posterior = not math.isnan(p_inside)
+        settle_s = self._p.settle_posterior_s if has_posterior else self._p.settle_s
+        if t_s - self._first_s < settle_s or not sigma_m <= self._p.enter_max_sigma_m:
             return 0.0
         if self._far_hold_s(depth_m) == math.inf:
             return 0.0  # came in through the window, not (yet) seen past the window aisle
-        if math.isnan(p_inside):
+        if not has_posterior:
             p_inside = inside_probability(
                 depth_m - self._p.enter_depth_m, sigma_m, self._p.enter_sigma_floor_m
             )

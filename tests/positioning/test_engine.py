@@ -23,7 +23,9 @@ from positioning.visits.store import StoreParams
 #: trust for entering (docs/presence-detection.md); these tests are about the engine's
 #: mechanics, so they accept every fix past the front as evidence (a probability of 0.5
 #: is the fix's side of the line, whatever its radius) to get events from every locator.
-MECHANICS = EngineParams(store=StoreParams(enter_max_sigma_m=math.inf, enter_p=0.5, settle_s=0.0))
+MECHANICS = EngineParams(
+    store=StoreParams(enter_max_sigma_m=math.inf, enter_p=0.5, settle_s=0.0, settle_posterior_s=0.0)
+)
 
 
 @pytest.fixture(scope="module")

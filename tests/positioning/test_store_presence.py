@@ -54,17 +54,50 @@ def test_passer_by_in_the_street_is_never_a_visitor(fashion: Layout, seed: int) 
     assert changes == []
 
 
+def test_a_fix_with_a_posterior_enters_after_the_shorter_settle(fashion: Layout) -> None:
+    # a device first heard inside, its posterior sure from the start: it enters once the
+    # posterior settle has passed; the same fixes without a posterior wait for settle_s
+    params = StoreParams(settle_s=10.0, settle_posterior_s=5.0, enter_sure_p=None)
+
+    def enter_time(p_inside: float) -> float:
+        machine = StorePresence(params)
+        for t in range(20):
+            change = machine.update(float(t), 15.0, 6.0, 6.0, 0.5, p_inside)
+            if change is not None:
+                return t
+        return math.inf
+
+    # evidence from t=5 on, held one epoch (enter_min_s): entered at t=6
+    assert enter_time(0.999) == 6
+    assert enter_time(math.nan) == 11
+    # the defaults: a posterior settles sooner than a fix without one
+    assert StoreParams().settle_posterior_s < StoreParams().settle_s
+
+
+def test_a_posterior_settles_afresh_after_the_device_was_unheard(fashion: Layout) -> None:
+    params = StoreParams(settle_posterior_s=5.0, enter_sure_p=None, away_timeout_s=15.0)
+    machine = StorePresence(params)
+    assert all(machine.update(float(t), 15.0, -3.0, -3.0, 0.5, 0.01) is None for t in range(3))
+    # back after a gap longer than the away timeout, sure it is inside: a new device
+    back = [machine.update(30.0 + t, 15.0, 6.0, 6.0, 0.5, 0.999) for t in range(8)]
+    assert [c is not None for c in back] == [False] * 6 + [True, False]
+
+
 def test_walking_out_into_the_street_exits_at_the_crossing(fashion: Layout) -> None:
     depth = EntranceDepth(fashion)
     ys = np.concatenate([np.full(5, 6.0), np.arange(5.0, -5.0, -1.0)])
-    changes = run(StorePresence(StoreParams(settle_s=0.0)), depth, [(15.0, y) for y in ys])
+    changes = run(
+        StorePresence(StoreParams(settle_s=0.0, settle_posterior_s=0.0)),
+        depth,
+        [(15.0, y) for y in ys],
+    )
     assert [c.entered for c in changes] == [True, False]
     assert changes[1].reason == "street"
     assert changes[1].t_s == pytest.approx(5 + 5)  # y=0 at index 10 is not inside any more
 
 
 def test_unheard_device_leaves_after_the_away_timeout(fashion: Layout) -> None:
-    params = StoreParams(away_timeout_s=20.0, settle_s=0.0)
+    params = StoreParams(away_timeout_s=20.0, settle_s=0.0, settle_posterior_s=0.0)
     machine = StorePresence(params)
     run(machine, EntranceDepth(fashion), [(15.0, 6.0)] * 5)
     assert machine.inside
@@ -83,7 +116,7 @@ def test_a_device_present_for_hours_becomes_staff(fashion: Layout) -> None:
 
 
 def test_an_uncertain_fix_deep_inside_is_not_an_enter(fashion: Layout) -> None:
-    machine = StorePresence(StoreParams(settle_s=0.0, enter_sure_p=None))
+    machine = StorePresence(StoreParams(settle_s=0.0, settle_posterior_s=0.0, enter_sure_p=None))
     depth = EntranceDepth(fashion)
     for t in range(5):  # a new device: the locator's first fixes have a 6 m radius
         assert (
@@ -107,7 +140,7 @@ def test_inside_probability_is_a_normal_error_across_the_front() -> None:
 
 
 def test_the_locators_own_probability_decides_when_it_has_one(fashion: Layout) -> None:
-    params = StoreParams(settle_s=0.0, enter_sure_p=None)
+    params = StoreParams(settle_s=0.0, settle_posterior_s=0.0, enter_sure_p=None)
     # the fix sits in the street, but the posterior is confident the device is inside
     machine = StorePresence(params)
     for t in range(5):
@@ -131,11 +164,13 @@ def test_the_probability_must_hold_for_enter_min_s(fashion: Layout) -> None:
     # computed from the fixes or the locator's posterior: two epochs at the 1 s default
     # (without the sure-evidence rule, which would take these at once)
     for p_inside in (math.nan, 0.999):
-        machine = StorePresence(StoreParams(settle_s=0.0, enter_sure_p=None))
+        machine = StorePresence(
+            StoreParams(settle_s=0.0, settle_posterior_s=0.0, enter_sure_p=None)
+        )
         results = [machine.update(float(t), 15.0, 6.0, 6.0, 0.5, p_inside) for t in range(2)]
         assert results[0] is None and results[1] is not None and results[1].t_s == 0.0
     # a one-epoch spike of the posterior is no visit (below enter_sure_p, 0.99 by default)
-    machine = StorePresence(StoreParams(settle_s=0.0))
+    machine = StorePresence(StoreParams(settle_s=0.0, settle_posterior_s=0.0))
     spiky = [0.9, 0.985, 0.9, 0.95, 0.989, 0.8]
     assert all(
         machine.update(float(t), 15.0, 6.0, 6.0, 0.5, p) is None for t, p in enumerate(spiky)
@@ -145,25 +180,25 @@ def test_the_probability_must_hold_for_enter_min_s(fashion: Layout) -> None:
 def test_sure_evidence_enters_without_the_hold(fashion: Layout) -> None:
     # enter_sure_p set: a fix at least that sure enters at its own epoch; a weaker one
     # (>= enter_p only) still waits for the hold, and an unsettled device not at all
-    params = StoreParams(settle_s=0.0, enter_sure_p=0.999)
+    params = StoreParams(settle_s=0.0, settle_posterior_s=0.0, enter_sure_p=0.999)
     machine = StorePresence(params)
     change = machine.update(0.0, 15.0, 6.0, 6.0, 0.5, 0.9995)
     assert change is not None and change.entered and change.t_s == 0.0
     machine = StorePresence(params)
     assert machine.update(0.0, 15.0, 6.0, 6.0, 0.5, 0.99) is None
     assert machine.update(1.0, 15.0, 6.0, 6.0, 0.5, 0.99) is not None
-    machine = StorePresence(dataclasses_replace(params, settle_s=10.0))
+    machine = StorePresence(dataclasses_replace(params, settle_posterior_s=10.0))
     assert machine.update(0.0, 15.0, 6.0, 6.0, 0.5, 1.0) is None
     # computed from a zero-radius fix: 0.93 m past the front is 0.999 with the 0.3 m floor
     depth = EntranceDepth(fashion)
     ys = [-2.0, -1.0, 0.2, 1.2]
-    held = StoreParams(settle_s=0.0, enter_sure_p=None)
+    held = StoreParams(settle_s=0.0, settle_posterior_s=0.0, enter_sure_p=None)
     shipped = run(StorePresence(held), depth, [(15.0, y) for y in ys])
     sure = run(StorePresence(params), depth, [(15.0, y) for y in ys])
     assert shipped == []  # 0.2 m is not evidence, 1.2 m is held one epoch
     assert len(sure) == 1 and sure[0].t_s == 2.0  # entered at t=3, dated to the crossing
     # off (None): p = 1 still waits for the hold; on by default at 0.99
-    machine = StorePresence(StoreParams(settle_s=0.0, enter_sure_p=None))
+    machine = StorePresence(StoreParams(settle_s=0.0, settle_posterior_s=0.0, enter_sure_p=None))
     assert machine.update(0.0, 15.0, 6.0, 6.0, 0.5, 1.0) is None
     assert StoreParams().enter_sure_p == 0.99
 
@@ -185,9 +220,9 @@ def test_a_posterior_that_flips_in_through_the_window_waits_for_depth(fashion: L
     xs = [30.0 - 1.2 * t for t in range(8)]
     ys = [-1.5, -1.5, -1.4, 1.3, 1.3, 1.3, 1.4, 1.3]
     p = [0.1, 0.1, 0.2, 0.999, 0.999, 1.0, 1.0, 1.0]
-    rule = StoreParams(settle_s=0.0, enter_door_reach_m=6.0)
+    rule = StoreParams(settle_s=0.0, settle_posterior_s=0.0, enter_door_reach_m=6.0)
     assert _flip(StorePresence(rule, door=depth), depth, xs, ys, p) == []
-    off = StoreParams(settle_s=0.0)
+    off = StoreParams(settle_s=0.0, settle_posterior_s=0.0)
     assert len(_flip(StorePresence(off, door=depth), depth, xs, ys, p)) == 1
     # the same fix past the window aisle (3 m deep) is evidence again
     deeper = [*ys[:6], 3.2, 3.5]
@@ -202,7 +237,7 @@ def test_a_posterior_that_flips_in_through_the_window_waits_for_depth(fashion: L
     # it also came through the door when its fix passed the door in the street within
     # enter_door_memory_s before flipping in farther along
     xs_past = [18.0, 15.0, 12.0, 9.0, 6.0, 5.0, 4.0, 3.0]  # in at x 9: 4 m beside
-    far = StoreParams(settle_s=0.0, enter_door_reach_m=2.0)
+    far = StoreParams(settle_s=0.0, settle_posterior_s=0.0, enter_door_reach_m=2.0)
     assert _flip(StorePresence(far, door=depth), depth, xs_past, ys, p) == []
     remembered = dataclasses_replace(far, enter_door_memory_s=3.0)
     assert len(_flip(StorePresence(remembered, door=depth), depth, xs_past, ys, p)) == 1
@@ -223,7 +258,9 @@ def test_a_window_flip_that_holds_long_enough_enters_when_asked(fashion: Layout)
     xs = [30.0 - 0.3 * t for t in range(n)]
     ys = [-1.5, -1.5, *([1.3] * (n - 2))]
     sure = [0.1, 0.1, *([0.999] * (n - 2))]
-    held = StoreParams(settle_s=0.0, enter_door_reach_m=6.0, enter_far_hold_s=5.0)
+    held = StoreParams(
+        settle_s=0.0, settle_posterior_s=0.0, enter_door_reach_m=6.0, enter_far_hold_s=5.0
+    )
     changes = _flip(StorePresence(held, door=depth), depth, xs, ys, sure)
     assert len(changes) == 1 and changes[0].entered
     assert changes[0].t_s == 2.0  # dated to the crossing, entered once held 5 s (t = 7)
