@@ -231,6 +231,7 @@ class TrackerRadio:
             r.offset_sigma_db,
             self.radio,
             cal.floor_dbm if cal.params.truncated_fit else None,  # the fit's truncation
+            *self._unfitted_walls(r.beacon, cell),
         )
         if r.missing.shape[1]:
             ll += miss_log_likelihood(
@@ -242,6 +243,17 @@ class TrackerRadio:
                 self.radio,
             )
         return ll
+
+    def _unfitted_walls(
+        self, beacon: IntArray, cell: npt.NDArray[np.int32]
+    ) -> tuple[F32 | None, float]:
+        """(M, N, K) obstacles crossed and the wall loss in use, while the wall loss is an
+        unfitted prior (``wall_prior_sd_db`` > 0, no fit yet); (None, 0) otherwise."""
+        cal = self.calibration
+        if self.radio.wall_prior_sd_db <= 0 or (cal.enabled and cal.fits > 0) or not cal.enabled:
+            return None, 0.0
+        at = beacon.astype(np.intp)[:, None, :] * self.maps.cells + cell.astype(np.intp)[..., None]
+        return np.take(self.maps.crossings, at).astype(np.float32), cal.obstacle_loss_db
 
     def learn(
         self,
