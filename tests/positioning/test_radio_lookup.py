@@ -58,3 +58,22 @@ def test_miss_term_is_the_logistic_floor_probability_summed_over_valid_beacons()
     np.testing.assert_allclose(got[0], want, rtol=1e-5)
     both = miss_log_likelihood(loss, expected, np.ones((1, 2), bool), -95.0, 0.1, radio)
     assert (both[0] < got[0]).all()  # a second unheard beacon only lowers it
+
+
+def test_the_wall_profile_holds_only_until_the_first_fit() -> None:
+    """``wall_prior_sd_db``: the obstacles crossed to each beacon reach the likelihood while the
+    wall loss is an unfitted prior, and stop once the self-calibration has fitted."""
+    layout = small_store()  # one shelf
+    tracker = ParticleTracker(layout, seed=0, radio=LikelihoodParams(wall_prior_sd_db=3.0))
+    radio = tracker.radio
+    _, points, beacons = _tracker_and_points(seed=4)
+    pos = np.broadcast_to(points, (len(beacons), *points.shape))
+    cell = radio.floor.cell_index(np.ascontiguousarray(pos))
+    crossed, loss = radio._unfitted_walls(beacons, cell)
+    assert crossed is not None and crossed.shape == (5, 40, 3)
+    assert crossed.any() and loss == radio.calibration.obstacle_loss_db
+    np.testing.assert_array_equal(crossed[0, :, 0], radio.crossings_at(points)[:, beacons[0, 0]])
+    radio.calibration.fits = 1
+    assert radio._unfitted_walls(beacons, cell) == (None, 0.0)
+    off = ParticleTracker(layout, seed=0).radio
+    assert off._unfitted_walls(beacons, cell) == (None, 0.0)
