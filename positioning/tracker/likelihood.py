@@ -37,6 +37,10 @@ class LikelihoodParams:
     student_nu: float = 4.0  # heavy tails: deep fades and body shadowing are not Gaussian
     offset_prior_db: float = 6.0  # phone/tag gain spread before self-calibration
     body_loss_db: float = 4.0  # carrier's body between device and beacon (Faragher & Harle 2015)
+    # prior spread, dB, of the wall loss per crossing before the self-calibration's first fit:
+    # a common deviation is profiled per particle like the device offset (issue 16, session
+    # 28); 0: off (the declared walls count at the prior loss until fitted)
+    wall_prior_sd_db: float = 0.0
 
 
 def log_likelihood(
@@ -48,6 +52,8 @@ def log_likelihood(
     offset_sigma_db: F32,
     radio: LikelihoodParams,
     floor_dbm: float | None = None,
+    crossings: F32 | None = None,
+    wall_loss_db: float = 0.0,
 ) -> F32:
     """log p(readings | particle) for (M, N) particles, Student-t residuals, device offset profiled.
 
@@ -65,10 +71,23 @@ def log_likelihood(
     hearing it, P(reading > floor | particle) (a truncated Student-t, the spread of one
     reading): a weak reading then fits any particle whose mean lies near or below the
     floor, not only those predicting exactly that reading.
+
+    ``crossings`` (M, N, K): obstacles between each particle and beacon; with it, a common
+    deviation of the wall loss from ``wall_loss_db`` (prior spread ``wall_prior_sd_db``, the
+    loss kept >= 0) is profiled jointly with the offset: walls the data have not priced yet
+    then do not place a device.
     """
     resid = path_loss_db + (rssi_dbm - expected_1m_dbm)[:, None, :]
     return residual_log_likelihood(
-        resid, rssi_dbm, count, offset_mean_db, offset_sigma_db, radio, floor_dbm
+        resid,
+        rssi_dbm,
+        count,
+        offset_mean_db,
+        offset_sigma_db,
+        radio,
+        floor_dbm,
+        crossings,
+        wall_loss_db,
     )
 
 
@@ -80,6 +99,8 @@ def residual_log_likelihood(
     offset_sigma_db: F32,
     radio: LikelihoodParams,
     floor_dbm: float | None = None,
+    crossings: F32 | None = None,
+    wall_loss_db: float = 0.0,
 ) -> F32:
     """:func:`log_likelihood` from the (M, N, K) residuals rssi - (expected - path loss)
     before the device offset (worked on in place)."""
@@ -93,8 +114,21 @@ def residual_log_likelihood(
     # Offset: precision-weighted mean of the residuals shrunk towards the prior (a batched
     # matrix product); the Student-t below then discounts the beacons it does not fit.
     weighted = _batched_dot(resid, prec)
-    offset = (weighted + prior_prec * mu0) / (prec.sum(axis=1)[:, None] + prior_prec)
-    resid -= offset[..., None]
+    if crossings is None:
+        offset = (weighted + prior_prec * mu0) / (prec.sum(axis=1)[:, None] + prior_prec)
+        resid -= offset[..., None]
+    else:  # resid = c - delta x: a 2 x 2 ridge solve per particle
+        px = crossings * prec[:, None, :]
+        a11 = prec.sum(axis=1)[:, None] + prior_prec
+        a12 = -px.sum(axis=2)
+        a22 = (px * crossings).sum(axis=2) + np.float32(1.0 / radio.wall_prior_sd_db**2)
+        b1 = weighted + prior_prec * mu0
+        b2 = -(px * resid).sum(axis=2)
+        det = a11 * a22 - a12 * a12
+        offset = (a22 * b1 - a12 * b2) / det
+        delta = np.maximum((a11 * b2 - a12 * b1) / det, np.float32(-wall_loss_db))
+        resid -= offset[..., None]
+        resid += delta[..., None] * crossings
     heard = (
         None
         if floor_dbm is None
@@ -113,6 +147,8 @@ def residual_log_likelihood(
     ll = _batched_dot(np.log1p(resid, out=resid), np.ones((1, resid.shape[2]), np.float32))
     ll *= np.float32(-0.5 * (nu + 1.0))
     ll -= 0.5 * prior_prec * (offset - mu0) ** 2
+    if crossings is not None:
+        ll -= np.float32(0.5 / radio.wall_prior_sd_db**2) * delta**2
     if heard is not None:
         ll -= heard
     return np.asarray(ll, dtype=np.float32)

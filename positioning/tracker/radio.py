@@ -279,12 +279,24 @@ class TrackerRadio:
             r.offset_sigma_db,
             self.radio,
             cal.floor_dbm if cal.params.truncated_fit else None,  # the fit's truncation
+            *self._unfitted_walls(pos, r.beacon),
         )
         if r.missing.shape[1]:
             ll += miss_log_likelihood_at(
                 unheard_dbm, r.plausible, det.sensitivity_dbm, det.miss_rate, self.radio
             )
         return ll
+
+    def _unfitted_walls(self, pos: F32, beacon: IntArray) -> tuple[F32 | None, float]:
+        """(M, N, K) obstacles crossed from the (M, N, 2) points and the wall loss in use,
+        while the wall loss is an unfitted prior (``wall_prior_sd_db`` > 0, no fit yet);
+        (None, 0) otherwise."""
+        cal = self.calibration
+        if self.radio.wall_prior_sd_db <= 0 or (cal.enabled and cal.fits > 0) or not cal.enabled:
+            return None, 0.0
+        cell = self.floor.cell_index(np.ascontiguousarray(pos))
+        at = beacon.astype(np.intp)[:, None, :] * self.maps.cells + cell.astype(np.intp)[..., None]
+        return np.take(self.maps.crossings, at).astype(np.float32), cal.obstacle_loss_db
 
     def learn(
         self,

@@ -41,6 +41,10 @@ class SelfCalParams:
     slope_prior_rows: float = 300.0  # ridge of the exponent's and obstacle loss's priors, rows
     obstacle_loss_prior_db: float = 3.0  # per crossing; COST 231 light wall 3.4 dB
     obstacle_loss_max_db: float = 10.0  # concrete wall (COST 231 heavy wall 6.9 dB) with margin
+    # the obstacle loss, dB per crossing, the tracker uses before its first fit (the fit's
+    # ridge still pulls to obstacle_loss_prior_db); None: the prior. An unfitted wall loss is
+    # a guess, and a wrong one places a still device confidently wrong (issue 16, session 28)
+    obstacle_start_db: float | None = None
     fit_body_loss: bool = True  # a tag on a shelf or a phone on a tripod has no body behind it
     body_min_rows: int = 400  # walkers' rows before the body loss moves from its prior
     body_prior_rows: float = 300.0  # ridge towards the prior body loss, in walkers' rows

@@ -105,9 +105,10 @@ class SelfCalibrator:
             prior_body_loss_db if start is None else min(start, prior_body_loss_db)
         )
         self.exponent = calibration.exponent if calibration else float(prior_exponent)
-        self.obstacle_loss_db = (
-            calibration.obstacle_loss_db if calibration else p.obstacle_loss_prior_db
+        start_loss = (
+            p.obstacle_loss_prior_db if p.obstacle_start_db is None else p.obstacle_start_db
         )
+        self.obstacle_loss_db = calibration.obstacle_loss_db if calibration else start_loss
         self.beacon_offset_db = (
             calibration.beacon_offset_db.copy() if calibration else np.zeros(n_beacons)
         )

@@ -50,3 +50,30 @@ def test_a_reading_near_the_floor_fits_particles_predicting_below_it() -> None:
 def test_a_floor_far_below_every_mean_changes_nothing() -> None:
     far = _one_beacon([-70.0, -93.0], -300.0)
     assert np.allclose(far, _one_beacon([-70.0, -93.0], None), atol=1e-4)
+
+
+def test_unpriced_walls_are_profiled_like_the_device_offset() -> None:
+    """A device behind two walls that do not attenuate, the model pricing them at 6 dB each:
+    with the wall loss profiled (prior spread 3 dB) its true spot fits nearly as well as
+    under the right model; without, far worse. No walls crossed: the plain likelihood."""
+    d = np.array([3.0, 5.0, 7.0, 4.0, 6.0], np.float32)
+    walls = np.array([1, 1, 0, 0, 0], np.float32)
+    true_loss = (20.0 * np.log10(d))[None, None, :].astype(np.float32)
+    priced = true_loss + 6.0 * walls
+    args = (
+        np.full((1, 5), -59.0, np.float32),
+        (-59.0 - true_loss[0]).astype(np.float32),
+        np.full((1, 5), 3.0, np.float32),
+        np.zeros(1, np.float32),
+        np.full(1, 6.0, np.float32),
+    )
+    radio = LikelihoodParams(wall_prior_sd_db=3.0)
+    right = log_likelihood(true_loss, *args, radio)
+    plain = log_likelihood(priced, *args, radio)
+    profiled = log_likelihood(priced, *args, radio, None, walls[None, None, :], 6.0)
+    assert plain < profiled <= right + 1e-4
+    assert right - profiled < 1.0
+    assert profiled - plain > 0.3  # half the 6 dB: two readings weigh as much as the prior
+    none = np.zeros((1, 1, 5), np.float32)
+    same = log_likelihood(priced, *args, radio, None, none, 6.0)
+    np.testing.assert_allclose(same, plain, rtol=1e-5)

@@ -139,3 +139,21 @@ def test_log_likelihood_is_the_plain_broadcast_student_t() -> None:
     )
     want -= 0.5 * prior * (offset - mu0[:, None]) ** 2
     np.testing.assert_array_equal(got, want)
+
+
+def test_the_wall_profile_holds_only_until_the_first_fit() -> None:
+    """``wall_prior_sd_db``: the obstacles crossed to each beacon reach the likelihood while the
+    wall loss is an unfitted prior, and stop once the self-calibration has fitted."""
+    layout = small_store()  # one shelf
+    tracker = ParticleTracker(layout, seed=0, radio=LikelihoodParams(wall_prior_sd_db=3.0))
+    radio = tracker.radio
+    _, points, beacons = _tracker_and_points(seed=4)
+    pos = np.broadcast_to(points, (len(beacons), *points.shape))
+    crossed, loss = radio._unfitted_walls(pos, beacons)
+    assert crossed is not None and crossed.shape == (5, 40, 3)
+    assert crossed.any() and loss == radio.calibration.obstacle_loss_db
+    np.testing.assert_array_equal(crossed[0, :, 0], radio.crossings_at(points)[:, beacons[0, 0]])
+    radio.calibration.fits = 1
+    assert radio._unfitted_walls(pos, beacons) == (None, 0.0)
+    off = ParticleTracker(layout, seed=0).radio
+    assert off._unfitted_walls(pos, beacons) == (None, 0.0)

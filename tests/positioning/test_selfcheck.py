@@ -68,3 +68,35 @@ def test_the_body_loss_starts_where_it_is_told_and_may_grow_to_the_likelihoods()
     start = SelfCalibrator(9, 2.0, SelfCalParams(body_start_db=0.0), prior_body_loss_db=4.0)
     assert start.body_loss_db == 0.0
     assert start.max_body_loss_db == 4.0
+
+
+def _walled(start_db: float | None) -> tuple[float, SelfCalibrator]:
+    """A calibrator fed fixes whose walls take 6 dB each: its wall loss before any fit, and
+    the calibrator after many fits."""
+    layout = small_store()
+    rng = np.random.default_rng(5)
+    params = SelfCalParams(refit_every_s=5.0, min_rows=100, obstacle_start_db=start_db)
+    cal = SelfCalibrator(9, 2.0, params)
+    before = cal.obstacle_loss_db
+    h2 = beacon_height_offsets_m(layout) ** 2
+    for t in range(120):
+        xy = rng.uniform([1, 1], [19, 11], (3, 2))
+        d = distance_m(xy, layout.beacon_xy, np.sqrt(h2))
+        walls = rng.integers(0, 3, d.shape).astype(np.float64)
+        rssi = layout.tx_power_dbm - 20.0 * np.log10(d) - 6.0 * walls + rng.normal(0, 2.0, d.shape)
+        count = np.ones_like(rssi, dtype=np.int64)
+        sigma = np.full(len(xy), 0.5)
+        cal.add(float(t), np.arange(3), rssi, count, xy, sigma, layout.beacon_xy,
+                layout.tx_power_dbm, h2, walls)  # fmt: skip
+    return before, cal
+
+
+def test_the_wall_loss_starts_where_it_is_told_and_is_then_fitted() -> None:
+    default_start, default = _walled(None)
+    zero_start, zero = _walled(0.0)
+    assert default_start == SelfCalParams().obstacle_loss_prior_db
+    assert zero_start == 0.0
+    assert default.fits > 5 and zero.fits == default.fits
+    # the start is only a start: the data's 6 dB walls are found either way
+    assert abs(zero.obstacle_loss_db - 6.0) < 0.7
+    assert abs(zero.obstacle_loss_db - default.obstacle_loss_db) < 0.05
