@@ -125,8 +125,8 @@ class TrackerParams:
     #: How much the store has been learned, in sigma_m (issue 16.3; 0: off). The model-error
     #: part of sigma_m^2 (every term above) is scaled by q = f + (1 - f) L0 / (L0 + L), L the
     #: rows per beacon the radio map has learned from (``sigma_learned_rows`` is L0,
-    #: ``sigma_learned_share`` f): as the store is learned the model's errors shrink (docs/positioning.md, "Issue 16,
-    #: session 28").
+    #: ``sigma_learned_share`` f): as the store is learned the model's errors shrink
+    #: (docs/positioning.md, "Issue 16, session 28: how much is learned").
     sigma_learned_rows: float = 0.0
     sigma_learned_share: float = 1.0
     #: The bias of a stand, m (issue 16.3; 0: off): a still device sees one static shadowing
