@@ -238,6 +238,7 @@ class ParticleTracker:
         still_m = self._model_check(slots, readings, win, fresh, win.last_t_s - t_before, walking)
         st.est_spread[slots] = sigma
         honest = self._honest_sigma(sigma, st.fit2[slots], st.dis2[slots], still_m)
+        honest = self._learned_sigma(honest, slots, walking)
         st.est_sigma[slots] = honest
         # p_zone from the cloud as it is and widened about the fix to the honest radius (16.3)
         grow = honest / np.maximum(sigma, 0.05)
@@ -291,7 +292,7 @@ class ParticleTracker:
         a = np.where(fresh, 1.0, -np.expm1(-np.maximum(dt_s, 0.0) / p.check_tau_s))
         st.fit2[slots] += a * (fit2 - st.fit2[slots])
         st.dis2[slots] += a * (dis2 - st.dis2[slots])
-        if p.sigma_still_scale <= 0:
+        if p.sigma_still_scale <= 0 and p.sigma_stand_m <= 0:
             return np.zeros(len(slots))
         return self._still.update(slots, off, fresh | (walking > 0.5), p.sigma_still_noise_m)
 
@@ -307,6 +308,25 @@ class ParticleTracker:
             (p.sigma_spread_scale * k * spread) ** 2 + p.sigma_disagree_scale**2 * dis2
             + (p.sigma_still_scale * still_m) ** 2 + p.sigma_floor_m**2
         )  # fmt: skip
+
+    def _learned_sigma(
+        self, honest: FloatArray, slots: IntArray, walking: FloatArray
+    ) -> FloatArray:
+        """The honest radius shrunk as the store is learned and widened by a stand's bias
+        (issue 16.3; the identity with both options off)."""
+        p = self.params
+        if p.sigma_learned_rows > 0 and self.radio.learner is not None:
+            learner = self.radio.learner
+            rows = learner.rows / max(learner.n_beacons, 1)  # per beacon: stores differ in size
+            f = p.sigma_learned_share
+            honest = honest * np.sqrt(
+                f + (1.0 - f) * p.sigma_learned_rows / (p.sigma_learned_rows + rows)
+            )
+        if p.sigma_stand_m > 0:
+            n = np.where(walking > 0.5, 0.0, self._still.epochs(slots))
+            stand = p.sigma_stand_m * n / (n + p.sigma_stand_epochs)
+            honest = np.sqrt(honest**2 + stand**2)
+        return honest
 
     def _readings(self, win: WindowMatrix, anchor_xy: FloatArray) -> Readings:
         p = self.params

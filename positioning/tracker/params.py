@@ -122,6 +122,20 @@ class TrackerParams:
     #: RMS of one epoch's centroid disagreement the stretch mean is debiased by, m: a mean of
     #: n epochs keeps noise^2 / n of it as length^2 without any persistent error.
     sigma_still_noise_m: float = 1.5
+    #: How much the store has been learned, in sigma_m (issue 16.3; 0: off). The model-error
+    #: part of sigma_m^2 (every term above) is scaled by q = f + (1 - f) L0 / (L0 + L), L the
+    #: rows per beacon the radio map has learned from (``sigma_learned_rows`` is L0,
+    #: ``sigma_learned_share`` f): as the store is learned the model's errors shrink
+    #: (docs/positioning.md, "Issue 16, session 28: how much is learned").
+    sigma_learned_rows: float = 0.0
+    sigma_learned_share: float = 1.0
+    #: The bias of a stand, m (issue 16.3; 0: off): a still device sees one static shadowing
+    #: draw, so its error is a bias no number of epochs averages away, while the particles'
+    #: spread shrinks with each epoch as if it did. For a device not walking, sigma_m^2 gains
+    #: (g n / (n + N))^2, n the epochs of its current still stretch, g ``sigma_stand_m``, N
+    #: ``sigma_stand_epochs``; it does not shrink as the store is learned.
+    sigma_stand_m: float = 0.0
+    sigma_stand_epochs: float = 300.0
     #: The learned radio map's knobs (:class:`~positioning.tracker.radiolearn.RadioLearnParams`).
     radio_learn: RadioLearnParams = field(default_factory=RadioLearnParams)
     #: The pedestrian motion model (:class:`~positioning.tracker.particles.MotionParams`).

@@ -51,3 +51,8 @@ class StillDisagreement:
         n = self._n[slots]
         mean = self._sum[slots] / n[:, None]
         return np.sqrt(np.maximum(np.sum(mean**2, axis=1) - noise_m**2 / n, 0.0))
+
+    def epochs(self, slots: IntArray) -> FloatArray:
+        """(M,) epochs in each slot's current still stretch (after :meth:`update`)."""
+        self._ensure(int(slots.max(initial=-1)) + 1)
+        return self._n[slots].copy()

@@ -1,0 +1,63 @@
+"""Issue 16.3: sigma_m shrinks as the store is learned (rows per beacon behind the radio map)
+and keeps a stand's bias, which no number of still epochs averages away; only sigma_m moves,
+never the fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from locators_synth import observe_path, small_store
+
+from positioning.tracker.filter import ParticleTracker
+
+
+def _track(path_t: list[float], path_xy: list[list[float]], **params: Any) -> tuple:
+    """Fixes and sigma_m each second of one phone on the path, and the tracker."""
+    layout = small_store()
+    t, xy = np.array(path_t), np.array(path_xy)
+    batch = observe_path(layout, "a", t, xy, np.random.default_rng(5), sigma_db=4.0)
+    tracker = ParticleTracker(layout, seed=3, **params)
+    fixes, sigmas = [], []
+    for ts in np.arange(1.0, t[-1], 1.0):
+        tracker.observe(batch.take((batch.t_s > ts - 1.0) & (batch.t_s <= ts)))
+        fix = tracker.estimate(float(ts))
+        fixes.append(fix.xy_m[0])
+        sigmas.append(fix.sigma_m[0])
+    return np.array(fixes), np.array(sigmas), tracker
+
+
+#: a walk round the shelf for 2 min, then a stand of 4 min
+WALK_T = [0.0, 30.0, 60.0, 90.0, 120.0, 360.0]
+WALK_XY = [[3.0, 2.0], [17.0, 2.0], [17.0, 9.0], [3.0, 9.0], [3.0, 8.0], [3.0, 8.0]]
+
+
+def test_the_stand_term_grows_with_the_stand_and_moves_no_fix() -> None:
+    xy_off, s_off, _ = _track(WALK_T, WALK_XY)
+    xy_on, s_on, _ = _track(WALK_T, WALK_XY, sigma_stand_m=3.0, sigma_stand_epochs=60.0)
+    np.testing.assert_array_equal(xy_off, xy_on)
+    term = np.sqrt(np.maximum(s_on**2 - s_off**2, 0.0))
+    assert np.all(s_on >= s_off - 1e-9)
+    # walking (a slow walk: the posterior calls some epochs still, so short stretches
+    # start and restart) little; after 3 min standing most of g (n / (n + N) = 0.75 at n = 3 N)
+    assert np.median(term[20:100]) < 1.0
+    assert 1.8 < np.median(term[-30:]) <= 3.0
+
+
+def test_the_learned_share_shrinks_sigma_by_the_rows_learned_and_moves_no_fix() -> None:
+    walk_t = [0.0, 30.0, 60.0, 90.0, 120.0]
+    walk_xy = [[3.0, 2.0], [17.0, 2.0], [17.0, 9.0], [3.0, 9.0], [3.0, 2.0]]
+    xy_off, s_off, off = _track(walk_t, walk_xy)
+    rows0, share = 20.0, 0.25
+    xy_on, s_on, on = _track(walk_t, walk_xy, sigma_learned_rows=rows0, sigma_learned_share=share)
+    np.testing.assert_array_equal(xy_off, xy_on)
+    assert on.radio.learner is not None and off.radio.learner is not None
+    assert on.radio.learner.rows == off.radio.learner.rows > 0
+    assert np.all(s_on <= s_off + 1e-9)
+    # the first epochs: nothing learned, no shrink; the end: about sqrt(q) of the same radius
+    assert np.allclose(s_on[:3], s_off[:3])
+    per_beacon = on.radio.learner.rows / on.radio.learner.n_beacons
+    q = share + (1.0 - share) * rows0 / (rows0 + per_beacon)
+    assert q < 0.6
+    ratio = s_on[-1] / s_off[-1]
+    assert abs(ratio - np.sqrt(q)) < 0.1
