@@ -14,6 +14,8 @@ everywhere; nothing is tuned per scenario.
     python benchmarks/accuracy.py --scenarios fashion --reorder-s 0   # latency without the buffer
     python benchmarks/accuracy.py --scenarios quick --locators tracker \
         --tracker selfcal.slope_prior_rows=20000      # a tracker variant (not for the baseline)
+    python benchmarks/accuracy.py --scenarios real scripted sim regression --locators tracker \
+        --scene-seeds 3 --sim-seeds 3      # the mean over seeds (days: seed + 100 k)
 
 The ``regression`` scenario is the small one tests/positioning/test_accuracy_regression.py
 reruns and compares with the committed baseline.
