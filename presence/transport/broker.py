@@ -176,9 +176,14 @@ class _OrderedBroker(Broker):
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str
     ) -> None:
         # amqtt leaves a client's socket open when the client fails before its session exists
-        # or connects while the broker shuts down; remember every stream so `shut` closes it.
+        # (EOF before CONNECT) or connects while the broker shuts down: close it when amqtt is
+        # done with the connection, and remember every stream so `shut` closes the rest.
         self.__dict__.setdefault("_streams", weakref.WeakSet()).add(writer)
-        await super().stream_connected(reader, writer, listener_name)
+        try:
+            await super().stream_connected(reader, writer, listener_name)
+        finally:
+            if not writer.transport.is_closing():
+                writer.close()
 
     async def shut(self) -> None:
         """amqtt's shutdown, then abort whatever connection it left open (a leaked socket

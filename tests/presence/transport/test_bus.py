@@ -249,3 +249,20 @@ def test_unreachable_broker_is_a_clear_error() -> None:
         BusClient(BusConfig("mqtt://127.0.0.1:9?protocol=3.1.1", connect_timeout_s=0.5), "x")
     with pytest.raises(BusError, match="expected mqtt://"):
         BusConfig("http://example.com")
+
+
+def test_embedded_broker_closes_a_connection_that_never_sends_connect() -> None:
+    """amqtt returns from a connection that ends before CONNECT without closing its socket;
+    left to the garbage collector, it surfaced as a ResourceWarning in whatever test ran next."""
+    import socket
+
+    with (
+        start_embedded_broker() as broker,
+        socket.create_connection((broker.host, broker.port), timeout=5) as sock,
+    ):
+        sock.shutdown(socket.SHUT_WR)  # EOF before any packet: a port probe, a killed client
+        try:
+            answer = sock.recv(1)  # b"": the broker closed its side
+        except TimeoutError:
+            answer = None
+    assert answer == b"", "the broker left the connection open"
