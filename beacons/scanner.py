@@ -304,9 +304,11 @@ class BleakObservationSource:
             try:
                 while True:
                     try:
-                        obs = await asyncio.wait_for(
-                            self._queue.get(), timeout=self._retry.silence_restart_s
-                        )
+                        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a
+                        # cancel that comes as the queue hands over an item, and the scan
+                        # would run on past its end.
+                        async with asyncio.timeout(self._retry.silence_restart_s):
+                            obs = await self._queue.get()
                     except TimeoutError:
                         log.info(
                             "no advertisement for %.0f s: restarting the scan",

@@ -177,3 +177,29 @@ def test_placeholder_and_impossible_rssi_are_not_observations(showroom_path: Pat
     got = asyncio.run(take(source, 1))
     assert [o.beacon_id for o in got] == ["s2"]
     assert source.stats.invalid_rssi == 3
+
+
+def test_cancelling_the_reader_as_an_advertisement_arrives_ends_it(showroom_path: Path) -> None:
+    """`instore scan --seconds N` cancels the reader when the time is up; an advertisement
+    arriving in the same loop step must not swallow that cancel (asyncio.wait_for does, on
+    Python 3.11), or the scan runs on past its end and the command never returns."""
+    source = make_source(showroom_path, [ad(1, -60)], retry=RetryPolicy(silence_restart_s=60))
+    got: list[Observation] = []
+
+    async def read() -> None:
+        async for obs in source:
+            got.append(obs)
+
+    async def scenario() -> bool:
+        reader = asyncio.create_task(read())
+        while not got:  # the script's one advertisement; the reader then waits on an empty queue
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(0.01)
+        source._queue.put_nowait(got[0])  # the next advertisement completes the wait ...
+        reader.cancel()  # ... in the very step the reader is cancelled
+        done, _ = await asyncio.wait([reader], timeout=1.0)
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+        return reader in done and reader.cancelled()
+
+    assert asyncio.run(scenario()), "the cancelled reader went on reading"
