@@ -36,6 +36,11 @@ class SelfCalParams:
     history_rows: int = 20_000  # ring buffer of (device, beacon, rssi, distance) rows
     refit_every_s: float = 20.0  # observation-clock seconds between fits
     min_rows: int = 400  # no fit before this much evidence
+    # the first fit may come at crowd_min_rows rows (0: off) when they come from at least
+    # crowd_devices devices: one still device cannot tell its place from the offsets (issue 16,
+    # session 28), many devices at many places can, so a crowd prices the walls sooner
+    crowd_min_rows: int = 0
+    crowd_devices: int = 5
     max_fix_sigma_m: float = 2.0  # only fixes the tracker is sure of feed the fit
     min_distance_m: float = 2.0  # near a beacon a 1 m position error swamps log10(d)
     slope_prior_rows: float = 300.0  # ridge of the exponent's and obstacle loss's priors, rows

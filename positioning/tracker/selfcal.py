@@ -212,9 +212,18 @@ class SelfCalibrator:
                 codes, count, est_xy, est_sigma_m, np.asarray(d, np.float64), crossings, heading_cos
             )
             self._push(*unheard, True)
-        if t_s - self._last_fit_s >= p.refit_every_s and self._size >= p.min_rows:
+        if t_s - self._last_fit_s >= p.refit_every_s and self._enough_rows():
             self._refit()
             self._last_fit_s = t_s
+
+    def _enough_rows(self) -> bool:
+        """``min_rows`` rows, or ``crowd_min_rows`` of ``crowd_devices`` devices or more."""
+        p, n = self.params, self._size
+        if n >= p.min_rows:
+            return True
+        if p.crowd_min_rows <= 0 or n < p.crowd_min_rows:
+            return False
+        return len(np.unique(self._dev[:n])) >= p.crowd_devices
 
     def _unheard(
         self,
