@@ -121,6 +121,11 @@ GROUPS = {
     # a lean iteration set: every real scene, the short scripted ones, the small simulated day
     "quick": (*REAL, *(n for n in SCRIPTED if n != "lab-six-spots-3h"), "regression"),
 }
+#: The scene regression test compares the tracker's mean over seeds 0 .. REGRESSION_SEEDS-1
+#: (the baseline's ``tracker_over_seeds``): one seed's figures move by up to ~10 % with the
+#: CPU (float32 exp/log differ in the last bit between SIMD levels, e.g. AVX2 and AVX-512, and
+#: the filter is chaotic), so one seed cannot hold a 5 % rule from machine to machine.
+REGRESSION_SEEDS = 3
 #: Figures of a scene compared with the baseline: (key, larger is better).
 TRACKED_SCENE = (
     ("median_m", False),
@@ -327,6 +332,12 @@ def run_scene_seeds(
     seed to seed on the real scenes, as much as many a change measured on one seed)."""
     runs = [run_scene(name, work, params, locators, seed, tracker) for seed in range(seeds)]
     return mean_over_seeds(runs, locators)
+
+
+def tracker_over_seeds(name: str, work: Path) -> dict[str, Any]:
+    """The default tracker on scene ``name``, each figure the mean over seeds 0 ..
+    :data:`REGRESSION_SEEDS`-1: what the baseline keeps and the scene regression test compares."""
+    return run_scene_seeds(name, work, None, ("tracker",), REGRESSION_SEEDS)["tracker"]
 
 
 def run_scenario_seeds(
@@ -662,6 +673,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(doc, encoding="utf-8")
     if args.write_baseline:  # scenarios not run keep their committed figures
+        with tempfile.TemporaryDirectory(prefix="instore-accuracy-") as tmp:
+            for name in (n for n in results if n in SCENES):
+                print(f"scene {name}: the tracker over seeds ...", file=sys.stderr, flush=True)
+                results[name]["tracker_over_seeds"] = tracker_over_seeds(name, Path(tmp))
         old = json.loads(BASELINE.read_text(encoding="utf-8")) if BASELINE.exists() else {}
         merged = {**old, **json_safe(results)}
         BASELINE.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -1,8 +1,10 @@
 """Accuracy on the recorded and scripted scenes must not regress against the committed baseline.
 
 Same rule as tests/positioning/test_accuracy_regression.py: a figure may be at most 5 %
-worse than in benchmarks/accuracy_baseline.json. After an intended change, rerun
-``python benchmarks/accuracy.py --scenarios real scripted --write-baseline`` and commit it.
+worse than in benchmarks/accuracy_baseline.json, here the tracker's mean over
+``accuracy.REGRESSION_SEEDS`` seeds (one seed's figures move ~10 % with the CPU's SIMD level).
+After an intended change, rerun ``python benchmarks/accuracy.py --scenarios real scripted
+--write-baseline`` and commit it.
 """
 
 from __future__ import annotations
@@ -35,12 +37,16 @@ def worse(now: dict[str, Any], base: dict[str, Any]) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [*FAST, pytest.param("lab-six-spots-3h", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "name",
+    # three seeds of three simulated hours: up to ~8 min on a loaded machine
+    [*FAST, pytest.param("lab-six-spots-3h", marks=[pytest.mark.slow, pytest.mark.timeout(900)])],
+)
 def test_scene_does_not_regress(name: str, tmp_path: Path) -> None:
     baseline = json.loads(accuracy.BASELINE.read_text(encoding="utf-8"))
-    assert name in baseline, f"no baseline for {name}: rerun the harness with --write-baseline"
-    now = accuracy.run_scene(name, tmp_path, locators=("tracker",))
-    assert worse(now["tracker"], baseline[name]["tracker"]) == []
+    base = baseline.get(name, {}).get("tracker_over_seeds")
+    assert base, f"no baseline over seeds for {name}: rerun the harness with --write-baseline"
+    assert worse(accuracy.tracker_over_seeds(name, tmp_path), base) == []
 
 
 def test_the_scene_comparison_catches_a_regression() -> None:
