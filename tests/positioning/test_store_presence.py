@@ -226,6 +226,21 @@ def test_a_rising_posterior_enters_when_the_hold_may_start_lower(fashion: Layout
     # a lead above enter_p is enter_p; off by default
     assert entered_at(rising, 0.99) == 3
     assert StoreParams().enter_lead_p is None
+    # with a reach: only near the entrance (x 13-17 on the fashion store's front)
+    door = EntranceDepth(fashion)
+
+    def entered_at_x(x_m: float) -> float:
+        params = StoreParams(
+            settle_s=0.0, settle_posterior_s=0.0, enter_lead_p=0.7, enter_lead_reach_m=5.0
+        )
+        machine = StorePresence(params, door=door)
+        for t, p in enumerate(rising):
+            if machine.update(float(t), x_m, 2.0, 2.0, 0.5, p) is not None:
+                return t
+        return math.inf
+
+    assert entered_at_x(15.0) == 2 and entered_at_x(21.0) == 2  # 4 m beside the door
+    assert entered_at_x(23.0) == 3  # 6 m beside it: the full hold
 
 
 def _flip(machine: StorePresence, depth: EntranceDepth, xs, ys, p_inside) -> list[StoreChange]:
