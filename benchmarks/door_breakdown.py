@@ -4,9 +4,9 @@ For each shopper's true door crossing (t0), on the tracker's recorded fixes of t
 
 - ``depth``: the first epoch at which the true position lies 0.70 m inside (where a
   zero-radius fix reaches the rule's 0.99; what true positions wait for);
-- ``p975`` / ``p99``: the first epoch from t0 - 10 s with the tracker's ``p_inside`` at
-  0.975 / 0.99 (the rule's thresholds);
-- ``settled``: the first fix plus ``settle_posterior_s``;
+- ``fix_in``: the first epoch from t0 - 10 s with the tracker's fix past the front;
+- ``p50`` ... ``p99``: the first epoch from t0 - 10 s with the tracker's ``p_inside`` at
+  0.5, 0.9, 0.975 and 0.99 (the last two: the rule's thresholds);
 - ``det``: the store.enter's detection time (the engine's epoch + its reorder buffer).
 
 Times are seconds after t0; medians and p90 over the visits entered from the street.
@@ -95,9 +95,10 @@ def visits(store: Path, sim_dir: Path, seed: int) -> list[dict[str, float | str]
                 "heard": float(ts[0]) - t0,
                 "depth": _first(ts, true_depth >= SURE_DEPTH_M, t0) - t0,
                 "fix_in": _first(ts, fix_depth > 0.0, t0 - 10.0) - t0,
+                "p50": _first(ts, p >= 0.5, t0 - 10.0) - t0,
+                "p90": _first(ts, p >= 0.9, t0 - 10.0) - t0,
                 "p975": _first(ts, p >= 0.975, t0 - 10.0) - t0,
                 "p99": _first(ts, p >= 0.99, t0 - 10.0) - t0,
-                "settled": float(ts[0]) + params.store.settle_posterior_s - t0,
                 "det": (det[0] - t0) if det else math.nan,
             }
         )
@@ -118,7 +119,7 @@ def main() -> int:
     )
     parser.add_argument("--rows", type=Path, help="write the per-visit rows here (pickle)")
     args = parser.parse_args()
-    keys = ("heard", "depth", "fix_in", "p975", "p99", "det")
+    keys = ("heard", "depth", "fix_in", "p50", "p90", "p975", "p99", "det")
     everything = []
     for name in args.stores:
         store = args.planned_dir / f"{name}.toml"
