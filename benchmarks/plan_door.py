@@ -15,7 +15,8 @@ with the door evidence or the shorter transit; and the presence rules' own varia
 the posterior's settle before session 28) on the tracker's recorded fixes and on the true
 positions, and the came-in-through-the-door test (``store.enter_door_reach_m``: "door path
 reach/depth", with its memory and hold; "door path off" is the shipped rule whatever the
-defaults). Only settings change, never code. ``--keep DIR`` keeps the days and the
+defaults), and the hold starting at a lower probability (``store.enter_lead_p``: "lead p"; "near m": only that far along the front from
+the entrance, ``store.enter_lead_reach_m``). Only settings change, never code. ``--keep DIR`` keeps the days and the
 shipped tracker's fixes, so later rule variants replay them. Figures are means over the seeds,
 passers-by summed; the plan's own door figures (radio alone) come first.
 
@@ -93,6 +94,16 @@ ENGINES = (
     "door path off",
     "settle posterior 10",
     "true settle 5",
+    "lead 0.5",
+    "lead 0.7",
+    "lead 0.8",
+    "lead 0.9",
+    "true lead 0.5",
+    "lead 0.5 near 6",
+    "lead 0.7 near 6",
+    "lead 0.7 near 4",
+    "lead 0.9 near 6",
+    "lead 0.7 near 6+door path",
 )
 
 
@@ -240,6 +251,28 @@ def day(
         ),
         "door path off": ("tracker", _store(base, enter_door_reach_m=None)),
         "true door path 6/3": (TruthFixes(truth), _store(base, enter_door_reach_m=6.0)),
+        # the hold may start at a lower probability (store.enter_lead_p)
+        "lead 0.5": ("tracker", _store(base, enter_lead_p=0.5)),
+        "lead 0.7": ("tracker", _store(base, enter_lead_p=0.7)),
+        "lead 0.8": ("tracker", _store(base, enter_lead_p=0.8)),
+        "lead 0.9": ("tracker", _store(base, enter_lead_p=0.9)),
+        "true lead 0.5": (TruthFixes(truth), _store(base, enter_lead_p=0.5)),
+        # ... only near the entrance (store.enter_lead_reach_m)
+        "lead 0.5 near 6": ("tracker", _store(base, enter_lead_p=0.5, enter_lead_reach_m=6.0)),
+        "lead 0.7 near 6": ("tracker", _store(base, enter_lead_p=0.7, enter_lead_reach_m=6.0)),
+        "lead 0.7 near 4": ("tracker", _store(base, enter_lead_p=0.7, enter_lead_reach_m=4.0)),
+        "lead 0.9 near 6": ("tracker", _store(base, enter_lead_p=0.9, enter_lead_reach_m=6.0)),
+        "lead 0.7 near 6+door path": (
+            "tracker",
+            _store(
+                base,
+                enter_lead_p=0.7,
+                enter_lead_reach_m=6.0,
+                enter_door_reach_m=6.0,
+                enter_door_memory_s=10.0,
+                enter_far_hold_s=5.0,
+            ),
+        ),
     }
     out = {}
     tracker = Replayed(build_locator(locator_config("tracker"), layout, seed=seed))
@@ -250,7 +283,7 @@ def day(
         if name not in engines:
             continue
         # the shipped tracker's fixes, other rules
-        if name.startswith(("sure", "door path", "settle")):
+        if name.startswith(("sure", "door path", "settle", "lead")):
             if not tracker.recorded:
                 locate(store, log.batch, tracker, seed, base)
                 tracker.replay().save(fixes_file)

@@ -5,7 +5,8 @@ The entrance side of the outline splits the plane into the store and the street
 side: negative in the street. Rules, each a named parameter:
 
 - **enter**: the device is inside (past the shop front) with probability >=
-  ``enter_p``, held for ``enter_min_s`` (not held from ``enter_sure_p``, when set). The
+  ``enter_p``, held for ``enter_min_s`` (not held from ``enter_sure_p``, when set; the
+  hold may start at ``enter_lead_p``, when set). The
   probability is the locator's own posterior when it has one (``PositionFix.p_inside``),
   otherwise a normal error across the front from the fix's depth and 1-sigma radius
   (plus a floor, :func:`inside_probability`): one rule for every locator. Fixes of a
@@ -49,6 +50,8 @@ __all__ = [
     "DEFAULT_ENTER_P",
     "DEFAULT_ENTER_SIGMA_FLOOR_M",
     "DEFAULT_ENTER_SURE_P",
+    "DEFAULT_ENTER_LEAD_P",
+    "DEFAULT_ENTER_LEAD_REACH_M",
     "DEFAULT_ENTER_DOOR_REACH_M",
     "DEFAULT_ENTER_DOOR_MEMORY_S",
     "DEFAULT_ENTER_FAR_DEPTH_M",
@@ -96,6 +99,18 @@ DEFAULT_ENTER_MIN_S = 1.0
 #: hardly ever beats the hold (the tracker's posterior rises through 0.975 to 0.999 over
 #: more than an epoch).
 DEFAULT_ENTER_SURE_P: float | None = 0.99
+#: Probability from which the ``enter_min_s`` hold may start, when lower than ``enter_p``;
+#: None: ``enter_p`` (the hold's every epoch at ``enter_p``). An entrant's posterior rises
+#: through the door in 2-3 epochs (fashion street plan: ~0.1, 0.8, 0.98, 0.999) and a
+#: resampled spike comes out of a low one; so a fix at ``enter_p`` after one at
+#: ``enter_lead_p`` or more enters, without a second epoch at ``enter_p``.
+DEFAULT_ENTER_LEAD_P: float | None = None
+#: ``enter_lead_p`` applies only to fixes within this distance along the shop front from
+#: the entrance, metres; None: anywhere. The rise it shortens is a walk through the door;
+#: a posterior that flips in through the window far from it (a passer-by under a street
+#: radio) keeps the full hold. The tracker's fix lags its device: an entrant's first fix
+#: inside lands up to ~5 m beside the door (street plans, benchmarks/plan_door.py).
+DEFAULT_ENTER_LEAD_REACH_M: float | None = None
 #: Uncertainty added (in quadrature) to a fix's own 1-sigma radius when the inside
 #: probability is computed from the fix, metres. A radius reported as 0 (true positions,
 #: a locator that gives none) would make every fix past the door line certain. 0.3 m is
@@ -185,6 +200,8 @@ class StoreParams:
     enter_p: float = DEFAULT_ENTER_P
     enter_min_s: float = DEFAULT_ENTER_MIN_S
     enter_sure_p: float | None = DEFAULT_ENTER_SURE_P
+    enter_lead_p: float | None = DEFAULT_ENTER_LEAD_P
+    enter_lead_reach_m: float | None = DEFAULT_ENTER_LEAD_REACH_M
     enter_sigma_floor_m: float = DEFAULT_ENTER_SIGMA_FLOOR_M
     enter_depth_m: float = DEFAULT_ENTER_DEPTH_M
     settle_s: float = DEFAULT_SETTLE_S
@@ -341,11 +358,13 @@ class StorePresence:
         if self.inside:
             return self._update_inside(t_s, x_m, y_m, depth_m)
         p = self._inside_p(t_s, depth_m, sigma_m, p_inside)
-        if not p >= self._p.enter_p:
+        if not p >= self._lead_p(x_m, y_m):
             self._deep_s = math.nan
             return None
         if math.isnan(self._deep_s):
             self._deep_s = t_s
+        if not p >= self._p.enter_p:
+            return None  # the hold has begun, the evidence is not yet enough
         if self._far_hold_s(depth_m) > t_s - self._deep_s + 1e-9:
             return None
         sure = self._p.enter_sure_p is not None and p >= self._p.enter_sure_p
@@ -356,6 +375,15 @@ class StorePresence:
         start_s = self._cross_s if is_in else self._deep_s
         self.inside, self.visit_start_s, self._street_s = True, start_s, math.nan
         return StoreChange(True, start_s, x_m, y_m, start_s, "depth" if self._street else "heard")
+
+    def _lead_p(self, x_m: float, y_m: float) -> float:
+        """The probability a fix at (x, y) needs to start or continue the enter hold."""
+        lead, reach = self._p.enter_lead_p, self._p.enter_lead_reach_m
+        if lead is None:
+            return self._p.enter_p
+        if reach is not None and self._door is not None and self._door.beside_m(x_m, y_m) > reach:
+            return self._p.enter_p
+        return min(lead, self._p.enter_p)
 
     def _inside_p(self, t_s: float, depth_m: float, sigma_m: float, p_inside: float) -> float:
         """The fix's probability of being inside as evidence of entering: 0 for a fix that

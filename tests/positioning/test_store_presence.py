@@ -203,6 +203,46 @@ def test_sure_evidence_enters_without_the_hold(fashion: Layout) -> None:
     assert StoreParams().enter_sure_p == 0.99
 
 
+def test_a_rising_posterior_enters_when_the_hold_may_start_lower(fashion: Layout) -> None:
+    # enter_lead_p set: a fix at enter_p after one at enter_lead_p or more enters at its own
+    # epoch; a spike out of a low posterior, or after a dip below the lead, still waits
+    def entered_at(ps: list[float], lead: float | None) -> float:
+        params = StoreParams(settle_s=0.0, settle_posterior_s=0.0, enter_lead_p=lead)
+        machine = StorePresence(params)
+        for t, p in enumerate(ps):
+            change = machine.update(float(t), 15.0, 2.0, 2.0, 0.5, p)
+            if change is not None:
+                return t
+        return math.inf
+
+    rising = [0.1, 0.8, 0.98, 0.98]
+    assert entered_at(rising, None) == 3  # the hold: two epochs at enter_p (0.975)
+    assert entered_at(rising, 0.7) == 2
+    assert entered_at(rising, 0.9) == 3  # 0.8 is below this lead
+    spike = [0.1, 0.3, 0.98, 0.5]
+    assert entered_at(spike, 0.7) == math.inf
+    dip = [0.8, 0.6, 0.98, 0.4]
+    assert entered_at(dip, 0.7) == math.inf
+    # a lead above enter_p is enter_p; off by default
+    assert entered_at(rising, 0.99) == 3
+    assert StoreParams().enter_lead_p is None
+    # with a reach: only near the entrance (x 13-17 on the fashion store's front)
+    door = EntranceDepth(fashion)
+
+    def entered_at_x(x_m: float) -> float:
+        params = StoreParams(
+            settle_s=0.0, settle_posterior_s=0.0, enter_lead_p=0.7, enter_lead_reach_m=5.0
+        )
+        machine = StorePresence(params, door=door)
+        for t, p in enumerate(rising):
+            if machine.update(float(t), x_m, 2.0, 2.0, 0.5, p) is not None:
+                return t
+        return math.inf
+
+    assert entered_at_x(15.0) == 2 and entered_at_x(21.0) == 2  # 4 m beside the door
+    assert entered_at_x(23.0) == 3  # 6 m beside it: the full hold
+
+
 def _flip(machine: StorePresence, depth: EntranceDepth, xs, ys, p_inside) -> list[StoreChange]:
     out = []
     for t, (x, y, p) in enumerate(zip(xs, ys, p_inside, strict=True)):
