@@ -33,7 +33,7 @@ WALK_XY = [[3.0, 2.0], [17.0, 2.0], [17.0, 9.0], [3.0, 9.0], [3.0, 8.0], [3.0, 8
 
 
 def test_the_stand_term_grows_with_the_stand_and_moves_no_fix() -> None:
-    xy_off, s_off, _ = _track(WALK_T, WALK_XY)
+    xy_off, s_off, _ = _track(WALK_T, WALK_XY, sigma_stand_m=0.0)
     xy_on, s_on, _ = _track(WALK_T, WALK_XY, sigma_stand_m=3.0, sigma_stand_epochs=60.0)
     np.testing.assert_array_equal(xy_off, xy_on)
     term = np.sqrt(np.maximum(s_on**2 - s_off**2, 0.0))
