@@ -50,6 +50,11 @@ class SelfCalParams:
     # ridge still pulls to obstacle_loss_prior_db); None: the prior. An unfitted wall loss is
     # a guess, and a wrong one places a still device confidently wrong (issue 16, session 28)
     obstacle_start_db: float | None = None
+    # at the first fit, empty the history (the fit keeps its values; the next fit waits for
+    # enough fresh rows): its rows were taken at fixes placed under the start's guessed
+    # model, and a fit on them finds what placed them; a quiet store keeps them for many
+    # minutes (issue 16, session 30). Off: the history keeps them until overwritten
+    forget_start_rows: bool = False
     fit_body_loss: bool = True  # a tag on a shelf or a phone on a tripod has no body behind it
     body_min_rows: int = 400  # walkers' rows before the body loss moves from its prior
     body_prior_rows: float = 300.0  # ridge towards the prior body loss, in walkers' rows

@@ -303,6 +303,8 @@ class SelfCalibrator:
         self._device_rows[codes] = fit.device_rows
         self._refit_body_loss(fit, compact.reshape(-1))
         self.fits += 1
+        if self.fits == 1 and self.params.forget_start_rows:
+            self._size = self._head = 0
 
     def _fit(
         self, rows: IntArray, device: IntArray, fixed_exponent: float | None = None
