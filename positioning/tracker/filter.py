@@ -238,9 +238,10 @@ class ParticleTracker:
         still_m = self._model_check(slots, readings, win, fresh, win.last_t_s - t_before, walking)
         st.est_spread[slots] = sigma
         honest = self._honest_sigma(sigma, st.fit2[slots], st.dis2[slots], still_m)
-        honest = self._learned_sigma(honest, slots, walking)
-        st.est_sigma[slots] = honest
-        # p_zone from the cloud as it is and widened about the fix to the honest radius (16.3)
+        honest = self._learned_sigma(honest)
+        st.est_sigma[slots] = self._stand_sigma(honest, slots, walking)
+        # p_zone from the cloud as it is and widened about the fix to the honest radius (16.3);
+        # not by a stand's bias: p_zone's calibration was measured worse with it (session 30)
         grow = honest / np.maximum(sigma, 0.05)
         st.est_zone_p[slots] = self._zones.honest_p_zone(
             pos, w, st.est_xy[slots], grow, p.zone_p_model_weight
@@ -309,11 +310,8 @@ class ParticleTracker:
             + (p.sigma_still_scale * still_m) ** 2 + p.sigma_floor_m**2
         )  # fmt: skip
 
-    def _learned_sigma(
-        self, honest: FloatArray, slots: IntArray, walking: FloatArray
-    ) -> FloatArray:
-        """The honest radius shrunk as the store is learned and widened by a stand's bias
-        (issue 16.3; the identity with both options off)."""
+    def _learned_sigma(self, honest: FloatArray) -> FloatArray:
+        """The honest radius shrunk as the store is learned (issue 16.3; off: the identity)."""
         p = self.params
         if p.sigma_learned_rows > 0 and self.radio.learner is not None:
             learner = self.radio.learner
@@ -322,11 +320,16 @@ class ParticleTracker:
             honest = honest * np.sqrt(
                 f + (1.0 - f) * p.sigma_learned_rows / (p.sigma_learned_rows + rows)
             )
-        if p.sigma_stand_m > 0:
-            n = np.where(walking > 0.5, 0.0, self._still.epochs(slots))
-            stand = p.sigma_stand_m * n / (n + p.sigma_stand_epochs)
-            honest = np.sqrt(honest**2 + stand**2)
         return honest
+
+    def _stand_sigma(self, honest: FloatArray, slots: IntArray, walking: FloatArray) -> FloatArray:
+        """The radius widened by a stand's bias (issue 16.3; off: the identity)."""
+        p = self.params
+        if p.sigma_stand_m <= 0:
+            return honest
+        n = np.where(walking > 0.5, 0.0, self._still.epochs(slots))
+        stand = p.sigma_stand_m * n / (n + p.sigma_stand_epochs)
+        return np.sqrt(honest**2 + stand**2)
 
     def _readings(self, win: WindowMatrix, anchor_xy: FloatArray) -> Readings:
         p = self.params
