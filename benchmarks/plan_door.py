@@ -16,7 +16,8 @@ the posterior's settle before session 28) on the tracker's recorded fixes and on
 positions, and the came-in-through-the-door test (``store.enter_door_reach_m``: "door path
 reach/depth", with its memory and hold; "door path off" is the shipped rule whatever the
 defaults), and the hold starting at a lower probability (``store.enter_lead_p``: "lead p"; "near m": only that far along the front from
-the entrance, ``store.enter_lead_reach_m``). Only settings change, never code. ``--keep DIR`` keeps the days and the
+the entrance, ``store.enter_lead_reach_m``), and a street fix counting towards an exit only
+with the posterior at most p (``store.exit_p``: "exit p p"). Only settings change, never code. ``--keep DIR`` keeps the days and the
 shipped tracker's fixes, so later rule variants replay them. Figures are means over the seeds,
 passers-by summed; the plan's own door figures (radio alone) come first.
 
@@ -104,6 +105,13 @@ ENGINES = (
     "lead 0.7 near 4",
     "lead 0.9 near 6",
     "lead 0.7 near 6+door path",
+    "exit p 0.5",
+    "exit p 0.1",
+    "exit p 0.025",
+    "lead 0.9 near 6+exit p 0.5",
+    "lead 0.9 near 6+exit p 0.1",
+    "lead 0.9 near 6+exit p 0.025",
+    "lead 0.7 near 6+exit p 0.1",
 )
 
 
@@ -273,6 +281,16 @@ def day(
                 enter_far_hold_s=5.0,
             ),
         ),
+        # a fix in the street counts towards an exit only with the posterior at most p
+        # (store.exit_p), alone and with the lead
+        **{f"exit p {p:g}": ("tracker", _store(base, exit_p=p)) for p in (0.5, 0.1, 0.025)},
+        **{
+            f"lead {lead:g} near 6+exit p {p:g}": (
+                "tracker",
+                _store(base, enter_lead_p=lead, enter_lead_reach_m=6.0, exit_p=p),
+            )
+            for lead, p in ((0.9, 0.5), (0.9, 0.1), (0.9, 0.025), (0.7, 0.1))
+        },
     }
     out = {}
     tracker = Replayed(build_locator(locator_config("tracker"), layout, seed=seed))
@@ -283,7 +301,7 @@ def day(
         if name not in engines:
             continue
         # the shipped tracker's fixes, other rules
-        if name.startswith(("sure", "door path", "settle", "lead")):
+        if name.startswith(("sure", "door path", "settle", "lead", "exit")):
             if not tracker.recorded:
                 locate(store, log.batch, tracker, seed, base)
                 tracker.replay().save(fixes_file)
