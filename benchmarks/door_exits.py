@@ -75,8 +75,20 @@ def exits(store: Path, sim_dir: Path, seed: int, params: EngineParams) -> list[d
         ends = v.end_s[mine]
         # inside by the truth: a visit of the device that began before and ends >= 5 s later
         inside = bool(np.any(~np.isfinite(ends) | (ends >= t + 5.0))) and true_depth > 0.0
+        # how the street run went on: its length (epochs at depth <= -1 m from t - 2), the
+        # device's fixes left (until it went unheard) and the next fix back inside
+        later = sorted(k for k in s if k >= t - 2.0)
+        run_len = 0
+        for k in later:
+            if s[k][1] > -1.0:
+                break
+            run_len += 1
+        back = [k - t for k in later if k > t and s[k][1] > 0.0]
         rows.append(
             {
+                "run_epochs": run_len,
+                "heard_after_s": (later[-1] - t) if later else 0.0,
+                "back_in_s": back[0] if back else np.nan,
                 "seed": seed,
                 "device": e.device_id,
                 "t": t,
@@ -132,11 +144,13 @@ def main() -> int:
                 f"{name} {label}: {len(rows)} exits, {len(street)} from the street, "
                 f"{len(wrong)} of them wrong"
             )
-            for r in wrong:
+            for r in street:
                 print(
-                    f"  WRONG seed {r['seed']} {r['device'][:8]} t {r['t']:.0f} after enter "
+                    f"  {'WRONG' if r['wrong'] else 'right'} seed {r['seed']} {r['device'][:8]} t {r['t']:.0f} after enter "
                     f"{r['after_enter']:.0f} s, true depth {r['true_depth']:.1f}, "
-                    f"p_inside {r['p']}, depth {r['depth']}"
+                    f"p_inside {r['p']}, depth {r['depth']}, street run {r['run_epochs']} "
+                    f"epochs, heard {r['heard_after_s']:.0f} s more, back in after "
+                    f"{r['back_in_s']:.0f} s"
                 )
             for label2, group in (("right", right), ("wrong", wrong)):
                 pm = np.array([r["p_max"] for r in group])

@@ -331,9 +331,12 @@ def summary(reports: list[dict[str, Any]]) -> str:
 
     passers = sum(r["visits"]["passersby_counted_as_visitors"] for r in reports)
     extra = sum(r["visits"]["extra_visits"] for r in reports)
+    visits = sum(r["visits"]["detected_visits"] for r in reports)
     return (
         f"{mean('visits', 'enter_latency', 'median_s'):6.1f} {mean('visits', 'enter_latency', 'p90_s'):6.1f} "
-        f"{passers:5d} {mean('zone_accuracy'):5.2f} {mean('position_error_in_store', 'median_m'):5.2f} {extra:5d} {mean('visits', 'enter_recall'):5.2f}"
+        f"{passers:5d} {mean('zone_accuracy'):5.2f} {mean('position_error_in_store', 'median_m'):5.2f} {extra:5d} {mean('visits', 'enter_recall'):5.2f} "
+        f"{mean('visits', 'exit_latency', 'median_s'):6.1f} {mean('visits', 'exit_latency', 'p90_s'):6.1f} "
+        f"{mean('visits', 'exit_recall'):5.2f} {visits:5d}"
     )
 
 
@@ -363,7 +366,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     print(
-        f"{'store':12} {'layout':8} {'engine':15} {'enter p50':>6} {'p90':>6} {'pass':>5} {'zone':>5} {'err m':>5} {'extra':>5} {'recall':>5}"
+        f"{'store':12} {'layout':8} {'engine':15} {'enter p50':>6} {'p90':>6} {'pass':>5} {'zone':>5} {'err m':>5} {'extra':>5} {'recall':>5} {'exit p50':>6} {'p90':>6} {'exrec':>5} {'vis':>5}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or Path(tmp)
@@ -392,7 +395,9 @@ def main() -> int:
     print(
         "\nenter p50/p90: mean over seeds of the store.enter latency after the true crossing (s); pass: "
         "passers-by counted as visitors (sum); zone: zone accuracy; err: in-store median error; "
-        "extra: detected visits matching no true visit (flapping, ghosts; sum); recall: enter recall"
+        "extra: detected visits matching no true visit (flapping, ghosts; sum); recall: enter recall; "
+        "exit p50/p90: mean over seeds of the store.exit detection after the true exit (s); exrec: "
+        "exit recall; vis: detected visits (sum)"
     )
     return 0
 
