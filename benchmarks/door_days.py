@@ -52,6 +52,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "enter_lead_reach_m": 6.0,
         "exit_p": 0.025,
     },
+    "lead 0.9 near 4 + exit p 0.025": {
+        "enter_lead_p": 0.9,
+        "enter_lead_reach_m": 4.0,
+        "exit_p": 0.025,
+    },
     "lead 0.7 near 6 + exit p 0.1": {
         "enter_lead_p": 0.7,
         "enter_lead_reach_m": 6.0,

@@ -112,6 +112,7 @@ ENGINES = (
     "lead 0.9 near 6+exit p 0.1",
     "lead 0.9 near 6+exit p 0.025",
     "lead 0.7 near 6+exit p 0.1",
+    "lead 0.9 near 4+exit p 0.025",
 )
 
 
@@ -291,6 +292,10 @@ def day(
             )
             for lead, p in ((0.9, 0.5), (0.9, 0.1), (0.9, 0.025), (0.7, 0.1))
         },
+        "lead 0.9 near 4+exit p 0.025": (
+            "tracker",
+            _store(base, enter_lead_p=0.9, enter_lead_reach_m=4.0, exit_p=0.025),
+        ),
     }
     out = {}
     tracker = Replayed(build_locator(locator_config("tracker"), layout, seed=seed))
