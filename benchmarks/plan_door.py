@@ -113,6 +113,7 @@ ENGINES = (
     "lead 0.9 near 6+exit p 0.025",
     "lead 0.7 near 6+exit p 0.1",
     "lead 0.9 near 4+exit p 0.025",
+    "exit p off",
 )
 
 
@@ -292,6 +293,7 @@ def day(
             )
             for lead, p in ((0.9, 0.5), (0.9, 0.1), (0.9, 0.025), (0.7, 0.1))
         },
+        "exit p off": ("tracker", _store(base, exit_p=None)),  # the depth rule alone
         "lead 0.9 near 4+exit p 0.025": (
             "tracker",
             _store(base, enter_lead_p=0.9, enter_lead_reach_m=4.0, exit_p=0.025),
@@ -351,6 +353,9 @@ def main() -> int:
     )
     parser.add_argument("--stores", nargs="+", default=["fashion"])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--first-seed", type=int, default=1, help="seeds first-seed .. first-seed + seeds - 1"
+    )
     parser.add_argument("--shoppers", type=int, default=30)
     parser.add_argument("--minutes", type=float, default=20.0)
     parser.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES)
@@ -390,7 +395,7 @@ def main() -> int:
                 )
                 days = [
                     day(store, s, work, args.shoppers, args.minutes, tuple(args.engines))
-                    for s in range(1, args.seeds + 1)
+                    for s in range(args.first_seed, args.first_seed + args.seeds)
                 ]
                 for engine in days[0]:
                     print(

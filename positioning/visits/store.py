@@ -16,7 +16,8 @@ side: negative in the street. Rules, each a named parameter:
   passers-by are not counted. The visit is dated back to the last door crossing
   (depth going from <= 0 to > 0), the moment a person would call "came in".
 - **exit**: depth <= -``exit_depth_m`` held for ``exit_min_s`` (seen in the street,
-  walking away; with the locator's posterior, also ``p_inside`` <= ``exit_p``, when set),
+  walking away; with the locator's posterior, also ``p_inside`` <= ``exit_p``: as sure of
+  the street as the enter is of the store),
   dated to the crossing; or no observation row for ``away_timeout_s``
   (locators may keep reporting a device for their window after its last row; the
   row time is what says "unheard"), dated to the last row.
@@ -181,11 +182,18 @@ DEFAULT_EXIT_DEPTH_M = 1.0
 DEFAULT_EXIT_MIN_S = 2.0
 #: Largest probability of being inside (the locator's own posterior, ``PositionFix.p_inside``)
 #: at which a fix in the street counts towards an exit; None: off (the fix's depth alone).
-#: The enter needs the posterior sure of "inside"; an exit on the fix's depth alone needs
-#: only the cloud's mean 1 m out, which a cloud split across the front (part of it inside,
-#: part still on the street hypothesis) reaches for a few epochs right after a correct
-#: enter, and the visit splits in two. Fixes without a posterior keep the depth rule.
-DEFAULT_EXIT_P: float | None = None
+#: 1 - ``enter_p``: the exit needs the posterior as sure of the street as the enter needs
+#: it sure of the store. On the fix's depth alone an exit needs only the cloud's mean 1 m
+#: out, which a cloud split across the front (15-50 % of its weight still inside) reaches
+#: for a few epochs while its device is inside, and the visit splits in two. Measured on
+#: the kept door days (benchmarks/door_exits.py, plan_door.py; docs/planning.md "Issue 17,
+#: session 30"): every street exit of the tracker, right or wrong, had ``p_inside``
+#: 0.1-0.55 in its street run, so with the tracker this leaves the exit to the away
+#: timeout; extra visits 2 -> 0 (showroom as hung), 2 -> 1, 7 -> 6 (street plans), 2 -> 0
+#: over the simulated reference days; exit latency +0.1 s (showroom as hung) and +0.6 s
+#: (supermarket street plan), the reference days' unchanged. Fixes without a posterior
+#: (window locators, true positions) keep the depth rule.
+DEFAULT_EXIT_P: float | None = 0.025
 #: Reception gap after which an unheard device has left, seconds. Phone scanners report
 #: about once a second per beacon (iOS ranging, Android balanced mode delivers in
 #: batches of a few seconds); 15 s is three missed 5 s batches, and leaves room in the

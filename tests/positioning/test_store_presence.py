@@ -248,7 +248,7 @@ def test_an_exit_needs_the_posterior_in_the_street_when_exit_p_is_set() -> None:
     # three epochs. The cloud split across the front (p_inside 0.33 -> 0.15, as measured
     # on a wrong exit, benchmarks/door_exits.py) is no exit with exit_p 0.1; a posterior
     # sure of the street (0.01) is, dated as before; fixes without a posterior (NaN) and
-    # the default (None) keep the depth rule
+    # None (off) keep the depth rule
     def left_at(street_p: list[float], exit_p: float | None) -> float:
         params = StoreParams(settle_s=0.0, settle_posterior_s=0.0, exit_p=exit_p)
         machine = StorePresence(params)
@@ -269,7 +269,7 @@ def test_an_exit_needs_the_posterior_in_the_street_when_exit_p_is_set() -> None:
     assert left_at([0.01, 0.01, 0.01], 0.1) == 5
     assert left_at([0.01, 0.3, 0.01, 0.01, 0.01], 0.1) == 7  # the unsure fix restarts the run
     assert left_at([math.nan] * 3, 0.1) == 5
-    assert StoreParams().exit_p is None
+    assert StoreParams().exit_p == 0.025  # 1 - enter_p
 
 
 def _flip(machine: StorePresence, depth: EntranceDepth, xs, ys, p_inside) -> list[StoreChange]:
