@@ -187,11 +187,11 @@ DEFAULT_EXIT_MIN_S = 2.0
 #: out, which a cloud split across the front (15-50 % of its weight still inside) reaches
 #: for a few epochs while its device is inside, and the visit splits in two. Measured on
 #: the kept door days (benchmarks/door_exits.py, plan_door.py; docs/planning.md "Issue 17,
-#: session 30"): every street exit of the tracker, right or wrong, had ``p_inside``
-#: 0.1-0.55 in its street run, so with the tracker this leaves the exit to the away
-#: timeout; extra visits 2 -> 0 (showroom as hung), 2 -> 1, 7 -> 6 (street plans), 2 -> 0
-#: over the simulated reference days; exit latency +0.1 s (showroom as hung) and +0.6 s
-#: (supermarket street plan), the reference days' unchanged. Fixes without a posterior
+#: session 30"): no street exit of the tracker, right or wrong, held ``p_inside`` near 0
+#: over its street run (mostly 0.1-0.55), so with the tracker this leaves the exit to the
+#: away timeout; extra visits 2 -> 0 (showroom as hung), 2 -> 1, 7 -> 6 (street plans), 2 -> 0
+#: over the simulated reference days; exit latency +0.1 s (showroom as hung, fashion
+#: street plan) and +0.6 s (supermarket street plan), the reference days' unchanged. Fixes without a posterior
 #: (window locators, true positions) keep the depth rule.
 DEFAULT_EXIT_P: float | None = 0.025
 #: Reception gap after which an unheard device has left, seconds. Phone scanners report
