@@ -16,7 +16,8 @@ the posterior's settle before session 28) on the tracker's recorded fixes and on
 positions, and the came-in-through-the-door test (``store.enter_door_reach_m``: "door path
 reach/depth", with its memory and hold; "door path off" is the shipped rule whatever the
 defaults), and the hold starting at a lower probability (``store.enter_lead_p``: "lead p"; "near m": only that far along the front from
-the entrance, ``store.enter_lead_reach_m``). Only settings change, never code. ``--keep DIR`` keeps the days and the
+the entrance, ``store.enter_lead_reach_m``), and a street fix counting towards an exit only
+with the posterior at most p (``store.exit_p``: "exit p p"). Only settings change, never code. ``--keep DIR`` keeps the days and the
 shipped tracker's fixes, so later rule variants replay them. Figures are means over the seeds,
 passers-by summed; the plan's own door figures (radio alone) come first.
 
@@ -104,6 +105,15 @@ ENGINES = (
     "lead 0.7 near 4",
     "lead 0.9 near 6",
     "lead 0.7 near 6+door path",
+    "exit p 0.5",
+    "exit p 0.1",
+    "exit p 0.025",
+    "lead 0.9 near 6+exit p 0.5",
+    "lead 0.9 near 6+exit p 0.1",
+    "lead 0.9 near 6+exit p 0.025",
+    "lead 0.7 near 6+exit p 0.1",
+    "lead 0.9 near 4+exit p 0.025",
+    "exit p off",
 )
 
 
@@ -273,6 +283,21 @@ def day(
                 enter_far_hold_s=5.0,
             ),
         ),
+        # a fix in the street counts towards an exit only with the posterior at most p
+        # (store.exit_p), alone and with the lead
+        **{f"exit p {p:g}": ("tracker", _store(base, exit_p=p)) for p in (0.5, 0.1, 0.025)},
+        **{
+            f"lead {lead:g} near 6+exit p {p:g}": (
+                "tracker",
+                _store(base, enter_lead_p=lead, enter_lead_reach_m=6.0, exit_p=p),
+            )
+            for lead, p in ((0.9, 0.5), (0.9, 0.1), (0.9, 0.025), (0.7, 0.1))
+        },
+        "exit p off": ("tracker", _store(base, exit_p=None)),  # the depth rule alone
+        "lead 0.9 near 4+exit p 0.025": (
+            "tracker",
+            _store(base, enter_lead_p=0.9, enter_lead_reach_m=4.0, exit_p=0.025),
+        ),
     }
     out = {}
     tracker = Replayed(build_locator(locator_config("tracker"), layout, seed=seed))
@@ -283,7 +308,7 @@ def day(
         if name not in engines:
             continue
         # the shipped tracker's fixes, other rules
-        if name.startswith(("sure", "door path", "settle", "lead")):
+        if name.startswith(("sure", "door path", "settle", "lead", "exit")):
             if not tracker.recorded:
                 locate(store, log.batch, tracker, seed, base)
                 tracker.replay().save(fixes_file)
@@ -313,9 +338,12 @@ def summary(reports: list[dict[str, Any]]) -> str:
 
     passers = sum(r["visits"]["passersby_counted_as_visitors"] for r in reports)
     extra = sum(r["visits"]["extra_visits"] for r in reports)
+    visits = sum(r["visits"]["detected_visits"] for r in reports)
     return (
         f"{mean('visits', 'enter_latency', 'median_s'):6.1f} {mean('visits', 'enter_latency', 'p90_s'):6.1f} "
-        f"{passers:5d} {mean('zone_accuracy'):5.2f} {mean('position_error_in_store', 'median_m'):5.2f} {extra:5d} {mean('visits', 'enter_recall'):5.2f}"
+        f"{passers:5d} {mean('zone_accuracy'):5.2f} {mean('position_error_in_store', 'median_m'):5.2f} {extra:5d} {mean('visits', 'enter_recall'):5.2f} "
+        f"{mean('visits', 'exit_latency', 'median_s'):6.1f} {mean('visits', 'exit_latency', 'p90_s'):6.1f} "
+        f"{mean('visits', 'exit_recall'):5.2f} {visits:5d}"
     )
 
 
@@ -325,6 +353,9 @@ def main() -> int:
     )
     parser.add_argument("--stores", nargs="+", default=["fashion"])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--first-seed", type=int, default=1, help="seeds first-seed .. first-seed + seeds - 1"
+    )
     parser.add_argument("--shoppers", type=int, default=30)
     parser.add_argument("--minutes", type=float, default=20.0)
     parser.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES)
@@ -345,7 +376,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     print(
-        f"{'store':12} {'layout':8} {'engine':15} {'enter p50':>6} {'p90':>6} {'pass':>5} {'zone':>5} {'err m':>5} {'extra':>5} {'recall':>5}"
+        f"{'store':12} {'layout':8} {'engine':15} {'enter p50':>6} {'p90':>6} {'pass':>5} {'zone':>5} {'err m':>5} {'extra':>5} {'recall':>5} {'exit p50':>6} {'p90':>6} {'exrec':>5} {'vis':>5}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or Path(tmp)
@@ -364,7 +395,7 @@ def main() -> int:
                 )
                 days = [
                     day(store, s, work, args.shoppers, args.minutes, tuple(args.engines))
-                    for s in range(1, args.seeds + 1)
+                    for s in range(args.first_seed, args.first_seed + args.seeds)
                 ]
                 for engine in days[0]:
                     print(
@@ -374,7 +405,9 @@ def main() -> int:
     print(
         "\nenter p50/p90: mean over seeds of the store.enter latency after the true crossing (s); pass: "
         "passers-by counted as visitors (sum); zone: zone accuracy; err: in-store median error; "
-        "extra: detected visits matching no true visit (flapping, ghosts; sum); recall: enter recall"
+        "extra: detected visits matching no true visit (flapping, ghosts; sum); recall: enter recall; "
+        "exit p50/p90: mean over seeds of the store.exit detection after the true exit (s); exrec: "
+        "exit recall; vis: detected visits (sum)"
     )
     return 0
 

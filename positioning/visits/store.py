@@ -16,7 +16,9 @@ side: negative in the street. Rules, each a named parameter:
   passers-by are not counted. The visit is dated back to the last door crossing
   (depth going from <= 0 to > 0), the moment a person would call "came in".
 - **exit**: depth <= -``exit_depth_m`` held for ``exit_min_s`` (seen in the street,
-  walking away), dated to the crossing; or no observation row for ``away_timeout_s``
+  walking away; with the locator's posterior, also ``p_inside`` <= ``exit_p``: as sure of
+  the street as the enter is of the store),
+  dated to the crossing; or no observation row for ``away_timeout_s``
   (locators may keep reporting a device for their window after its last row; the
   row time is what says "unheard"), dated to the last row.
 - **staff**: a visit longer than ``staff_after_s`` is a staff member's shift; the
@@ -58,6 +60,7 @@ __all__ = [
     "DEFAULT_ENTER_FAR_HOLD_S",
     "DEFAULT_EXIT_DEPTH_M",
     "DEFAULT_EXIT_MIN_S",
+    "DEFAULT_EXIT_P",
     "DEFAULT_SETTLE_POSTERIOR_S",
     "DEFAULT_SETTLE_S",
     "DEFAULT_STAFF_AFTER_S",
@@ -177,6 +180,20 @@ DEFAULT_ENTER_FAR_HOLD_S: float | None = None
 DEFAULT_EXIT_DEPTH_M = 1.0
 #: Time in the street before an exit is declared, seconds: three fixes at 1 Hz.
 DEFAULT_EXIT_MIN_S = 2.0
+#: Largest probability of being inside (the locator's own posterior, ``PositionFix.p_inside``)
+#: at which a fix in the street counts towards an exit; None: off (the fix's depth alone).
+#: 1 - ``enter_p``: the exit needs the posterior as sure of the street as the enter needs
+#: it sure of the store. On the fix's depth alone an exit needs only the cloud's mean 1 m
+#: out, which a cloud split across the front (15-50 % of its weight still inside) reaches
+#: for a few epochs while its device is inside, and the visit splits in two. Measured on
+#: the kept door days (benchmarks/door_exits.py, plan_door.py; docs/planning.md "Issue 17,
+#: session 30"): no street exit of the tracker, right or wrong, held ``p_inside`` near 0
+#: over its street run (mostly 0.1-0.55), so with the tracker this leaves the exit to the
+#: away timeout; extra visits 2 -> 0 (showroom as hung), 2 -> 1, 7 -> 6 (street plans), 2 -> 0
+#: over the simulated reference days; exit latency +0.1 s (showroom as hung, fashion
+#: street plan) and +0.6 s (supermarket street plan), the reference days' unchanged. Fixes without a posterior
+#: (window locators, true positions) keep the depth rule.
+DEFAULT_EXIT_P: float | None = 0.025
 #: Reception gap after which an unheard device has left, seconds. Phone scanners report
 #: about once a second per beacon (iOS ranging, Android balanced mode delivers in
 #: batches of a few seconds); 15 s is three missed 5 s batches, and leaves room in the
@@ -213,6 +230,7 @@ class StoreParams:
     enter_door_memory_s: float = DEFAULT_ENTER_DOOR_MEMORY_S
     enter_far_hold_s: float | None = DEFAULT_ENTER_FAR_HOLD_S
     exit_min_s: float = DEFAULT_EXIT_MIN_S
+    exit_p: float | None = DEFAULT_EXIT_P
     away_timeout_s: float = DEFAULT_AWAY_TIMEOUT_S
     doorless_away_timeout_s: float = DEFAULT_DOORLESS_AWAY_TIMEOUT_S
     staff_after_s: float = DEFAULT_STAFF_AFTER_S
@@ -356,7 +374,7 @@ class StorePresence:
         self._was_in = is_in
         self.last_heard_s, self._last_xy = t_s, (x_m, y_m)
         if self.inside:
-            return self._update_inside(t_s, x_m, y_m, depth_m)
+            return self._update_inside(t_s, x_m, y_m, depth_m, p_inside)
         p = self._inside_p(t_s, depth_m, sigma_m, p_inside)
         if not p >= self._lead_p(x_m, y_m):
             self._deep_s = math.nan
@@ -411,11 +429,13 @@ class StorePresence:
         return math.inf if hold is None else hold
 
     def _update_inside(
-        self, t_s: float, x_m: float, y_m: float, depth_m: float
+        self, t_s: float, x_m: float, y_m: float, depth_m: float, p_inside: float
     ) -> StoreChange | None:
         if t_s - self.visit_start_s >= self._p.staff_after_s:
             self.staff = True
-        if depth_m > -self._p.exit_depth_m:
+        exit_p = self._p.exit_p
+        unsure = exit_p is not None and self._street and p_inside > exit_p  # NaN: no posterior
+        if depth_m > -self._p.exit_depth_m or unsure:
             self._street_s = math.nan
             return None
         if math.isnan(self._street_s):

@@ -243,6 +243,35 @@ def test_a_rising_posterior_enters_when_the_hold_may_start_lower(fashion: Layout
     assert entered_at_x(23.0) == 3  # 6 m beside it: the full hold
 
 
+def test_an_exit_needs_the_posterior_in_the_street_when_exit_p_is_set() -> None:
+    # a visit entered on a sure posterior; then its fix stands 2.6 m out in the street for
+    # three epochs. The cloud split across the front (p_inside 0.33 -> 0.15, as measured
+    # on a wrong exit, benchmarks/door_exits.py) is no exit with exit_p 0.1; a posterior
+    # sure of the street (0.01) is, dated as before; fixes without a posterior (NaN) and
+    # None (off) keep the depth rule
+    def left_at(street_p: list[float], exit_p: float | None) -> float:
+        params = StoreParams(settle_s=0.0, settle_posterior_s=0.0, exit_p=exit_p)
+        machine = StorePresence(params)
+        for t in range(3):
+            machine.update(float(t), 15.0, 3.0, 3.0, 0.5, 0.999)
+        assert machine.inside
+        for t, p in enumerate(street_p, start=3):
+            change = machine.update(float(t), 15.0, -2.6, -2.6, 0.5, p)
+            if change is not None:
+                assert not change.entered and change.t_s == 3.0  # dated to the crossing
+                return t
+        return math.inf
+
+    split = [0.33, 0.2, 0.15, 0.15]
+    assert left_at(split, None) == 5
+    assert left_at(split, 0.1) == math.inf
+    assert left_at(split, 0.5) == 5
+    assert left_at([0.01, 0.01, 0.01], 0.1) == 5
+    assert left_at([0.01, 0.3, 0.01, 0.01, 0.01], 0.1) == 7  # the unsure fix restarts the run
+    assert left_at([math.nan] * 3, 0.1) == 5
+    assert StoreParams().exit_p == 0.025  # 1 - enter_p
+
+
 def _flip(machine: StorePresence, depth: EntranceDepth, xs, ys, p_inside) -> list[StoreChange]:
     out = []
     for t, (x, y, p) in enumerate(zip(xs, ys, p_inside, strict=True)):
