@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.accuracy import START_S, locate  # noqa: E402
-from benchmarks.plan_door import Replayed  # noqa: E402
+from benchmarks.plan_door import Replayed, kept_day, kept_day_arguments  # noqa: E402
 from positioning.engine import EngineParams  # noqa: E402
 from positioning.events import STORE_ENTER  # noqa: E402
 from positioning.layout import load_layout  # noqa: E402
@@ -109,14 +109,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--keep", type=Path, required=True)
-    parser.add_argument("--stores", nargs="+", default=["fashion"])
-    parser.add_argument("--seeds", type=int, default=6)
-    parser.add_argument("--shoppers", type=int, default=30)
-    parser.add_argument("--minutes", type=float, default=20.0)
-    parser.add_argument(
-        "--planned-dir", type=Path, default=REPO / "examples/stores/planned/street-plan"
-    )
+    kept_day_arguments(parser)
     parser.add_argument("--rows", type=Path, help="write the per-visit rows here (pickle)")
     args = parser.parse_args()
     keys = ("heard", "depth", "fix_in", "p50", "p90", "p975", "p99", "det")
@@ -125,10 +118,7 @@ def main() -> int:
         store = args.planned_dir / f"{name}.toml"
         rows = []
         for seed in range(1, args.seeds + 1):
-            sim_dir = (
-                args.keep
-                / f"{store.parent.name}-{store.stem}-{seed}-{args.shoppers}-{args.minutes:g}"
-            )
+            sim_dir = kept_day(args.keep, store, seed, args.shoppers, args.minutes)
             rows += visits(store, sim_dir, seed)
         everything += [{**r, "store": name} for r in rows]
         print(f"{name}: {len(rows)} walk-ins (START_S {START_S})")

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.accuracy import locate  # noqa: E402
-from benchmarks.plan_door import STORES, Replayed  # noqa: E402
+from benchmarks.plan_door import STORES, Replayed, kept_day, kept_day_arguments  # noqa: E402
 from positioning.engine import EngineParams  # noqa: E402
 from positioning.events import STORE_ENTER, STORE_EXIT  # noqa: E402
 from positioning.layout import load_layout  # noqa: E402
@@ -108,15 +108,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--keep", type=Path, required=True)
-    parser.add_argument("--stores", nargs="+", default=["fashion"])
-    parser.add_argument("--seeds", type=int, default=6)
-    parser.add_argument("--shoppers", type=int, default=30)
-    parser.add_argument("--minutes", type=float, default=20.0)
+    kept_day_arguments(parser)
     parser.add_argument("--layouts", nargs="+", default=["as hung"], choices=["as hung", "planned"])
-    parser.add_argument(
-        "--planned-dir", type=Path, default=REPO / "examples/stores/planned/street-plan"
-    )
     parser.add_argument("--store", nargs="*", default=[], help="store rule settings, key=value")
     args = parser.parse_args()
     changes = {}
@@ -132,10 +125,7 @@ def main() -> int:
             )
             rows = []
             for seed in range(1, args.seeds + 1):
-                sim_dir = (
-                    args.keep
-                    / f"{store.parent.name}-{store.stem}-{seed}-{args.shoppers}-{args.minutes:g}"
-                )
+                sim_dir = kept_day(args.keep, store, seed, args.shoppers, args.minutes)
                 rows += exits(store, sim_dir, seed, params)
             street = [r for r in rows if r["street_run"]]
             wrong = [r for r in street if r["wrong"]]

@@ -173,10 +173,25 @@ def _settle(seconds: float) -> dict[str, float]:
     return {"settle_s": seconds, "settle_posterior_s": seconds}
 
 
+def kept_day(work: Path, store: Path, seed: int, shoppers: int, minutes: float) -> Path:
+    """The folder of one simulated day kept under ``work`` (``--keep``)."""
+    return work / f"{store.parent.name}-{store.stem}-{seed}-{shoppers}-{minutes:g}"
+
+
+def kept_day_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the scripts that study the days a ``--keep`` run kept."""
+    parser.add_argument("--keep", type=Path, required=True)
+    parser.add_argument("--stores", nargs="+", default=["fashion"])
+    parser.add_argument("--seeds", type=int, default=6)
+    parser.add_argument("--shoppers", type=int, default=30)
+    parser.add_argument("--minutes", type=float, default=20.0)
+    parser.add_argument("--planned-dir", type=Path, default=STORES / "planned" / "street-plan")
+
+
 def day(
     store: Path, seed: int, work: Path, shoppers: int, minutes: float, engines: tuple[str, ...]
 ) -> dict[str, dict[str, Any]]:
-    sim_dir = work / f"{store.parent.name}-{store.stem}-{seed}-{shoppers}-{minutes:g}"
+    sim_dir = kept_day(work, store, seed, shoppers, minutes)
     config = SimConfig(shoppers=shoppers, duration_s=minutes * 60, start_s=START_S, seed=seed)
     if not (sim_dir / "meta.json").exists():  # kept from an earlier run (--keep)
         simulate(store, config, sim_dir)
