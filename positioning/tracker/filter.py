@@ -239,7 +239,9 @@ class ParticleTracker:
         st.est_spread[slots] = sigma
         honest = self._honest_sigma(sigma, st.fit2[slots], st.dis2[slots], still_m)
         honest = self._learned_sigma(honest)
-        st.est_sigma[slots] = self._stand_sigma(honest, slots, walking)
+        st.est_sigma[slots] = self._stand_sigma(
+            self._walking_sigma(honest, walking), slots, walking
+        )
         # p_zone from the cloud as it is and widened about the fix to the honest radius (16.3);
         # not by a stand's bias: p_zone's calibration was measured worse with it (session 30)
         grow = honest / np.maximum(sigma, 0.05)
@@ -321,6 +323,13 @@ class ParticleTracker:
                 f + (1.0 - f) * p.sigma_learned_rows / (p.sigma_learned_rows + rows)
             )
         return honest
+
+    def _walking_sigma(self, honest: FloatArray, walking: FloatArray) -> FloatArray:
+        """The radius of a walking cloud scaled by ``sigma_walk_scale`` (1: the identity)."""
+        s = self.params.sigma_walk_scale
+        if s == 1.0:
+            return honest
+        return honest * (1.0 - (1.0 - s) * np.clip(walking, 0.0, 1.0))
 
     def _stand_sigma(self, honest: FloatArray, slots: IntArray, walking: FloatArray) -> FloatArray:
         """The radius widened by a stand's bias (issue 16.3; off: the identity)."""

@@ -139,6 +139,12 @@ class TrackerParams:
     #: was (docs/positioning.md, "Issue 16, session 30: the stand term as the default").
     sigma_stand_m: float = 3.5
     sigma_stand_epochs: float = 600.0
+    #: The honest radius of a walking device scaled by w (issue 16.3; 1: off): sigma_m^2 =
+    #: (h (1 - (1 - w) f))^2 + stand^2, h the radius above, f the cloud's walking weight.
+    #: Applied after p_zone's widening (p_zone and the self-calibration do not see it).
+    #: Measured, not the default (docs/positioning.md, "Issue 16, session 30: walking fixes'
+    #: sigma_m"): narrowing walking fixes takes kolakowski-robot's default under 0.5 within 1.
+    sigma_walk_scale: float = 1.0
     #: The learned radio map's knobs (:class:`~positioning.tracker.radiolearn.RadioLearnParams`).
     radio_learn: RadioLearnParams = field(default_factory=RadioLearnParams)
     #: The pedestrian motion model (:class:`~positioning.tracker.particles.MotionParams`).

@@ -67,3 +67,20 @@ def test_the_learned_share_shrinks_sigma_by_the_rows_learned_and_moves_no_fix() 
     assert q < 0.6
     ratio = s_on[-1] / s_off[-1]
     assert abs(ratio - np.sqrt(q)) < 0.1
+
+
+def test_the_walking_scale_narrows_walking_fixes_only_and_moves_no_fix() -> None:
+    # a brisk walk round the shelf (1 m/s, twice), then a stand of 3 min
+    walk_t = [0.0, 14.0, 21.0, 35.0, 42.0, 56.0, 63.0, 77.0, 84.0, 264.0]
+    loop = [[3.0, 2.0], [17.0, 2.0], [17.0, 9.0], [3.0, 9.0]]
+    walk_xy = [*loop, *loop, [3.0, 2.0], [3.0, 2.0]]
+    xy_off, s_off, z_off, _ = _track(walk_t, walk_xy)
+    xy_on, s_on, z_on, _ = _track(walk_t, walk_xy, sigma_walk_scale=0.6)
+    np.testing.assert_array_equal(xy_off, xy_on)
+    # applied after p_zone's widening: p_zone does not move
+    np.testing.assert_array_equal(z_off, z_on)
+    ratio = s_on / s_off
+    assert np.all(ratio <= 1.0 + 1e-9) and np.all(ratio >= 0.6 - 1e-9)
+    # walking round the shelf: most of the way to 0.6; after 3 min standing: untouched
+    assert np.median(ratio[10:80]) < 0.8
+    assert np.median(ratio[-30:]) > 0.95
