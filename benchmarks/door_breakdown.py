@@ -30,15 +30,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.accuracy import START_S, locate  # noqa: E402
-from benchmarks.plan_door import Replayed, kept_day, kept_day_arguments  # noqa: E402
-from positioning.engine import EngineParams  # noqa: E402
+from benchmarks.accuracy import START_S  # noqa: E402
+from benchmarks.plan_door import kept_day, kept_day_arguments, replay_kept_day  # noqa: E402
 from positioning.events import STORE_ENTER  # noqa: E402
-from positioning.layout import load_layout  # noqa: E402
-from positioning.registry import build_locator, locator_config  # noqa: E402
 from positioning.visits.store import EntranceDepth  # noqa: E402
-from sim.obslog import read_observation_log  # noqa: E402
-from sim.scoring import load_truth  # noqa: E402
 
 #: depth at which a zero-radius fix is 0.99 inside (2.33 x the 0.3 m sigma floor), m
 SURE_DEPTH_M = 0.70
@@ -50,15 +45,8 @@ def _first(ts: np.ndarray, ok: np.ndarray, t0: float) -> float:
 
 
 def visits(store: Path, sim_dir: Path, seed: int) -> list[dict[str, float | str]]:
-    layout = load_layout(store)
+    layout, truth, fixes, out = replay_kept_day(store, sim_dir, seed)
     depth = EntranceDepth(layout)
-    truth = load_truth(sim_dir)
-    fixes: dict[float, object] = pickle.loads((sim_dir / "tracker-fixes.pickle").read_bytes())
-    tracker = Replayed(build_locator(locator_config("tracker"), layout, seed=seed))
-    tracker.load(sim_dir / "tracker-fixes.pickle")
-    log = read_observation_log(sim_dir, beacon_ids=layout.beacon_ids)
-    params = EngineParams()
-    out, _ = locate(store, log.batch, tracker, seed, params)
     enters: dict[str, list[tuple[float, float]]] = {}
     for e in out.events:
         if e.type == STORE_ENTER:

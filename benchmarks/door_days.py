@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.accuracy import GROUPS, SCENARIOS, STORES, locate, simulate_scenario  # noqa: E402
-from benchmarks.plan_door import Replayed  # noqa: E402
+from benchmarks.plan_door import FIXES_FILE, Replayed  # noqa: E402
 from positioning.engine import EngineParams  # noqa: E402
 from positioning.layout import load_layout  # noqa: E402
 from positioning.metrics import evaluate  # noqa: E402
@@ -76,7 +76,7 @@ def day(name: str, work: Path, variants: list[str]) -> dict[str, dict[str, Any]]
     truth = load_truth(sim_dir)
     radio = radio_model(sim_dir, layout)
     tracker = Replayed(build_locator(locator_config("tracker"), layout, seed=scenario.seed))
-    fixes_file = sim_dir / "tracker-fixes.pickle"
+    fixes_file = sim_dir / FIXES_FILE
     tracker.load(fixes_file)
     base = EngineParams()
     out = {}

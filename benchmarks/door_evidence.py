@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import pickle
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.accuracy import locate  # noqa: E402
-from benchmarks.plan_door import kept_day, kept_day_arguments  # noqa: E402
+from benchmarks.plan_door import kept_day, kept_day_arguments, kept_fixes  # noqa: E402
 from positioning.engine import EngineParams  # noqa: E402
 from positioning.layout import load_layout  # noqa: E402
 from positioning.registry import build_locator, locator_config  # noqa: E402
@@ -111,7 +110,7 @@ def evidence(store: Path, sim_dir: Path, seed: int) -> list[tuple[str, float, fl
 
 
 def _p_inside_series(sim_dir: Path) -> dict[str, np.ndarray]:
-    fixes = pickle.loads((sim_dir / "tracker-fixes.pickle").read_bytes())
+    fixes = kept_fixes(sim_dir)
     series: dict[str, list[tuple[float, float]]] = {}
     for t in sorted(fixes):
         f = fixes[t]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import pickle
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,29 +23,18 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.accuracy import locate  # noqa: E402
-from benchmarks.plan_door import STORES, Replayed, kept_day, kept_day_arguments  # noqa: E402
+from benchmarks.plan_door import STORES, kept_day, kept_day_arguments, replay_kept_day  # noqa: E402
 from positioning.engine import EngineParams  # noqa: E402
 from positioning.events import STORE_ENTER, STORE_EXIT  # noqa: E402
-from positioning.layout import load_layout  # noqa: E402
-from positioning.registry import build_locator, locator_config  # noqa: E402
 from positioning.visits.store import EntranceDepth  # noqa: E402
-from sim.obslog import read_observation_log  # noqa: E402
-from sim.scoring import load_truth  # noqa: E402
 
 #: the engine's reorder buffer on this path (EngineParams().reorder_s), seconds
 REORDER_S = EngineParams().reorder_s
 
 
 def exits(store: Path, sim_dir: Path, seed: int, params: EngineParams) -> list[dict[str, Any]]:
-    layout = load_layout(store)
+    layout, truth, fixes, out = replay_kept_day(store, sim_dir, seed, params)
     depth = EntranceDepth(layout)
-    truth = load_truth(sim_dir)
-    fixes: dict[float, Any] = pickle.loads((sim_dir / "tracker-fixes.pickle").read_bytes())
-    tracker = Replayed(build_locator(locator_config("tracker"), layout, seed=seed))
-    tracker.load(sim_dir / "tracker-fixes.pickle")
-    log = read_observation_log(sim_dir, beacon_ids=layout.beacon_ids)
-    out, _ = locate(store, log.batch, tracker, seed, params)
     series: dict[str, dict[float, tuple[float, float]]] = {}
     for t in sorted(fixes):
         f = fixes[t]

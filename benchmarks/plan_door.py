@@ -45,10 +45,10 @@ sys.path.insert(0, str(REPO))
 from beacons.observation import ObservationBatch  # noqa: E402
 from benchmarks.accuracy import START_S, TruthFixes, locate  # noqa: E402
 from planning.plan import make_plan  # noqa: E402
-from positioning.engine import EngineParams  # noqa: E402
-from positioning.layout import load_layout  # noqa: E402
+from positioning.engine import EngineOutput, EngineParams  # noqa: E402
+from positioning.layout import Layout, load_layout  # noqa: E402
 from positioning.locator import Locator, PositionFix  # noqa: E402
-from positioning.metrics import evaluate  # noqa: E402
+from positioning.metrics import Truth, evaluate  # noqa: E402
 from positioning.registry import build_locator, locator_config  # noqa: E402
 from positioning.tracker.door import DoorParams  # noqa: E402
 from sim.obslog import read_observation_log  # noqa: E402
@@ -188,6 +188,29 @@ def kept_day_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--planned-dir", type=Path, default=STORES / "planned" / "street-plan")
 
 
+#: The shipped tracker's fixes of a kept day (``Replayed.save``), beside its simulation.
+FIXES_FILE = "tracker-fixes.pickle"
+
+
+def kept_fixes(sim_dir: Path) -> dict[float, PositionFix]:
+    """A kept day's recorded tracker fixes, by epoch."""
+    fixes: dict[float, PositionFix] = pickle.loads((sim_dir / FIXES_FILE).read_bytes())
+    return fixes
+
+
+def replay_kept_day(
+    store: Path, sim_dir: Path, seed: int, params: EngineParams | None = None
+) -> tuple[Layout, Truth, dict[float, PositionFix], EngineOutput]:
+    """A kept day's recorded tracker fixes through the engine under ``params``' presence rules:
+    the layout, the truth, the fixes by epoch and the engine's output."""
+    layout = load_layout(store)
+    tracker = Replayed(build_locator(locator_config("tracker"), layout, seed=seed))
+    tracker.load(sim_dir / FIXES_FILE)
+    log = read_observation_log(sim_dir, beacon_ids=layout.beacon_ids)
+    out, _ = locate(store, log.batch, tracker, seed, params or EngineParams())
+    return layout, load_truth(sim_dir), kept_fixes(sim_dir), out
+
+
 def day(
     store: Path, seed: int, work: Path, shoppers: int, minutes: float, engines: tuple[str, ...]
 ) -> dict[str, dict[str, Any]]:
@@ -316,7 +339,7 @@ def day(
     }
     out = {}
     tracker = Replayed(build_locator(locator_config("tracker"), layout, seed=seed))
-    fixes_file = sim_dir / "tracker-fixes.pickle"
+    fixes_file = sim_dir / FIXES_FILE
     tracker.load(fixes_file)
     runs["tracker"] = (tracker, base)
     for name, (locator, params) in runs.items():
